@@ -1,0 +1,33 @@
+# Every target does its own set-up: a fresh clone needs only python3.11 and the package registries.
+PYTHON ?= python3.11
+VENV ?= .venv
+AIRFLOW_VERSION ?= 3.3.2
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint demo platform clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --compile-bytecode -p $(BIN)/python \
+		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check craft_airflow tests example_dags
+	$(BIN)/mypy craft_airflow
+
+# pytest exits 5 when no test ran, which fails this target too.
+test: lint
+	$(BIN)/pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m craft_airflow.demo
+
+platform: $(STAMP)
+	$(BIN)/craft-local serve --host 127.0.0.1 --port 8765 --data-dir .craft-local \
+		--sdk-token local-sdk-token --pipelines example_dags/pipelines
+
+clean:
+	rm -rf $(VENV) .craft-local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,53 @@
+"""Test-session set-up shared by every test folder.
+
+Airflow reads its configuration when first imported, so the environment is set here, at import
+time, before any test module imports airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = REPO_ROOT / "example_dags"
+EXAMPLE_PIPELINES = EXAMPLE_DAGS / "pipelines"
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="craft-airflow-test-home-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+
+SDK_TOKEN = "test-sdk-token-3f9a1c7e"
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def airflow_db(airflow_home: Path) -> Path:
+    """A migrated SQLite metadata database for the whole session."""
+    from airflow.utils import db
+
+    db.initdb()
+    return airflow_home / "airflow.db"
+
+
+@pytest.fixture(scope="session")
+def craft_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """One embedded platform for the session, serving the example pipelines over real HTTP."""
+    from craft_airflow.local.server import EmbeddedPlatform
+
+    data_dir = tmp_path_factory.mktemp("craft-platform")
+    with EmbeddedPlatform(
+        data_dir=data_dir, sdk_token=SDK_TOKEN, pipelines_dir=EXAMPLE_PIPELINES
+    ) as platform:
+        yield platform
