@@ -1,0 +1,142 @@
+"""Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``).
+
+Keep this module free of imports: every ``airflow`` command loads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_INTEGRATION = "Craft AI"
+
+
+def _string(label: str, description: str, *, secret: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["string", "null"]}
+    if secret:
+        # "format: password" makes the UI mask the field and the providers manager mark it sensitive.
+        schema["format"] = "password"
+    return {"label": label, "schema": schema, "description": description}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider's registration: connection type, hook, operators, sensor, trigger, link."""
+    return {
+        # Must equal the normalised distribution name, or every airflow command fails.
+        "package-name": "craft-airflow",
+        "name": "Craft AI",
+        "description": "Run `Craft AI <https://www.craft.ai>`__ MLOps pipelines and endpoint "
+        "deployments from Airflow and follow their executions.\n",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://mlops-platform-documentation.craft.ai/",
+                "tags": ["service"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "craft_airflow.operators.pipeline",
+                    "craft_airflow.operators.endpoint",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["craft_airflow.sensors.execution"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["craft_airflow.hooks.craft", "craft_airflow.hooks.craft_async"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["craft_airflow.triggers.execution"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "craft_ai",
+                "hook-class-name": "craft_airflow.hooks.craft.CraftAIHook",
+                "hook-name": "Craft AI",
+                "conn-fields": {
+                    "control_url": _string(
+                        "Control URL",
+                        "Where SDK tokens are exchanged for access tokens (/api/v1/auth/refresh). "
+                        "Defaults to https://mlops-platform.craft.ai.",
+                    ),
+                    "endpoint_token": _string(
+                        "Endpoint token (default)",
+                        "Used by CraftTriggerEndpointOperator for endpoints without their own "
+                        "token. Without any endpoint token the SDK-token route is used.",
+                        secret=True,
+                    ),
+                    "endpoint_tokens": {
+                        "label": "Endpoint tokens (per endpoint)",
+                        "schema": {"type": ["object", "string", "null"], "format": "password"},
+                        "description": 'JSON object {"<deployment name>": "<endpoint token>"}.',
+                    },
+                    "verify_tls": {
+                        "label": "Verify TLS",
+                        "schema": {"type": ["boolean", "null"], "default": True},
+                        "description": "Verify the platform's TLS certificate.",
+                    },
+                    "request_timeout": {
+                        "label": "Request timeout (s)",
+                        "schema": {"type": ["number", "null"], "default": 150},
+                        "description": "Read timeout of one HTTP request; keep it above the "
+                        "platform's long-poll hold.",
+                    },
+                    "execution_url_template": _string(
+                        "Execution URL template",
+                        "URL of an execution's page in the Craft AI web UI, with the "
+                        "placeholders {execution_id}, {pipeline_name}, {deployment_name}, "
+                        "{environment_url}, {control_url}.",
+                    ),
+                    "output_storage": _string(
+                        "Output storage",
+                        "Base URI where file outputs are written, e.g. s3://bucket/craft or "
+                        "file:///data/craft. Defaults to {AIRFLOW_HOME}/craft_outputs.",
+                    ),
+                    "max_retries": {
+                        "label": "Max retries",
+                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0},
+                        "description": "Retries of idempotent requests on connection errors, "
+                        "429, 502, 503 and 504. Creating an execution is never retried blindly.",
+                    },
+                    "retry_backoff": {
+                        "label": "Retry backoff (s)",
+                        "schema": {"type": ["number", "null"], "default": 1.0, "minimum": 0},
+                        "description": "First wait between retries, doubled each time "
+                        "(with jitter).",
+                    },
+                    "retry_max_wait": {
+                        "label": "Retry max wait (s)",
+                        "schema": {"type": ["number", "null"], "default": 30.0, "minimum": 0},
+                        "description": "Upper bound of one wait between retries.",
+                    },
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login"],
+                    "relabeling": {"host": "Environment URL", "password": "SDK token"},
+                    "placeholders": {
+                        "host": "https://<your-environment>.craft.ai",
+                        "password": "SDK token from your Craft AI settings page",
+                        "control_url": "https://mlops-platform.craft.ai",
+                        "execution_url_template": "https://mlops-platform.craft.ai/"
+                        "executions/{execution_id}",
+                        "output_storage": "s3://my-bucket/craft-outputs",
+                        "endpoint_tokens": '{"my-endpoint": "..."}',
+                    },
+                },
+            }
+        ],
+        "extra-links": ["craft_airflow.links.CraftExecutionLink"],
+    }
