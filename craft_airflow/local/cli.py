@@ -1,0 +1,136 @@
+"""``craft-local`` / ``python -m craft_airflow.local``: run the embedded platform.
+
+Every option can also come from an environment variable ``CRAFT_LOCAL_<OPTION>``
+(``--sdk-token`` -> ``CRAFT_LOCAL_SDK_TOKEN``), so the token need not be on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from craft_airflow.local.config import (
+    DEFAULT_MAX_CODE_BYTES,
+    DEFAULT_MAX_REQUEST_BYTES,
+    PlatformConfig,
+)
+from craft_airflow.local.faults import RESET_MODES, FaultSettings
+
+# (option, type, default, help); the env var is CRAFT_LOCAL_ + option in upper snake case.
+_OPTIONS: list[tuple[str, Any, Any, str]] = [
+    ("host", str, "127.0.0.1", "interface to listen on"),
+    ("port", int, 8765, "port to listen on"),
+    ("data-dir", str, None, "folder for the database, code, files and logs (required)"),
+    ("sdk-token", str, None, "the SDK (refresh) token clients must present (required)"),
+    ("pipelines", str, None, "folder of declared pipelines to load at start"),
+    ("max-concurrency", int, 4, "executions running at once; others wait as Pending"),
+    ("long-poll-seconds", float, 5.0, "how long waiting requests are held before a 307"),
+    ("jwt-lifetime", int, 3600, "access token lifetime in seconds"),
+    ("max-request-bytes", int, DEFAULT_MAX_REQUEST_BYTES, "largest request body (413 above)"),
+    ("max-code-bytes", int, DEFAULT_MAX_CODE_BYTES, "largest uncompressed pipeline code"),
+    ("fault-503-rate", float, 0.0, "share of API requests answered 503"),
+    ("fault-429-rate", float, 0.0, "share of API requests answered 429"),
+    ("fault-retry-after", float, 1.0, "Retry-After seconds sent with injected 429s"),
+    ("fault-reset-rate", float, 0.0, "share of API requests whose connection is dropped"),
+    ("fault-reset-mode", str, "random", "drop before/after handling the request, or random"),
+    ("fault-slow-rate", float, 0.0, "share of API requests delayed"),
+    ("fault-slow-seconds", float, 2.0, "delay of slowed requests"),
+    ("fault-seed", int, None, "seed of the fault random generator"),
+]
+
+
+def env_var(option: str) -> str:
+    return "CRAFT_LOCAL_" + option.upper().replace("-", "_")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="craft-local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the embedded Craft AI platform")
+    for option, kind, default, help_text in _OPTIONS:
+        raw = os.environ.get(env_var(option))
+        value = kind(raw) if raw not in (None, "") else default
+        choices = RESET_MODES if option == "fault-reset-mode" else None
+        serve.add_argument(
+            f"--{option}",
+            type=kind,
+            default=value,
+            choices=choices,
+            help=f"{help_text} [env {env_var(option)}]",
+        )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> PlatformConfig:
+    faults = FaultSettings(
+        rate_503=args.fault_503_rate,
+        rate_429=args.fault_429_rate,
+        retry_after=args.fault_retry_after,
+        rate_reset=args.fault_reset_rate,
+        reset_mode=args.fault_reset_mode,
+        rate_slow=args.fault_slow_rate,
+        slow_seconds=args.fault_slow_seconds,
+        seed=args.fault_seed,
+    )
+    for name in ("rate_503", "rate_429", "rate_reset", "rate_slow"):
+        value = getattr(faults, name)
+        if not 0 <= value <= 1:
+            raise SystemExit(f"craft-local: {name.replace('_', '-')} must be between 0 and 1")
+    return PlatformConfig(
+        data_dir=Path(args.data_dir).resolve(),
+        sdk_token=args.sdk_token,
+        pipelines_dir=Path(args.pipelines).resolve() if args.pipelines else None,
+        host=args.host,
+        port=args.port,
+        max_concurrency=args.max_concurrency,
+        long_poll_seconds=args.long_poll_seconds,
+        jwt_lifetime=args.jwt_lifetime,
+        max_request_bytes=args.max_request_bytes,
+        max_code_bytes=args.max_code_bytes,
+        faults=faults,
+    )
+
+
+def serve(config: PlatformConfig) -> None:
+    """Run the server in this process until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from craft_airflow.local.app import asgi_app, create_app
+    from craft_airflow.local.declared import DeclarationError
+
+    try:
+        app = create_app(config)
+    except DeclarationError as exc:
+        raise SystemExit(f"craft-local: {exc}") from None
+    logging.getLogger("craft_airflow.local").info(
+        "serving on http://%s:%d (data dir %s)", config.host, config.port, config.data_dir
+    )
+    # No access log: URLs carry ?token= on endpoint routes.
+    uvicorn.run(
+        asgi_app(app),
+        host=config.host,
+        port=config.port,
+        access_log=False,
+        log_config=None,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if not args.data_dir:
+        raise SystemExit(f"craft-local: --data-dir (or {env_var('data-dir')}) is required")
+    if not args.sdk_token:
+        raise SystemExit(f"craft-local: --sdk-token (or {env_var('sdk-token')}) is required")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    serve(config_from_args(args))

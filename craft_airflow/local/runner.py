@@ -1,0 +1,289 @@
+"""Runs executions in child processes, a bounded number at a time, off the event loop.
+
+Each execution gets a worker thread from a pool of ``max_concurrency`` threads (the queue
+of the pool is the ``Pending`` state); the thread copies the pipeline code into the
+execution folder, starts ``python -m craft_airflow.local.child``, streams its output into
+the logs line by line, enforces the deployment's ``execution_timeout_s`` and checks the
+returned outputs against the pipeline's declaration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from craft_airflow.local.datatypes import expected, matches
+from craft_airflow.local.mappings import datastore_file
+from craft_airflow.local.store import Store
+
+log = logging.getLogger("craft_airflow.local")
+
+
+class OutputError(Exception):
+    """The function's return value does not match the declared outputs."""
+
+
+class Runner:
+    """Executes pipelines for one platform.
+
+    :param store: the platform's store.
+    :param max_concurrency: executions running at once.
+    """
+
+    def __init__(self, store: Store, max_concurrency: int) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max(1, max_concurrency), thread_name_prefix="execution")
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def submit(self, execution_id: str) -> None:
+        self._pool.submit(self._guarded, execution_id)
+
+    def cancel(self, execution_id: str) -> None:
+        """Stop an execution (it is being deleted); a no-op when it is not running."""
+        with self._lock:
+            self._cancelled.add(execution_id)
+            proc = self._procs.get(execution_id)
+        if proc is not None:
+            _kill(proc)
+
+    def shutdown(self) -> None:
+        """Kill running children and mark what did not finish ``Error``."""
+        self._stopping = True
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            _kill(proc)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.store.fail_unfinished("stopped")
+
+    def _guarded(self, execution_id: str) -> None:
+        try:
+            self._run(execution_id)
+        except Exception as exc:  # a platform bug must not leave an execution Running
+            log.exception("execution %s: platform error", execution_id)
+            self.store.finish(execution_id, "Error", error=f"platform error: {exc}")
+
+    def _run(self, execution_id: str) -> None:
+        if self._stopping or not self.store.mark_running(execution_id):
+            return
+        execution = self.store.get_execution(execution_id)
+        pipeline = execution and self.store.get_pipeline(execution["pipeline_name"])
+        if execution is None:
+            return
+        if pipeline is None:
+            self.store.finish(execution_id, "Error", error="the pipeline was deleted")
+            return
+        exec_dir = self.store.execution_dir(execution_id)
+        work = exec_dir / "work"
+        shutil.copytree(
+            pipeline["code_dir"],
+            work,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        parameters = pipeline["parameters"]
+        kwargs: dict[str, Any] = {}
+        for item in execution["inputs"]:
+            if item.get("_omit"):
+                continue
+            if "_file" in item:
+                kwargs[item["pipeline_input_name"]] = {"path": str(exec_dir / item["_file"])}
+            else:
+                kwargs[item["pipeline_input_name"]] = item.get("value")
+        result_path = exec_dir / "result.json"
+        job_path = exec_dir / "job.json"
+        job_path.write_text(
+            json.dumps(
+                {
+                    "function_path": parameters["function_path"],
+                    "function_name": parameters["function_name"],
+                    "kwargs": kwargs,
+                    "result_path": str(result_path),
+                }
+            )
+        )
+        log.info("execution %s: started", execution_id)
+        outcome = self._spawn(execution_id, job_path, work, execution.get("timeout_s"))
+        try:
+            self._conclude(execution_id, execution, outcome, result_path, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _spawn(
+        self, execution_id: str, job_path: Path, work: Path, timeout_s: float | None
+    ) -> dict[str, Any]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFT_LOCAL_")}
+        env.update(self.store.env_vars())
+        env.update({"CRAFT_AI_EXECUTION_ID": execution_id, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "craft_airflow.local.child", str(job_path)],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        with self._lock:
+            self._procs[execution_id] = proc
+            cancelled = execution_id in self._cancelled
+        if cancelled or self._stopping:
+            _kill(proc)
+        reader = threading.Thread(target=self._pump, args=(execution_id, proc), daemon=True)
+        reader.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill(proc)
+            proc.wait()
+        reader.join(timeout=5)
+        with self._lock:
+            self._procs.pop(execution_id, None)
+            cancelled = execution_id in self._cancelled
+        return {
+            "returncode": proc.returncode,
+            "timed_out": timed_out,
+            "timeout_s": timeout_s,
+            "cancelled": cancelled,
+        }
+
+    def _pump(self, execution_id: str, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            self.store.append_log(execution_id, raw.decode("utf-8", "replace").rstrip("\r\n"))
+        proc.stdout.close()
+
+    def _conclude(
+        self,
+        execution_id: str,
+        execution: dict[str, Any],
+        outcome: dict[str, Any],
+        result_path: Path,
+        work: Path,
+    ) -> None:
+        if outcome["cancelled"]:
+            return
+        if self._stopping:
+            self.store.finish(
+                execution_id, "Error", error="platform stopped while the execution was running"
+            )
+            return
+        if outcome["timed_out"]:
+            message = (
+                f"the execution exceeded its execution_timeout_s of {outcome['timeout_s']:g} s"
+                " and was stopped"
+            )
+            self.store.append_log(execution_id, f"[platform] {message}")
+            self.store.finish(execution_id, "Failed", error=message)
+            return
+        try:
+            result = json.loads(result_path.read_text())
+        except (OSError, ValueError):
+            message = f"the pipeline process ended with code {outcome['returncode']} and no result"
+            self.store.append_log(execution_id, f"[platform] {message}")
+            self.store.finish(execution_id, "Failed", error=message)
+            return
+        if "error" in result:
+            self.store.finish(execution_id, "Failed", error=result["error"])
+            log.info("execution %s: failed", execution_id)
+            return
+        try:
+            outputs = self._collect_outputs(execution, result["outputs"], work)
+        except OutputError as exc:
+            self.store.append_log(execution_id, f"[platform] {exc}")
+            self.store.finish(execution_id, "Failed", error=str(exc))
+            return
+        self.store.finish(execution_id, "Succeeded", outputs=outputs)
+        log.info("execution %s: succeeded", execution_id)
+
+    def _collect_outputs(
+        self, execution: dict[str, Any], returned: dict[str, Any], work: Path
+    ) -> list[dict[str, Any]]:
+        items = execution["outputs"]
+        declared = {item["pipeline_output_name"] for item in items}
+        extra = sorted(set(returned) - declared)
+        if extra:
+            raise OutputError(
+                f"the function returned undeclared output(s) {', '.join(map(repr, extra))};"
+                f" declared: {', '.join(sorted(declared)) or 'none'}"
+            )
+        missing = sorted(declared - set(returned))
+        if missing:
+            raise OutputError(
+                "the function did not return the declared output(s)"
+                f" {', '.join(map(repr, missing))}"
+            )
+        exec_dir = self.store.execution_dir(execution["execution_id"])
+        result = []
+        for item in items:
+            name, data_type = item["pipeline_output_name"], item["data_type"]
+            value = returned[name]
+            item = dict(item)
+            source: Path | None = None
+            if data_type == "file" and value is not None:
+                if not (isinstance(value, dict) and isinstance(value.get("path"), str)):
+                    raise OutputError(
+                        f"file output '{name}' must be returned as {{'path': <file>}}"
+                    )
+                source = work / value["path"]
+                if not source.is_file():
+                    raise OutputError(f"file output '{name}': no file at '{value['path']}'")
+            elif value is not None and data_type != "file" and not matches(data_type, value):
+                raise OutputError(
+                    f"output '{name}' must be {expected(data_type)} ({data_type}),"
+                    f" got {type(value).__name__}"
+                )
+            if item["mapping_type"] == "is_null":
+                result.append(item)
+                continue
+            if item["mapping_type"] == "datastore":
+                path = _placeholders(
+                    item["mapping_value"]["datastore_path"], execution["execution_id"]
+                )
+                target = datastore_file(self.store.datastore_dir, path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if source is not None:
+                    shutil.copyfile(source, target)
+                elif value is not None:
+                    target.write_text(json.dumps(value))
+                result.append(item)
+                continue
+            if source is not None:
+                rel = Path("outputs") / name / source.name
+                (exec_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, exec_dir / rel)
+                item["_file"] = str(rel)
+            elif data_type != "file":
+                item["value"] = value
+            result.append(item)
+        return result
+
+
+def _placeholders(path: str, execution_id: str) -> str:
+    now = time.gmtime()
+    return (
+        path.replace("{execution_id}", execution_id)
+        .replace("{date_time}", time.strftime("%Y%m%d_%H%M%S", now))
+        .replace("{date}", time.strftime("%Y%m%d", now))
+    )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)

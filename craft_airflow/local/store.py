@@ -1,0 +1,357 @@
+"""Persistent state: SQLite for records, plain files under the data dir for payloads.
+
+Every method is short and takes a lock, so the event loop and the runner threads can share
+one connection; payload files are written by the callers under :meth:`Store.execution_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+TERMINAL_STATUSES = frozenset({"Succeeded", "Skipped", "Failed", "Error"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pipelines (
+    name TEXT PRIMARY KEY,
+    parameters TEXT NOT NULL,
+    code_dir TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    origin TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    name TEXT PRIMARY KEY,
+    pipeline_name TEXT NOT NULL,
+    endpoint_url_path TEXT UNIQUE,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    pipeline_name TEXT NOT NULL,
+    deployment_name TEXT,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    start_date TEXT,
+    end_date TEXT,
+    inputs TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    error TEXT,
+    timeout_s REAL
+);
+CREATE INDEX IF NOT EXISTS executions_pipeline ON executions (pipeline_name, seq);
+CREATE INDEX IF NOT EXISTS executions_deployment ON executions (deployment_name, seq);
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_execution ON logs (execution_id, seq);
+CREATE TABLE IF NOT EXISTS environment_variables (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def now_iso(ts: float | None = None) -> str:
+    """UTC ISO-8601 with milliseconds and a ``Z``, the platform's date format."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Store:
+    """All records of one platform.
+
+    :param data_dir: root folder; ``platform.db``, ``pipelines/``, ``executions/``
+        and ``datastore/`` live under it.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(data_dir / "platform.db", check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            cur = self._db.execute(sql, params)
+            self._db.commit()
+            return cur
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+            return row
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+    # ---- folders -------------------------------------------------------------------
+    @property
+    def datastore_dir(self) -> Path:
+        return self.data_dir / "datastore"
+
+    def pipeline_code_dir(self, name: str) -> Path:
+        return self.data_dir / "pipelines" / name / "code"
+
+    def execution_dir(self, execution_id: str) -> Path:
+        return self.data_dir / "executions" / execution_id
+
+    # ---- pipelines -----------------------------------------------------------------
+    def put_pipeline(self, parameters: dict[str, Any], code_dir: Path, origin: str) -> None:
+        self._run(
+            "INSERT INTO pipelines (name, parameters, code_dir, created_at, origin)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+            " parameters=excluded.parameters, code_dir=excluded.code_dir, origin=excluded.origin",
+            (parameters["pipeline_name"], json.dumps(parameters), str(code_dir), now_iso(), origin),
+        )
+
+    def get_pipeline(self, name: str) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM pipelines WHERE name = ?", (name,))
+        return _pipeline(row) if row else None
+
+    def list_pipelines(self) -> list[dict[str, Any]]:
+        return [_pipeline(r) for r in self._all("SELECT * FROM pipelines ORDER BY created_at")]
+
+    def delete_pipeline(self, name: str) -> None:
+        self._run("DELETE FROM pipelines WHERE name = ?", (name,))
+        shutil.rmtree(self.data_dir / "pipelines" / name, ignore_errors=True)
+
+    # ---- deployments ---------------------------------------------------------------
+    def put_deployment(self, body: dict[str, Any]) -> None:
+        self._run(
+            "INSERT INTO deployments (name, pipeline_name, endpoint_url_path, body)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+            " pipeline_name=excluded.pipeline_name,"
+            " endpoint_url_path=excluded.endpoint_url_path, body=excluded.body",
+            (
+                body["name"],
+                body["pipeline"]["name"],
+                body.get("endpoint_url_path"),
+                json.dumps(body),
+            ),
+        )
+
+    def get_deployment(self, name: str) -> dict[str, Any] | None:
+        row = self._one("SELECT body FROM deployments WHERE name = ?", (name,))
+        return json.loads(row["body"]) if row else None
+
+    def deployment_by_path(self, path: str) -> dict[str, Any] | None:
+        row = self._one("SELECT body FROM deployments WHERE endpoint_url_path = ?", (path,))
+        return json.loads(row["body"]) if row else None
+
+    def list_deployments(self, pipeline_name: str | None = None) -> list[dict[str, Any]]:
+        if pipeline_name is None:
+            rows = self._all("SELECT body FROM deployments ORDER BY name")
+        else:
+            rows = self._all(
+                "SELECT body FROM deployments WHERE pipeline_name = ? ORDER BY name",
+                (pipeline_name,),
+            )
+        return [json.loads(r["body"]) for r in rows]
+
+    def delete_deployment(self, name: str) -> None:
+        self._run("DELETE FROM deployments WHERE name = ?", (name,))
+
+    # ---- executions ----------------------------------------------------------------
+    def create_execution(self, record: dict[str, Any]) -> None:
+        self._run(
+            "INSERT INTO executions (id, pipeline_name, deployment_name, status, created_at,"
+            " inputs, outputs, timeout_s) VALUES (?, ?, ?, 'Pending', ?, ?, ?, ?)",
+            (
+                record["execution_id"],
+                record["pipeline_name"],
+                record.get("deployment_name"),
+                now_iso(),
+                json.dumps(record["inputs"]),
+                json.dumps(record["outputs"]),
+                record.get("timeout_s"),
+            ),
+        )
+
+    def execution_exists(self, execution_id: str) -> bool:
+        return self._one("SELECT 1 FROM executions WHERE id = ?", (execution_id,)) is not None
+
+    def get_execution(self, execution_id: str) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM executions WHERE id = ?", (execution_id,))
+        return _execution(row) if row else None
+
+    def get_status(self, execution_id: str) -> str | None:
+        row = self._one("SELECT status FROM executions WHERE id = ?", (execution_id,))
+        return row["status"] if row else None
+
+    def list_executions(
+        self, pipeline_name: str | None = None, deployment_name: str | None = None
+    ) -> list[dict[str, Any]]:
+        if deployment_name is not None:
+            rows = self._all(
+                "SELECT * FROM executions WHERE deployment_name = ? ORDER BY seq",
+                (deployment_name,),
+            )
+        else:
+            rows = self._all(
+                "SELECT * FROM executions WHERE pipeline_name = ? ORDER BY seq", (pipeline_name,)
+            )
+        return [_execution(r) for r in rows]
+
+    def latest_execution(
+        self, pipeline_name: str | None = None, deployment_name: str | None = None
+    ) -> str | None:
+        column = "deployment_name" if deployment_name is not None else "pipeline_name"
+        row = self._one(
+            f"SELECT id FROM executions WHERE {column} = ? ORDER BY seq DESC LIMIT 1",
+            (deployment_name if deployment_name is not None else pipeline_name,),
+        )
+        return row["id"] if row else None
+
+    def count_status(self, status: str) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM executions WHERE status = ?", (status,))
+        return int(row["n"]) if row else 0
+
+    def mark_running(self, execution_id: str) -> bool:
+        """Move a ``Pending`` execution to ``Running``; ``False`` if it no longer waits."""
+        cur = self._run(
+            "UPDATE executions SET status='Running', start_date=? WHERE id=? AND status='Pending'",
+            (now_iso(), execution_id),
+        )
+        return cur.rowcount == 1
+
+    def finish(
+        self,
+        execution_id: str,
+        status: str,
+        outputs: list[dict[str, Any]] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record the end of an execution (only once: a terminal status never changes)."""
+        if outputs is None:
+            self._run(
+                "UPDATE executions SET status=?, end_date=?, error=? WHERE id=?"
+                " AND status IN ('Pending', 'Running')",
+                (status, now_iso(), error, execution_id),
+            )
+        else:
+            self._run(
+                "UPDATE executions SET status=?, end_date=?, error=?, outputs=? WHERE id=?"
+                " AND status IN ('Pending', 'Running')",
+                (status, now_iso(), error, json.dumps(outputs), execution_id),
+            )
+
+    def fail_unfinished(self, event: str = "restarted") -> int:
+        """Mark every ``Pending``/``Running`` execution ``Error``: their process is gone.
+
+        :param event: what happened to the platform, for the message (``restarted``, ``stopped``).
+        """
+        cur = self._run(
+            "UPDATE executions SET status='Error', end_date=?,"
+            " error=CASE status WHEN 'Running' THEN ? ELSE ? END"
+            " WHERE status IN ('Pending', 'Running')",
+            (
+                now_iso(),
+                f"platform {event} while the execution was running",
+                f"platform {event} before the execution started",
+            ),
+        )
+        return cur.rowcount
+
+    def delete_execution(self, execution_id: str) -> None:
+        self._run("DELETE FROM executions WHERE id = ?", (execution_id,))
+        self._run("DELETE FROM logs WHERE execution_id = ?", (execution_id,))
+        shutil.rmtree(self.execution_dir(execution_id), ignore_errors=True)
+
+    # ---- logs ----------------------------------------------------------------------
+    def append_log(self, execution_id: str, message: str, ts: float | None = None) -> None:
+        self._run(
+            "INSERT INTO logs (execution_id, ts, message) VALUES (?, ?, ?)",
+            (execution_id, time.time() if ts is None else ts, message),
+        )
+
+    def logs(
+        self,
+        execution_id: str,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, str]]:
+        sql = "SELECT ts, message FROM logs WHERE execution_id = ?"
+        params: list[Any] = [execution_id]
+        if from_ms is not None:
+            sql += " AND ts >= ?"
+            params.append(from_ms / 1000)
+        if to_ms is not None:
+            sql += " AND ts <= ?"
+            params.append(to_ms / 1000)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [
+            {"timestamp": now_iso(r["ts"]), "message": r["message"]}
+            for r in self._all(sql, tuple(params))
+        ]
+
+    # ---- environment variables ------------------------------------------------------
+    def env_vars(self) -> dict[str, str]:
+        return {
+            r["name"]: r["value"]
+            for r in self._all("SELECT * FROM environment_variables ORDER BY name")
+        }
+
+    def set_env_vars(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._run(
+                "INSERT INTO environment_variables (name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                (name, value),
+            )
+
+    def delete_env_var(self, name: str) -> str | None:
+        row = self._one("SELECT value FROM environment_variables WHERE name = ?", (name,))
+        if row is None:
+            return None
+        self._run("DELETE FROM environment_variables WHERE name = ?", (name,))
+        return str(row["value"])
+
+
+def _pipeline(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "parameters": json.loads(row["parameters"]),
+        "code_dir": row["code_dir"],
+        "created_at": row["created_at"],
+        "origin": row["origin"],
+    }
+
+
+def _execution(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "execution_id": row["id"],
+        "pipeline_name": row["pipeline_name"],
+        "deployment_name": row["deployment_name"],
+        "status": row["status"],
+        "created_at": row["created_at"],
+        "start_date": row["start_date"],
+        "end_date": row["end_date"],
+        "inputs": json.loads(row["inputs"]),
+        "outputs": json.loads(row["outputs"]),
+        "error": row["error"],
+        "timeout_s": row["timeout_s"],
+    }

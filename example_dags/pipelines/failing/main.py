@@ -1,0 +1,6 @@
+"""Always fails with a clear message."""
+
+
+def failing(message="this pipeline always fails"):
+    print("about to fail")
+    raise ValueError(message)
