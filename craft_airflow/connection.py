@@ -1,0 +1,274 @@
+"""Parse an Airflow connection of type ``craft_ai`` into a :class:`CraftConnectionConfig`.
+
+Connection fields: ``host`` = environment URL (``https://...``; a bare host name gets
+``https://``, or the ``schema`` field when it is ``http``/``https``), ``port`` optional,
+``password`` = SDK token (optional: a connection may hold endpoint tokens only).
+
+Extras (all optional): ``control_url``, ``endpoint_token``, ``endpoint_tokens`` (JSON object
+deployment name -> token), ``verify_tls``, ``request_timeout``, ``long_poll_timeout``,
+``execution_url_template``, ``output_storage``, ``max_retries``, ``max_retry_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from craft_airflow.errors import CraftConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+DEFAULT_CONTROL_URL = "https://mlops-platform.craft.ai"
+# Contract §10.5: no deep-link pattern for an execution is known. This default points at the
+# web UI host; users with a known pattern set ``execution_url_template``.
+DEFAULT_EXECUTION_URL_TEMPLATE = "{control_url}/executions/{execution_id}"
+TEMPLATE_FIELDS = frozenset(
+    {"control_url", "environment_url", "execution_id", "pipeline_name", "deployment_name"}
+)
+
+EXTRA_KEYS = frozenset(
+    {
+        "control_url",
+        "endpoint_token",
+        "endpoint_tokens",
+        "verify_tls",
+        "request_timeout",
+        "long_poll_timeout",
+        "execution_url_template",
+        "output_storage",
+        "max_retries",
+        "max_retry_seconds",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CraftConnectionConfig:
+    """Everything the hooks need from a connection, validated.
+
+    :param environment_url: environment root, no trailing slash (``ENV`` in the contract).
+    :param control_url: control root, no trailing slash (``CTL``).
+    :param sdk_token: SDK token (refresh token), or ``None`` for endpoint-token-only use.
+    :param default_endpoint_token: endpoint token used for any deployment without its own.
+    :param endpoint_tokens: per-deployment endpoint tokens.
+    :param verify_tls: verify TLS certificates.
+    :param request_timeout: read timeout of ordinary calls, seconds.
+    :param long_poll_timeout: read timeout of long-poll calls, above the server's hold.
+    :param execution_url_template: ``str.format`` template for the web UI link.
+    :param output_storage: base URI where operators store file outputs.
+    :param max_retries: retries of one call after transient failures.
+    :param max_retry_seconds: total time one call may spend retrying.
+    """
+
+    environment_url: str
+    control_url: str = DEFAULT_CONTROL_URL
+    sdk_token: str | None = field(default=None, repr=False)
+    default_endpoint_token: str | None = field(default=None, repr=False)
+    endpoint_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+    verify_tls: bool = True
+    request_timeout: float = 30.0
+    long_poll_timeout: float = 150.0
+    connect_timeout: float = 10.0
+    execution_url_template: str = DEFAULT_EXECUTION_URL_TEMPLATE
+    output_storage: str | None = None
+    max_retries: int = 5
+    max_retry_seconds: float = 120.0
+    conn_id: str | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value held, for masking and redaction."""
+        values = [self.sdk_token, self.default_endpoint_token, *self.endpoint_tokens.values()]
+        return tuple(v for v in values if v)
+
+    def endpoint_token_for(self, name: str) -> str | None:
+        """Return the endpoint token for deployment ``name`` (its own, else the default)."""
+        return self.endpoint_tokens.get(name) or self.default_endpoint_token
+
+    def execution_url(
+        self,
+        execution_id: str,
+        pipeline_name: str | None = None,
+        deployment_name: str | None = None,
+    ) -> str:
+        """Return the web UI URL of an execution, from ``execution_url_template``."""
+        return self.execution_url_template.format(
+            control_url=self.control_url,
+            environment_url=self.environment_url,
+            execution_id=quote(execution_id, safe=""),
+            pipeline_name=quote(pipeline_name or "", safe=""),
+            deployment_name=quote(deployment_name or "", safe=""),
+        )
+
+
+def _fail(conn_id: str | None, field_name: str, problem: str) -> CraftConfigError:
+    return CraftConfigError(f"Connection {conn_id!r}: field {field_name!r} {problem}")
+
+
+def normalize_url(value: str, *, conn_id: str | None, field_name: str) -> str:
+    """Validate an http(s) root URL and return it without a trailing slash."""
+    value = (value or "").strip()
+    if not value:
+        raise _fail(conn_id, field_name, "is empty; expected an http(s) URL")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError as exc:
+        raise _fail(conn_id, field_name, f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _fail(conn_id, field_name, "must be an absolute http:// or https:// URL")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        # A query could carry a token; credentials belong in the password field.
+        raise _fail(conn_id, field_name, "must not contain a query, fragment or credentials")
+    return value.rstrip("/")
+
+
+def _as_bool(value: Any, *, conn_id: str | None, field_name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+        return False
+    raise _fail(conn_id, field_name, f"must be true or false, got {value!r}")
+
+
+def _as_number(value: Any, *, conn_id: str | None, field_name: str, integer: bool = False) -> Any:
+    try:
+        number = int(value) if integer else float(value)
+    except (TypeError, ValueError):
+        kind = "an integer" if integer else "a number"
+        raise _fail(conn_id, field_name, f"must be {kind}, got {value!r}") from None
+    if number < 0:
+        raise _fail(conn_id, field_name, "must not be negative")
+    return number
+
+
+def _as_token_map(value: Any, *, conn_id: str | None) -> dict[str, str]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            # Never echo the value: it holds tokens.
+            raise _fail(conn_id, "endpoint_tokens", "is not valid JSON") from None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
+    ):
+        raise _fail(conn_id, "endpoint_tokens", "must be a JSON object of deployment name -> token")
+    return dict(value)
+
+
+def _check_template(template: str, *, conn_id: str | None) -> str:
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise _fail(conn_id, "execution_url_template", f"is malformed ({exc})") from None
+    unknown = names - TEMPLATE_FIELDS
+    if unknown:
+        raise _fail(
+            conn_id,
+            "execution_url_template",
+            f"uses unknown placeholders {sorted(unknown)}; allowed: {sorted(TEMPLATE_FIELDS)}",
+        )
+    return template
+
+
+def _environment_url(conn: Connection) -> str:
+    host = (conn.host or "").strip()
+    if not host:
+        raise _fail(conn.conn_id, "host", "is empty; expected the environment URL")
+    if "://" not in host:
+        scheme = conn.schema if conn.schema in ("http", "https") else "https"
+        host = f"{scheme}://{host}"
+    url = normalize_url(host, conn_id=conn.conn_id, field_name="host")
+    if conn.port and urlsplit(url).port is None:
+        parts = urlsplit(url)
+        url = parts._replace(netloc=f"{parts.netloc}:{conn.port}").geturl()
+    return url
+
+
+def from_connection(conn: Connection, *, mask: bool = True) -> CraftConnectionConfig:
+    """Build and validate a :class:`CraftConnectionConfig` from an Airflow connection.
+
+    :param conn: the Airflow connection.
+    :param mask: register every secret with Airflow's secrets masker (async callers pass
+        ``False`` and call :func:`amask_secrets` instead).
+    :raises CraftConfigError: naming the connection and the offending field.
+    """
+    conn_id = conn.conn_id
+    try:
+        extras: dict[str, Any] = dict(conn.extra_dejson or {})
+    except Exception:
+        raise _fail(conn_id, "extra", "is not a valid JSON object") from None
+
+    def opt(key: str) -> Any:
+        value = extras.get(key)
+        return None if value is None or value == "" else value
+
+    kwargs: dict[str, Any] = {"conn_id": conn_id}
+    kwargs["environment_url"] = _environment_url(conn)
+    if opt("control_url") is not None:
+        kwargs["control_url"] = normalize_url(
+            str(extras["control_url"]), conn_id=conn_id, field_name="control_url"
+        )
+    kwargs["sdk_token"] = conn.password or None
+    if opt("endpoint_token") is not None:
+        kwargs["default_endpoint_token"] = str(extras["endpoint_token"])
+    if opt("endpoint_tokens") is not None:
+        kwargs["endpoint_tokens"] = _as_token_map(extras["endpoint_tokens"], conn_id=conn_id)
+    if opt("verify_tls") is not None:
+        kwargs["verify_tls"] = _as_bool(
+            extras["verify_tls"], conn_id=conn_id, field_name="verify_tls"
+        )
+    for key in ("request_timeout", "long_poll_timeout", "max_retry_seconds"):
+        if opt(key) is not None:
+            kwargs[key] = _as_number(extras[key], conn_id=conn_id, field_name=key)
+    if opt("max_retries") is not None:
+        kwargs["max_retries"] = _as_number(
+            extras["max_retries"], conn_id=conn_id, field_name="max_retries", integer=True
+        )
+    if opt("execution_url_template") is not None:
+        kwargs["execution_url_template"] = _check_template(
+            str(extras["execution_url_template"]), conn_id=conn_id
+        )
+    if opt("output_storage") is not None:
+        kwargs["output_storage"] = str(extras["output_storage"]).rstrip("/")
+    for key in ("request_timeout", "long_poll_timeout"):
+        if key in kwargs and kwargs[key] == 0:
+            raise _fail(conn_id, key, "must be positive")
+
+    config = CraftConnectionConfig(**kwargs)
+    if mask:
+        mask_secrets(config)
+    return config
+
+
+def mask_secrets(config: CraftConnectionConfig) -> None:
+    """Register the config's secrets with Airflow's secrets masker."""
+    mask = _mask_secret_function()
+    for secret in config.secrets:
+        mask(secret)
+
+
+async def amask_secrets(config: CraftConnectionConfig) -> None:
+    """Async variant of :func:`mask_secrets`, safe on the triggerer's event loop."""
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow 3.1: no async variant; the sync one only touches memory there.
+        mask_secrets(config)
+        return
+    for secret in config.secrets:
+        await amask_secret(secret)
+
+
+def _mask_secret_function() -> Any:
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - older task-sdk layouts
+        from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
+    return mask_secret

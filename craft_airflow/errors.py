@@ -1,0 +1,175 @@
+"""Exceptions raised by the provider, and the redaction every error text goes through.
+
+No message may carry a secret: SDK tokens, JWTs, endpoint tokens, ``Authorization`` values or
+URLs with a ``?token=`` query. :func:`redact` is applied to every message built here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from airflow.sdk.exceptions import AirflowException
+
+REDACTED = "***"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # token=<value> in query strings (also access_token=, refresh_token=, endpoint_token=)
+    (re.compile(r"(?i)((?:^|[?&;\s\"'(])[a-z_]*token=)[^&\s\"'<>)]+"), rf"\1{REDACTED}"),
+    # JSON fields carrying tokens: "refresh_token": "x"
+    (
+        re.compile(r"(?i)(\"[a-z_]*token\"\s*:\s*\")[^\"]*(\")"),
+        rf"\1{REDACTED}\2",
+    ),
+    # Authorization schemes
+    (re.compile(r"(?i)\b(Bearer|EndpointToken|Basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\n]+"), rf"\1{REDACTED}"),
+    # Anything shaped like a JWT
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
+)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Return ``text`` with token-bearing parts replaced by ``***``.
+
+    :param secrets: literal secret values to remove as well (e.g. the configured tokens).
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class CraftError(AirflowException):
+    """Base class of every error raised by the Craft AI provider."""
+
+    def __init__(self, message: str) -> None:
+        self.message = redact(message)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CraftConfigError(CraftError):
+    """The Airflow connection is missing a value or holds a malformed one."""
+
+
+class CraftAPIError(CraftError):
+    """The platform answered with an error status.
+
+    :param status_code: HTTP status of the answer (``None`` when no answer came back).
+    :param message: the platform's message, or a description of the failure.
+    :param name: the platform's error ``name`` field, if any.
+    :param request_id: the platform's ``request_id``, if any.
+    """
+
+    def __init__(
+        self,
+        status_code: int | None,
+        message: str,
+        name: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        # AirflowException declares status_code as an HTTPStatus; here it is the platform's.
+        self.status_code = status_code  # type: ignore[assignment]
+        self.name = name
+        self.request_id = request_id
+        label = name or (str(status_code) if status_code is not None else "unreachable")
+        text = f"[{label}] {message}"
+        if request_id and request_id != "NO_REQUEST_ID":
+            text = f"{text} (request id: {request_id})"
+        super().__init__(text)
+        self.platform_message = redact(message)
+
+
+class CraftConnectionError(CraftAPIError):
+    """The platform could not be reached (after the allowed retries)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
+
+
+class CraftAuthError(CraftAPIError):
+    """The platform refused the credentials (401/403), or no usable credential is configured."""
+
+
+class CraftExecutionFailed(CraftError):
+    """An execution ended in a failure status.
+
+    :param execution_id: the execution.
+    :param status: its final status (``Failed``, ``Error``, or ``None`` when the endpoint route
+        only reported a failure).
+    :param message: details (platform error or last log lines).
+    """
+
+    def __init__(self, execution_id: str, status: str | None, message: str) -> None:
+        self.execution_id = execution_id
+        self.status = status
+        super().__init__(message)
+
+
+class CraftWaitTimeout(CraftError):
+    """Waiting for an execution ran out of time; the execution keeps running."""
+
+    def __init__(self, execution_id: str, message: str | None = None) -> None:
+        self.execution_id = execution_id
+        super().__init__(
+            message
+            or f"Timed out waiting for execution {execution_id}; it keeps running on the "
+            "platform (the platform has no cancel call)."
+        )
+
+
+class CraftAmbiguousCreation(CraftError):
+    """A creation request may or may not have created an execution, and none could be adopted.
+
+    :param candidates: ids of executions that could be the one created (possibly empty).
+    """
+
+    def __init__(self, candidates: list[str], message: str | None = None) -> None:
+        self.candidates = list(candidates)
+        if message is None:
+            if candidates:
+                message = (
+                    "The creation request got no clear answer and several executions could be "
+                    f"the one it created: {', '.join(candidates)}. Not re-sending it."
+                )
+            else:
+                message = (
+                    "The creation request got no clear answer and no execution it created was "
+                    "found. Not re-sending it, to avoid running the pipeline twice; check the "
+                    "platform's executions page."
+                )
+        super().__init__(message)
+
+
+class TokenRedactingFilter(logging.Filter):
+    """Logging filter that redacts token-bearing parts of records (URLs with ``?token=``...).
+
+    Installed on the ``urllib3`` and ``httpx`` loggers, which log request URLs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_FILTER = TokenRedactingFilter()
+
+
+def install_log_redaction(*logger_names: str) -> None:
+    """Attach :class:`TokenRedactingFilter` to the named loggers (idempotent)."""
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

@@ -1,0 +1,438 @@
+"""CraftAIHook: the synchronous transport (requests) over :mod:`craft_airflow.protocol`.
+
+The hook only performs the steps the protocol generators yield: it sends HTTP requests (never
+following redirects) and sleeps. What a call means, when to retry and what "finished" is are
+decided in the protocol core, shared with the async hook.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Mapping
+from functools import cached_property
+from typing import Any, BinaryIO, TypeVar
+
+import requests
+from airflow.sdk import BaseHook
+
+from craft_airflow.connection import CraftConnectionConfig, from_connection
+from craft_airflow.errors import (
+    CraftAPIError,
+    CraftConfigError,
+    CraftConnectionError,
+    CraftError,
+    CraftExecutionFailed,
+    install_log_redaction,
+    redact,
+)
+from craft_airflow.protocol import builders as b
+from craft_airflow.protocol.adoption import CreationIntent, create_execution
+from craft_airflow.protocol.calls import CallContext, call_json, perform
+from craft_airflow.protocol.decisions import endpoint_error_is_execution_failure, is_not_yet
+from craft_airflow.protocol.http import (
+    FailureKind,
+    FileInput,
+    HttpRequest,
+    Response,
+    Send,
+    Sleep,
+    TransportFailure,
+)
+from craft_airflow.protocol.readers import (
+    decode_body,
+    read_endpoint_results,
+    read_execution,
+    read_list,
+    read_logs,
+    read_outputs,
+)
+from craft_airflow.protocol.waiting import wait_steps
+from craft_airflow.statuses import ExecutionEvent
+
+T = TypeVar("T")
+CHUNK_SIZE = 1024 * 1024
+DETAIL_CHARS = 300
+
+install_log_redaction("urllib3", "urllib3.connectionpool", "requests")
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether a requests/urllib3 connection error happened before anything was sent."""
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError | ConnectTimeoutError | ConnectionRefusedError):
+            return True
+        if isinstance(current, BaseException):
+            stack.extend(current.args)
+            stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+    return False
+
+
+def classify_requests_exception(exc: requests.RequestException) -> FailureKind:
+    """Map a requests exception to what is known about the request having been sent."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return FailureKind.FATAL
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return FailureKind.NOT_SENT
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return FailureKind.NOT_SENT if _never_sent(exc) else FailureKind.NO_ANSWER
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.InvalidHeader,
+    ):
+        return FailureKind.FATAL
+    return FailureKind.NO_ANSWER
+
+
+class CraftAIHook(BaseHook):
+    """Talk to a Craft AI environment with ``requests``.
+
+    :param craft_conn_id: Airflow connection of type ``craft_ai`` (host = environment URL,
+        password = SDK token, extras: see :mod:`craft_airflow.connection`).
+    """
+
+    conn_name_attr = "craft_conn_id"
+    default_conn_name = "craft_ai_default"
+    conn_type = "craft_ai"
+    hook_name = "Craft AI"
+
+    def __init__(self, craft_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.craft_conn_id = craft_conn_id
+        self._session: requests.Session | None = None
+
+    # -- configuration and transport ------------------------------------------------------
+
+    @cached_property
+    def config(self) -> CraftConnectionConfig:
+        """The validated connection configuration (secrets registered with the masker)."""
+        return from_connection(self.get_connection(self.craft_conn_id))
+
+    @cached_property
+    def _ctx(self) -> CallContext:
+        return CallContext(self.config)
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            session = requests.Session()
+            session.verify = self.config.verify_tls
+            session.trust_env = True
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _send(self, step: Send) -> Response | TransportFailure:
+        request = step.request
+        files = {p.name: (p.filename, p.rewound()) for p in request.files} or None
+        started = time.monotonic()
+        try:
+            raw = self.session.request(
+                request.method,
+                request.url,
+                params=list(request.params) or None,
+                headers=request.all_headers(step.bearer),
+                json=request.json,
+                data=dict(request.data) if request.data else None,
+                files=files,
+                allow_redirects=False,
+                timeout=(step.timeouts.connect, step.timeouts.read),
+                stream=request.stream,
+            )
+        except requests.RequestException as exc:
+            return TransportFailure(classify_requests_exception(exc), self._detail(exc))
+        elapsed = time.monotonic() - started
+        if request.stream and raw.status_code < 300:
+            return Response(raw.status_code, dict(raw.headers), b"", elapsed, raw)
+        try:
+            body = raw.content
+        except requests.RequestException as exc:
+            return TransportFailure(FailureKind.NO_ANSWER, self._detail(exc))
+        finally:
+            raw.close()
+        return Response(raw.status_code, dict(raw.headers), body, elapsed)
+
+    def _detail(self, exc: BaseException) -> str:
+        """A short, redacted description of a transport exception (its root cause)."""
+        cause: Any = exc
+        reason = getattr(cause.args[0], "reason", None) if cause.args else None
+        if isinstance(reason, BaseException):
+            cause = reason
+        text = redact(f"{type(cause).__name__}: {cause}", self.config.secrets)
+        return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+
+    def _drive(self, steps: Generator[Send | Sleep, Any, T]) -> T:
+        """Perform the steps of a protocol generator until it returns."""
+        result: Any = None
+        while True:
+            try:
+                step = steps.send(result)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(step, Sleep):
+                self.log.debug("Waiting %.1f s before the next request", step.seconds)
+                time.sleep(step.seconds)
+                result = None
+            else:
+                self.log.debug("Craft AI: %s", step.request.describe())
+                result = self._send(step)
+
+    def _json(self, request: HttpRequest) -> Any:
+        return self._drive(call_json(self._ctx, request))
+
+    def _endpoint_token(self, endpoint_name: str) -> str:
+        token = self.config.endpoint_token_for(endpoint_name)
+        if token is None:
+            raise CraftConfigError(
+                f"Connection {self.craft_conn_id!r} has no endpoint token for {endpoint_name!r}: "
+                "set extra 'endpoint_token' or 'endpoint_tokens'."
+            )
+        return token
+
+    def _stream_to(self, request: HttpRequest, dest: BinaryIO) -> int:
+        response = self._drive(perform(self._ctx, request))
+        raw = response.raw
+        if raw is None:  # a non-streamed answer (e.g. a 3xx): write its body, if any
+            dest.write(response.body)
+            return len(response.body)
+        written = 0
+        try:
+            for chunk in raw.iter_content(chunk_size=CHUNK_SIZE):
+                if chunk:
+                    dest.write(chunk)
+                    written += len(chunk)
+        except requests.RequestException as exc:
+            raise CraftConnectionError(
+                redact(
+                    f"{request.operation} broke off after {written} bytes: "
+                    f"{type(exc).__name__}: {exc}",
+                    self.config.secrets,
+                )
+            ) from None
+        finally:
+            raw.close()
+        return written
+
+    # -- public API -------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Call the platform: token refresh and ``users/me`` with an SDK token, else the
+        unauthenticated ``environment-info``."""
+        try:
+            if self.config.sdk_token:
+                me = self._json(b.build_users_me(self.config)) or {}
+                who = me.get("name") or me.get("email") or me.get("id") or "unknown user"
+                info = self._json(b.build_environment_info(self.config)) or {}
+                env = info.get("environment_id") or self.config.environment_url
+                return True, f"Connected to environment {env} as {who}."
+            info = self._json(b.build_environment_info(self.config)) or {}
+            env = info.get("environment_id") or self.config.environment_url
+            return True, f"Reached environment {env} (no SDK token; endpoint tokens not checked)."
+        except Exception as exc:
+            return False, redact(str(exc), self._safe_secrets())
+
+    def _safe_secrets(self) -> tuple[str, ...]:
+        try:
+            return self.config.secrets
+        except Exception:
+            return ()
+
+    def get_pipeline(self, pipeline_name: str) -> dict:
+        """Return the pipeline definition (§3.2)."""
+        return dict(self._json(b.build_get_pipeline(self.config, pipeline_name)) or {})
+
+    def run_pipeline(
+        self,
+        pipeline_name: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None = None,
+        inputs_mapping: list[dict] | None = None,
+        outputs_mapping: list[dict] | None = None,
+    ) -> str:
+        """Run a pipeline (§5.1) and return the execution id (without waiting).
+
+        :param inputs: non-file inputs, sent in ``json_inputs``.
+        :param files: file inputs by input name.
+        :param inputs_mapping: InputSource dicts (§3.3).
+        :param outputs_mapping: OutputDestination dicts (§3.3).
+        :raises CraftAmbiguousCreation: the request may have run without the id coming back.
+        """
+        request = b.build_run_pipeline(
+            self.config,
+            pipeline_name,
+            inputs=inputs,
+            files=files,
+            inputs_mapping=inputs_mapping,
+            outputs_mapping=outputs_mapping,
+        )
+        intent = CreationIntent("run", pipeline_name=pipeline_name, inputs=dict(inputs or {}))
+        execution_id = self._drive(create_execution(self._ctx, request, intent))
+        self.log.info("Started execution %s of pipeline %s", execution_id, pipeline_name)
+        return execution_id
+
+    def get_deployment(self, deployment_name: str) -> dict:
+        """Return the deployment (§6.1). It may hold the endpoint token: do not log it."""
+        return dict(self._json(b.build_get_deployment(self.config, deployment_name)) or {})
+
+    def trigger_deployment(
+        self,
+        deployment_name: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None = None,
+    ) -> str:
+        """Trigger a deployment with the SDK token (§6.4); return the execution id."""
+        request = b.build_trigger_deployment(
+            self.config, deployment_name, inputs=inputs, files=files
+        )
+        intent = CreationIntent(
+            "deployment", deployment_name=deployment_name, inputs=dict(inputs or {})
+        )
+        execution_id = self._drive(create_execution(self._ctx, request, intent))
+        self.log.info("Started execution %s of deployment %s", execution_id, deployment_name)
+        return execution_id
+
+    def trigger_endpoint(
+        self,
+        deployment_name: str,
+        *,
+        endpoint_url_path: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None = None,
+    ) -> str:
+        """Trigger an endpoint with its EndpointToken (§7.1); return the execution id.
+
+        :param endpoint_url_path: public path of the endpoint; defaults to the deployment name.
+        """
+        token = self._endpoint_token(deployment_name)
+        request = b.build_trigger_endpoint(
+            self.config, endpoint_url_path or deployment_name, token, inputs=inputs, files=files
+        )
+        intent = CreationIntent(
+            "endpoint", deployment_name=deployment_name, inputs=dict(inputs or {})
+        )
+        execution_id = self._drive(create_execution(self._ctx, request, intent))
+        self.log.info("Started execution %s of endpoint %s", execution_id, deployment_name)
+        return execution_id
+
+    def get_execution(self, execution_id: str, *, include_io_values: bool = False) -> dict:
+        """Return the execution object (§5.3)."""
+        request = b.build_get_execution(
+            self.config, execution_id, include_io_values=include_io_values
+        )
+        return read_execution(self._json(request))
+
+    def wait_for_execution(
+        self,
+        execution_id: str,
+        *,
+        timeout: float | None = None,
+        endpoint_name: str | None = None,
+        endpoint_url_path: str | None = None,
+        poll_interval: float = 5.0,
+    ) -> ExecutionEvent:
+        """Block until the execution finishes or ``timeout`` passes; same decisions as the
+        trigger. Returns a ``success``, ``failed``, ``skipped`` or ``timeout`` event.
+
+        :param timeout: seconds to wait at most (``None``: no limit).
+        :param endpoint_name: with an endpoint-token-only connection, the deployment whose
+            results route is polled.
+        :param poll_interval: pause after a "not yet" answered in under a second.
+        :raises CraftError: when the execution cannot be followed (auth, unreachable...).
+        """
+        return self._drive(
+            wait_steps(
+                self._ctx,
+                execution_id,
+                timeout=timeout,
+                endpoint_name=endpoint_name,
+                endpoint_url_path=endpoint_url_path,
+                poll_interval=poll_interval,
+            )
+        )
+
+    def get_outputs(self, execution_id: str) -> list[dict]:
+        """Return the §5.4 outputs list of a finished execution (one answer, no waiting).
+
+        :raises CraftAPIError: the execution is not finished.
+        """
+        request = b.build_wait_outputs(self.config, execution_id)
+        response = self._drive(perform(self._ctx, request))
+        if is_not_yet(request, response):
+            raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
+        return read_outputs(decode_body(response.status, response.body, response.content_type))
+
+    def download_output(self, execution_id: str, output_name: str, dest: BinaryIO) -> int:
+        """Stream one output's bytes (§5.5) into ``dest``; return the number of bytes written."""
+        request = b.build_download_output(self.config, execution_id, output_name)
+        return self._stream_to(request, dest)
+
+    def get_endpoint_results(
+        self, endpoint_url_path: str, execution_id: str, *, endpoint_name: str
+    ) -> dict:
+        """Return the final ``outputs`` dict of the endpoint route (§7.2), raw per output:
+        ``{"value": v}``, ``{"url": u}`` or a bare value (see
+        :func:`craft_airflow.protocol.unwrap_endpoint_output`).
+
+        :raises CraftExecutionFailed: the endpoint reports the execution failed.
+        :raises CraftAPIError: not finished yet, or another error.
+        """
+        token = self._endpoint_token(endpoint_name)
+        request = b.build_endpoint_results(self.config, endpoint_url_path, execution_id, token)
+        try:
+            response = self._drive(perform(self._ctx, request))
+        except CraftAPIError as exc:
+            if endpoint_error_is_execution_failure(exc):
+                raise CraftExecutionFailed(
+                    execution_id, None, f"Execution {execution_id} failed: {exc.platform_message}"
+                ) from None
+            raise
+        if is_not_yet(request, response):
+            raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
+        return read_endpoint_results(
+            decode_body(response.status, response.body, response.content_type)
+        )
+
+    def download_endpoint_file(self, url: str, dest: BinaryIO, *, endpoint_name: str) -> int:
+        """Stream a file output of the endpoint route (``<url>?token=``) into ``dest``."""
+        token = self._endpoint_token(endpoint_name)
+        return self._stream_to(b.build_download_endpoint_file(url, token), dest)
+
+    def get_logs(self, execution_id: str) -> list[dict]:
+        """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7)."""
+        return read_logs(self._json(b.build_get_logs(self.config, execution_id)))
+
+    def list_pipeline_executions(self, pipeline_name: str) -> list[dict]:
+        """Return the pipeline's executions (§5.2)."""
+        return read_list(
+            self._json(b.build_list_pipeline_executions(self.config, pipeline_name)),
+            "the pipeline's executions",
+        )
+
+    def execution_url(
+        self,
+        execution_id: str,
+        pipeline_name: str | None = None,
+        deployment_name: str | None = None,
+    ) -> str:
+        """Web UI link of an execution (see ``execution_url_template``)."""
+        return self.config.execution_url(execution_id, pipeline_name, deployment_name)
+
+
+__all__ = ["CraftAIHook", "CraftError"]

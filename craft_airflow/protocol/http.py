@@ -1,0 +1,200 @@
+"""Request descriptions and transport results exchanged between the protocol core and the
+transports (requests for the sync hook, httpx for the async hook)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+CLIENT_HEADER = "craft-ai-client"
+# The SDK sends "craft-ai-sdk@<version>"; no source says the platform checks the value, so the
+# provider identifies itself honestly.
+CLIENT_ID = "craft-airflow@0.1.0"
+
+
+class AuthKind(StrEnum):
+    """Which credential the transport adds."""
+
+    BEARER = "bearer"
+    """``Authorization: Bearer <access token>`` from the token cache."""
+    NONE = "none"
+    """Nothing added (refresh, environment-info, endpoint-token calls carry their own)."""
+
+
+class TimeoutKind(StrEnum):
+    NORMAL = "normal"
+    LONG_POLL = "long_poll"
+    DOWNLOAD = "download"
+
+
+@dataclass(frozen=True)
+class FileInput:
+    """A file sent as a multipart part named after the input.
+
+    :param filename: file name announced in the part.
+    :param stream: an open binary stream, read from its current position.
+    """
+
+    filename: str
+    stream: BinaryIO
+
+    @classmethod
+    def from_bytes(cls, filename: str, data: bytes) -> FileInput:
+        return cls(filename, io.BytesIO(data))
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """A file part of a request, rewindable so that a retry re-sends the same bytes."""
+
+    name: str
+    filename: str
+    stream: BinaryIO = field(repr=False)
+    offset: int = 0
+
+    def rewound(self) -> BinaryIO:
+        """Return the stream positioned at the start of the part."""
+        self.stream.seek(self.offset)
+        return self.stream
+
+
+def file_parts(
+    files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None,
+) -> tuple[FilePart, ...]:
+    """Normalise file inputs into rewindable parts (non-seekable streams are read once)."""
+    parts = []
+    for name, value in (files or {}).items():
+        item = value if isinstance(value, FileInput) else FileInput(*value)
+        stream = item.stream
+        seekable = False
+        with contextlib.suppress(AttributeError, ValueError):
+            seekable = stream.seekable()
+        if seekable:
+            offset = stream.tell()
+        else:
+            stream, offset = io.BytesIO(stream.read()), 0
+        parts.append(FilePart(name, item.filename, stream, offset))
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP call to make, fully described, without I/O.
+
+    :param method: HTTP method.
+    :param url: absolute URL, without query.
+    :param params: query parameters (may hold an endpoint token: never log them).
+    :param headers: extra headers (may hold an EndpointToken: never log them).
+    :param json: JSON body, when not ``None``.
+    :param data: form fields (urlencoded, or text parts when ``files`` is set).
+    :param files: multipart file parts.
+    :param follow_redirects: always ``False``: a 3xx is read, not followed.
+    :param idempotent: safe to send again after an ambiguous failure.
+    :param creates_execution: sending it twice may run the pipeline twice.
+    :param long_poll: a 3xx answer means "not finished yet".
+    :param timeout: which configured read timeout applies.
+    :param auth: credential the transport adds.
+    :param stream: the body is streamed to the caller rather than read at once.
+    :param operation: short description for messages, e.g. ``"run pipeline 'p'"``.
+    """
+
+    method: str
+    url: str
+    params: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    json: Any = field(default=None, repr=False)
+    data: Mapping[str, str] | None = field(default=None, repr=False)
+    files: tuple[FilePart, ...] = ()
+    follow_redirects: bool = False
+    idempotent: bool = True
+    creates_execution: bool = False
+    long_poll: bool = False
+    timeout: TimeoutKind = TimeoutKind.NORMAL
+    auth: AuthKind = AuthKind.BEARER
+    stream: bool = False
+    operation: str = ""
+
+    def describe(self) -> str:
+        """Method and path, safe for logs and errors (no query, no host credentials)."""
+        return f"{self.method} {urlsplit(self.url).path}"
+
+    def all_headers(self, bearer: str | None) -> dict[str, str]:
+        headers = {CLIENT_HEADER: CLIENT_ID, **self.headers}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
+        return headers
+
+
+class FailureKind(StrEnum):
+    """What went wrong when no HTTP answer came back."""
+
+    NOT_SENT = "not_sent"
+    """Provably never reached the server: connection refused, DNS failure, connect timeout."""
+    NO_ANSWER = "no_answer"
+    """Sent (perhaps partly), no answer: read timeout, reset, disconnect. Ambiguous."""
+    FATAL = "fatal"
+    """Will not get better by retrying: TLS verification failure, invalid URL."""
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    kind: FailureKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP answer as the protocol core sees it.
+
+    :param body: the body (empty for a streamed 2xx: the transport keeps ``raw`` open).
+    :param elapsed: seconds between sending and the answer's headers.
+    :param raw: the transport's own response object (streamed downloads only).
+    """
+
+    status: int
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(default=b"", repr=False)
+    elapsed: float = 0.0
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type") or ""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float
+    read: float
+
+
+@dataclass(frozen=True)
+class Send:
+    """Step: send ``request`` (adding ``bearer`` when set) and return the answer or failure."""
+
+    request: HttpRequest
+    bearer: str | None = field(default=None, repr=False)
+    timeouts: Timeouts = Timeouts(10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Step: wait this many seconds, then resume with ``None``."""
+
+    seconds: float
+
+
+Step = Send | Sleep
+Result = Response | TransportFailure

@@ -1,0 +1,193 @@
+"""Waiting for an execution to finish, as a generator of steps (no I/O).
+
+SDK-token route (§5.4): long-poll ``/executions/{id}/outputs?wait_for_completion=true``; a 307
+means "not yet"; any other final answer means "finished", and the authoritative status is then
+read from ``GET /executions/{id}?include_io_values=false`` (open question 4, tolerant: whether
+a failed execution's outputs answer 200 or an error does not matter).
+
+Endpoint-token route (§7.2): poll the results URL; 3xx = not yet, 200 = succeeded, a failure
+answer (500...) = failed with the platform's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConfigError, CraftError
+from craft_airflow.protocol.builders import (
+    build_endpoint_results,
+    build_get_execution,
+    build_get_logs,
+    build_wait_outputs,
+)
+from craft_airflow.protocol.calls import CallContext, DeadlineReached, Steps, call_json, perform
+from craft_airflow.protocol.decisions import (
+    QUICK_ANSWER_SECONDS,
+    endpoint_error_is_execution_failure,
+    is_not_yet,
+)
+from craft_airflow.protocol.http import Response, Sleep
+from craft_airflow.protocol.readers import (
+    execution_error_message,
+    last_log_lines,
+    read_execution,
+    read_logs,
+)
+from craft_airflow.statuses import (
+    FAILED_STATUSES,
+    TERMINAL_STATUSES,
+    ExecutionEvent,
+    ExecutionStatus,
+    TriggerEventStatus,
+    event_for_finished,
+    timeout_event,
+)
+
+
+def _pause(
+    ctx: CallContext, response: Response | None, poll_interval: float, deadline: float | None
+) -> Steps[None]:
+    """Sleep after a quick "not yet" (< 1 s): the server did not hold the request."""
+    if response is not None and response.elapsed >= QUICK_ANSWER_SECONDS:
+        return
+    delay = poll_interval
+    if deadline is not None:
+        delay = min(delay, max(0.0, deadline - ctx.clock()))
+    if delay > 0:
+        yield Sleep(delay)
+
+
+def failure_detail(
+    ctx: CallContext, execution_id: str, execution: Mapping[str, Any]
+) -> Steps[str | None]:
+    """The platform's error message if the execution carries one, else the last log lines."""
+    message = execution_error_message(execution)
+    if message:
+        return message
+    try:
+        logs = read_logs((yield from call_json(ctx, build_get_logs(ctx.config, execution_id))))
+    except CraftError:
+        return None
+    return last_log_lines(logs)
+
+
+def wait_for_execution(
+    ctx: CallContext,
+    execution_id: str,
+    *,
+    timeout: float | None,
+    poll_interval: float = 5.0,
+) -> Steps[ExecutionEvent]:
+    """Wait on the SDK-token route; return the outcome (raise when it cannot follow)."""
+    started = ctx.clock()
+    deadline = None if timeout is None else started + timeout
+    outputs_request = build_wait_outputs(ctx.config, execution_id)
+    while True:
+        finished_error: CraftAPIError | None = None
+        try:
+            response = yield from perform(ctx, outputs_request, deadline=deadline)
+        except DeadlineReached:
+            return timeout_event(execution_id, ctx.clock() - started)
+        except CraftAuthError:
+            raise
+        except CraftAPIError as exc:
+            if exc.status_code is None:
+                raise
+            finished_error = exc
+        else:
+            if is_not_yet(outputs_request, response):
+                yield from _pause(ctx, response, poll_interval, deadline)
+                continue
+
+        execution = read_execution(
+            (yield from call_json(ctx, build_get_execution(ctx.config, execution_id)))
+        )
+        raw_status = execution.get("status")
+        status = ExecutionStatus.parse(raw_status)
+        if status is not None and status not in TERMINAL_STATUSES:
+            if finished_error is not None:
+                raise finished_error
+            # Outputs answered but the status still lags behind: ask again shortly.
+            if deadline is not None and ctx.clock() >= deadline:
+                return timeout_event(execution_id, ctx.clock() - started)
+            yield from _pause(ctx, None, poll_interval, deadline)
+            continue
+        detail = None
+        if status in FAILED_STATUSES:
+            detail = yield from failure_detail(ctx, execution_id, execution)
+        return event_for_finished(execution_id, raw_status, detail=detail)
+
+
+def wait_for_endpoint_results(
+    ctx: CallContext,
+    endpoint_url_path: str,
+    execution_id: str,
+    endpoint_token: str,
+    *,
+    timeout: float | None,
+    poll_interval: float = 5.0,
+) -> Steps[ExecutionEvent]:
+    """Wait on the endpoint-token route (§7.2); return the outcome."""
+    started = ctx.clock()
+    deadline = None if timeout is None else started + timeout
+    request = build_endpoint_results(ctx.config, endpoint_url_path, execution_id, endpoint_token)
+    while True:
+        try:
+            response = yield from perform(ctx, request, deadline=deadline)
+        except DeadlineReached:
+            return timeout_event(execution_id, ctx.clock() - started)
+        except CraftAPIError as exc:
+            if not endpoint_error_is_execution_failure(exc):
+                raise
+            return ExecutionEvent(
+                TriggerEventStatus.FAILED,
+                execution_id,
+                None,
+                f"Execution {execution_id} failed: {exc.platform_message}",
+            )
+        if is_not_yet(request, response):
+            yield from _pause(ctx, response, poll_interval, deadline)
+            continue
+        return ExecutionEvent(
+            TriggerEventStatus.SUCCESS,
+            execution_id,
+            ExecutionStatus.SUCCEEDED,
+            f"Execution {execution_id} succeeded.",
+        )
+
+
+def wait_steps(
+    ctx: CallContext,
+    execution_id: str,
+    *,
+    timeout: float | None,
+    endpoint_name: str | None = None,
+    endpoint_url_path: str | None = None,
+    poll_interval: float = 5.0,
+) -> Steps[ExecutionEvent]:
+    """Choose the route and wait: the SDK-token route whenever the connection has an SDK token
+    (it gives the authoritative status), else the endpoint results route of ``endpoint_name``
+    (its ``endpoint_url_path`` defaulting to the name), with that endpoint's token."""
+    if ctx.config.sdk_token or endpoint_name is None:
+        return (
+            yield from wait_for_execution(
+                ctx, execution_id, timeout=timeout, poll_interval=poll_interval
+            )
+        )
+    token = ctx.config.endpoint_token_for(endpoint_name)
+    if token is None:
+        raise CraftConfigError(
+            f"Connection {ctx.config.conn_id!r} has neither an SDK token nor an endpoint token "
+            f"for {endpoint_name!r} (extras 'endpoint_token' / 'endpoint_tokens')."
+        )
+    return (
+        yield from wait_for_endpoint_results(
+            ctx,
+            endpoint_url_path or endpoint_name,
+            execution_id,
+            token,
+            timeout=timeout,
+            poll_interval=poll_interval,
+        )
+    )

@@ -1,0 +1,109 @@
+"""Retry policy: exponential backoff with full jitter, ``Retry-After``, count and time bounds.
+
+Pure: the random source and the clocks are injected, so tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Return the delay a ``Retry-After`` header asks for, in seconds, or ``None``.
+
+    :param value: header value: delta-seconds or an HTTP date.
+    :param now: current wall-clock time (epoch seconds), for the date form.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+@dataclass
+class RetryPolicy:
+    """Decide whether, and after how long, a failed call is tried again.
+
+    Delay for retry ``n`` (1-based) is uniform in ``[0, min(cap, base * 2**(n-1))]`` (full
+    jitter), raised to the server's ``Retry-After`` when one was given. A retry is refused once
+    ``max_retries`` retries were made, or when it would end after ``max_seconds`` since the first
+    attempt.
+
+    :param max_retries: retries allowed after the first attempt.
+    :param max_seconds: total time budget measured from the first attempt.
+    :param base: first backoff ceiling, seconds.
+    :param cap: largest backoff ceiling, seconds.
+    :param rng: random source (``random.random``-like).
+    :param clock: monotonic clock.
+    :param wall_clock: wall clock, for ``Retry-After`` dates.
+    """
+
+    max_retries: int = 5
+    max_seconds: float = 120.0
+    base: float = 0.5
+    cap: float = 30.0
+    rng: Callable[[], float] = field(default=random.random, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    wall_clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    def start(self) -> RetryState:
+        """Begin tracking one call."""
+        return RetryState(self, started=self.clock())
+
+
+@dataclass
+class RetryState:
+    """Retry bookkeeping of one call; ask :meth:`next_delay` after each transient failure."""
+
+    policy: RetryPolicy
+    started: float
+    retries: int = 0
+
+    def backoff(self) -> float:
+        p = self.policy
+        ceiling = min(p.cap, p.base * (2**self.retries))
+        return p.rng() * ceiling
+
+    def next_delay(self, retry_after: str | float | None = None) -> float | None:
+        """Return the delay before the next attempt, or ``None`` to give up.
+
+        :param retry_after: the server's ``Retry-After`` (raw header or seconds), if any.
+        """
+        p = self.policy
+        if self.retries >= p.max_retries:
+            return None
+        delay = self.backoff()
+        if isinstance(retry_after, str):
+            asked = parse_retry_after(retry_after, now=p.wall_clock())
+        else:
+            asked = retry_after
+        if asked is not None:
+            delay = max(delay, asked)
+        elapsed = p.clock() - self.started
+        if elapsed + delay > p.max_seconds:
+            return None
+        self.retries += 1
+        return delay
+
+    def elapsed(self) -> float:
+        return self.policy.clock() - self.started
+
+
+def http_date(epoch: float) -> str:
+    """Format an epoch time as an HTTP date (used by tests and the docs)."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
