@@ -13,13 +13,13 @@ _INTEGRATION = "Craft AI"
 def _string(label: str, description: str, *, secret: bool = False) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": ["string", "null"]}
     if secret:
-        # "format: password" makes the UI mask the field and the providers manager mark it sensitive.
+        # "format: password": the UI masks the field, the providers manager marks it sensitive.
         schema["format"] = "password"
     return {"label": label, "schema": schema, "description": description}
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Return the provider's registration: connection type, hook, operators, sensor, trigger, link."""
+    """Return the registration: connection type, hook, operators, sensor, trigger, link."""
     return {
         # Must equal the normalised distribution name, or every airflow command fails.
         "package-name": "craft-airflow",
@@ -78,11 +78,12 @@ def get_provider_info() -> dict[str, Any]:
                         "token. Without any endpoint token the SDK-token route is used.",
                         secret=True,
                     ),
-                    "endpoint_tokens": {
-                        "label": "Endpoint tokens (per endpoint)",
-                        "schema": {"type": ["object", "string", "null"], "format": "password"},
-                        "description": 'JSON object {"<deployment name>": "<endpoint token>"}.',
-                    },
+                    "endpoint_tokens": _string(
+                        "Endpoint tokens (per endpoint)",
+                        'JSON object {"<deployment name>": "<endpoint token>"}; a deployment '
+                        "without an entry uses the default endpoint token.",
+                        secret=True,
+                    ),
                     "verify_tls": {
                         "label": "Verify TLS",
                         "schema": {"type": ["boolean", "null"], "default": True},
@@ -90,15 +91,21 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "request_timeout": {
                         "label": "Request timeout (s)",
-                        "schema": {"type": ["number", "null"], "default": 150},
-                        "description": "Read timeout of one HTTP request; keep it above the "
-                        "platform's long-poll hold.",
+                        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0},
+                        "description": "Read timeout of an ordinary HTTP request.",
+                    },
+                    "long_poll_timeout": {
+                        "label": "Long-poll timeout (s)",
+                        "schema": {"type": ["number", "null"], "default": 150, "minimum": 0},
+                        "description": "Read timeout of a long-poll request; keep it above the "
+                        "platform's hold time.",
                     },
                     "execution_url_template": _string(
                         "Execution URL template",
                         "URL of an execution's page in the Craft AI web UI, with the "
                         "placeholders {execution_id}, {pipeline_name}, {deployment_name}, "
-                        "{environment_url}, {control_url}.",
+                        "{environment_url}, {control_url}. Defaults to "
+                        "{control_url}/executions/{execution_id}.",
                     ),
                     "output_storage": _string(
                         "Output storage",
@@ -108,19 +115,14 @@ def get_provider_info() -> dict[str, Any]:
                     "max_retries": {
                         "label": "Max retries",
                         "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0},
-                        "description": "Retries of idempotent requests on connection errors, "
-                        "429, 502, 503 and 504. Creating an execution is never retried blindly.",
+                        "description": "Retries of one request after a transient failure "
+                        "(connection error, 502, 503, 504). A request that creates an execution "
+                        "is never re-sent blindly.",
                     },
-                    "retry_backoff": {
-                        "label": "Retry backoff (s)",
-                        "schema": {"type": ["number", "null"], "default": 1.0, "minimum": 0},
-                        "description": "First wait between retries, doubled each time "
-                        "(with jitter).",
-                    },
-                    "retry_max_wait": {
-                        "label": "Retry max wait (s)",
-                        "schema": {"type": ["number", "null"], "default": 30.0, "minimum": 0},
-                        "description": "Upper bound of one wait between retries.",
+                    "max_retry_seconds": {
+                        "label": "Max retry time (s)",
+                        "schema": {"type": ["number", "null"], "default": 120, "minimum": 0},
+                        "description": "Total time one request may spend retrying.",
                     },
                 },
                 "ui-field-behaviour": {
@@ -130,8 +132,7 @@ def get_provider_info() -> dict[str, Any]:
                         "host": "https://<your-environment>.craft.ai",
                         "password": "SDK token from your Craft AI settings page",
                         "control_url": "https://mlops-platform.craft.ai",
-                        "execution_url_template": "https://mlops-platform.craft.ai/"
-                        "executions/{execution_id}",
+                        "execution_url_template": "{control_url}/executions/{execution_id}",
                         "output_storage": "s3://my-bucket/craft-outputs",
                         "endpoint_tokens": '{"my-endpoint": "..."}',
                     },

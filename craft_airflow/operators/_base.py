@@ -1,0 +1,342 @@
+"""What every Craft task does once an execution exists: wait, then turn its end into a result.
+
+One place for: announcing the execution (XCom ``execution_id``, extra link), checking its status
+once, deferring to :class:`~craft_airflow.triggers.execution.CraftExecutionTrigger` or waiting
+in the worker, and :meth:`CraftExecutionMixin.finish_execution`, which turns the outcome of any
+of those waits into the task's result: outputs (file outputs streamed to storage), copied logs,
+or the matching Airflow exception.
+
+Hooks, ``requests`` and object storage are imported inside methods: DAG files that import an
+operator stay cheap to parse.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowSkipException
+
+from craft_airflow.links import persist_execution_link
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+    from craft_airflow.hooks.craft import CraftAIHook
+    from craft_airflow.statuses import ExecutionEvent
+
+#: XCom key of the execution id, pushed as soon as the execution exists.
+EXECUTION_ID_XCOM_KEY = "execution_id"
+#: How many log lines a failure message carries.
+FAILURE_LOG_LINES = 20
+
+
+def seconds_or_none(value: float | timedelta | None, name: str) -> float | None:
+    """``value`` in seconds (a ``timedelta`` is converted); rejects negatives and non-numbers."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0 (or a timedelta), got {value!r}")
+    return float(value)
+
+
+def validate_poll_interval(value: float | timedelta) -> float:
+    seconds = seconds_or_none(value, "poll_interval")
+    if not seconds:
+        raise ValueError(f"poll_interval must be > 0, got {value!r}")
+    return seconds
+
+
+class CraftExecutionMixin:
+    """Waiting for a Craft execution and handling its end, shared by operators and the sensor.
+
+    The class using it sets ``craft_conn_id``, ``deferrable``, ``poll_interval`` and
+    ``output_storage``, and may override :meth:`_wait_timeout` and :meth:`_endpoint_route`.
+    """
+
+    craft_conn_id: str
+    deferrable: bool
+    poll_interval: float
+    output_storage: Any
+    log: Any
+    #: Set once the task knows its execution; used by ``on_kill``.
+    _craft_execution_id: str | None = None
+    _craft_execution_url: str | None = None
+
+    # -- configuration points ---------------------------------------------------------------
+
+    def _wait_timeout(self) -> float | None:
+        """Seconds to wait for the execution to end; ``None`` waits without limit."""
+        return None
+
+    def _endpoint_route(self) -> tuple[str, str] | None:
+        """``(endpoint_name, endpoint_url_path)`` to follow through the endpoint results route
+        (endpoint token only, no SDK token), else ``None`` for the SDK-token API."""
+        return None
+
+    def _pipeline_name(self) -> str | None:
+        return None
+
+    def _deployment_name(self) -> str | None:
+        return None
+
+    # -- hook -------------------------------------------------------------------------------
+
+    @cached_property
+    def hook(self) -> CraftAIHook:
+        from craft_airflow.hooks.craft import CraftAIHook
+
+        return CraftAIHook(craft_conn_id=self.craft_conn_id)
+
+    # -- the execution exists -----------------------------------------------------------------
+
+    def announce_execution(self, context: Context, execution_id: str) -> None:
+        """Push the ``execution_id`` XCom and the extra link's URL; log where to follow it."""
+        self._craft_execution_id = execution_id
+        ti: Any = context["ti"]
+        ti.xcom_push(key=EXECUTION_ID_XCOM_KEY, value=execution_id)
+        try:
+            url = self.hook.config.execution_url(
+                execution_id,
+                pipeline_name=self._pipeline_name(),
+                deployment_name=self._deployment_name(),
+            )
+        except Exception as err:  # a broken link template must not fail a started execution
+            self.log.warning("Cannot build the Craft AI execution URL: %s", err)
+            url = None
+        self._craft_execution_url = url
+        persist_execution_link(context, url)
+        self.log.info("Craft AI execution %s%s", execution_id, f": {url}" if url else "")
+
+    # -- waiting ----------------------------------------------------------------------------
+
+    def check_execution_once(self, execution_id: str) -> ExecutionEvent | None:
+        """The outcome if the execution has already ended, else ``None``.
+
+        Needs the SDK token; following through the endpoint route only, there is no status call
+        and the answer is ``None`` (the wait that follows finds out).
+        """
+        from craft_airflow.statuses import ExecutionStatus, event_for_status
+
+        if self._endpoint_route() is not None:
+            return None
+        execution = self.hook.get_execution(execution_id, include_io_values=False)
+        status = ExecutionStatus.parse(execution.get("status"))
+        self.log.info("Craft AI execution %s is %s", execution_id, execution.get("status"))
+        return event_for_status(execution_id, status, detail=self._error_detail(execution))
+
+    @staticmethod
+    def _error_detail(execution: dict[str, Any]) -> str | None:
+        from craft_airflow.protocol.readers import execution_error_message
+
+        return execution_error_message(execution)
+
+    def wait_for_execution(self, context: Context, execution_id: str) -> Any:
+        """Check once; then finish, defer (deferrable) or wait in the worker. Returns the result."""
+        event = self.check_execution_once(execution_id)
+        if event is None and self.deferrable:
+            self.defer_to_trigger(execution_id)
+        if event is None:
+            route = self._endpoint_route()
+            event = self.hook.wait_for_execution(
+                execution_id,
+                timeout=self._wait_timeout(),
+                endpoint_name=route[0] if route else None,
+                endpoint_url_path=route[1] if route else None,
+                poll_interval=self.poll_interval,
+            )
+        return self.finish_execution(context, event)
+
+    def defer_to_trigger(self, execution_id: str) -> None:
+        """Hand the wait to the triggerer; the task resumes in :meth:`execute_complete`."""
+        from airflow.sdk.timezone import utcnow
+
+        from craft_airflow.triggers.execution import CraftExecutionTrigger
+
+        timeout = self._wait_timeout()
+        route = self._endpoint_route()
+        trigger = CraftExecutionTrigger(
+            execution_id=execution_id,
+            conn_id=self.craft_conn_id,
+            end_time=utcnow() + timedelta(seconds=timeout) if timeout is not None else None,
+            endpoint_name=route[0] if route else None,
+            endpoint_url_path=route[1] if route else None,
+            poll_interval=self.poll_interval,
+        )
+        self.log.info("Deferring until Craft AI execution %s ends", execution_id)
+        self.defer(trigger=trigger, method_name="execute_complete")  # type: ignore[attr-defined]
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired: validate the event, then finish."""
+        from craft_airflow.errors import CraftError
+        from craft_airflow.statuses import InvalidTriggerEvent, parse_trigger_event
+
+        try:
+            parsed = parse_trigger_event(event)
+        except InvalidTriggerEvent as err:
+            raise CraftError(f"Invalid event from the Craft AI trigger: {err}") from err
+        self._craft_execution_id = parsed.execution_id
+        return self.finish_execution(context, parsed)
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def finish_execution(self, context: Context, event: ExecutionEvent) -> Any:
+        """Turn the outcome of a wait into the task's result. The one place that does so.
+
+        success: the outputs ``{name: value or file URI}``; skipped: ``AirflowSkipException``;
+        failed: ``CraftExecutionFailed`` with the platform's message and the last log lines;
+        timeout: ``CraftWaitTimeout``; error: ``CraftError``. Logs are copied in every case.
+        """
+        from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
+        from craft_airflow.statuses import TriggerEventStatus
+
+        execution_id = event.execution_id
+        logs = self.copy_execution_logs(execution_id)
+        if event.status == TriggerEventStatus.SUCCESS:
+            self.log.info("Craft AI execution %s succeeded", execution_id)
+            return self.collect_outputs(context, execution_id)
+        if event.status == TriggerEventStatus.SKIPPED:
+            raise AirflowSkipException(event.message)
+        if event.status == TriggerEventStatus.FAILED:
+            from craft_airflow.protocol.readers import last_log_lines
+
+            message = event.message or f"Craft AI execution {execution_id} failed."
+            tail = last_log_lines(logs, FAILURE_LOG_LINES)
+            # The wait's message may already end with the last lines (when the platform gave
+            # no error message); replace them with the longer tail rather than repeat them.
+            message = message.split("Last log lines:")[0].rstrip()
+            if tail:
+                message = f"{message}\n{tail}"
+            status = str(event.execution_status) if event.execution_status else None
+            raise CraftExecutionFailed(execution_id, status, message)
+        if event.status == TriggerEventStatus.TIMEOUT:
+            raise CraftWaitTimeout(execution_id, event.message or None)
+        raise CraftError(event.message or f"Could not follow Craft AI execution {execution_id}.")
+
+    def copy_execution_logs(self, execution_id: str) -> list[dict]:
+        """Copy the execution's logs into the task log (``[craft]`` prefix); return them.
+
+        Best effort: a wait that ended must not fail because the logs could not be read.
+        """
+        if not self.hook.config.sdk_token:
+            self.log.info("Execution logs need the SDK token; not copied.")
+            return []
+        try:
+            logs = self.hook.get_logs(execution_id)
+        except Exception as err:
+            self.log.warning(
+                "Could not read the logs of Craft AI execution %s: %s", execution_id, err
+            )
+            return []
+        self.log.info("Logs of Craft AI execution %s (%d lines):", execution_id, len(logs))
+        for line in logs:
+            self.log.info("[craft] %s %s", line.get("timestamp", ""), line.get("message", ""))
+        return logs
+
+    def output_base(self) -> ObjectStoragePath:
+        from craft_airflow.outputs import resolve_output_base
+
+        return resolve_output_base(self.output_storage, self.hook.config.output_storage)
+
+    def collect_outputs(self, context: Context, execution_id: str) -> dict[str, Any]:
+        """The outputs by name; file outputs streamed to storage, their URI in their place."""
+        from craft_airflow.outputs import (
+            collect_endpoint_outputs,
+            collect_run_outputs,
+            execution_output_dir,
+        )
+
+        dest_dir = execution_output_dir(self.output_base(), context, execution_id)
+        hook = self.hook
+        route = self._endpoint_route()
+        if route is not None:
+            endpoint_name, endpoint_url_path = route
+            results = hook.get_endpoint_results(
+                endpoint_url_path, execution_id, endpoint_name=endpoint_name
+            )
+            return collect_endpoint_outputs(
+                results,
+                download_url=lambda url, sink: hook.download_endpoint_file(
+                    url, sink, endpoint_name=endpoint_name
+                ),
+                dest_dir=dest_dir,
+            )
+        return collect_run_outputs(
+            hook.get_outputs(execution_id),
+            download=lambda name, sink: hook.download_output(execution_id, name, sink),
+            dest_dir=dest_dir,
+            endpoint_names=self._deployment_name() is not None,
+        )
+
+    def log_no_cancel(self) -> None:
+        """``on_kill``: the platform has no cancel call; say so, with the id and link."""
+        if self._craft_execution_id is None:
+            self.log.info("Task killed before a Craft AI execution was started.")
+            return
+        self.log.warning(
+            "Task killed. The Craft AI platform has no call to cancel an execution: "
+            "execution %s keeps running%s",
+            self._craft_execution_id,
+            f" ({self._craft_execution_url})" if self._craft_execution_url else "",
+        )
+
+
+class CraftJobMixin(CraftExecutionMixin):
+    """The ``ResumableJobMixin`` side of the operators that start an execution.
+
+    A retry on Airflow 3.3+ re-attaches to the execution an earlier try started (found in
+    ``task_state_store``) while it is Pending/Running, or collects its outputs if it succeeded;
+    after a failure it starts a new one. Airflow 3.1/3.2 (compat stand-in): every try starts anew.
+    The subclass implements ``submit_job`` and :meth:`_waits`.
+    """
+
+    #: task_state_store key of the execution id (renaming it breaks in-flight retries).
+    external_id_key = "craft_execution_id"
+    _result: tuple[str, Any] | None = None
+
+    def _waits(self) -> bool:
+        """Whether the task waits for the execution's end (else it returns the execution id)."""
+        raise NotImplementedError
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        if not self.hook.config.sdk_token:
+            # Endpoint token only: no status call, so an earlier try's execution is not adopted.
+            return "Unknown"
+        return str(self.hook.get_execution(str(external_id), include_io_values=False)["status"])
+
+    def is_job_active(self, status: str) -> bool:
+        return status in ("Pending", "Running")
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status == "Succeeded"
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> Any:
+        # The 3.3 mixin returns this method's value when it re-attaches to a running execution,
+        # so it returns the task's result too, kept for get_job_result.
+        execution_id = str(external_id)
+        if self._craft_execution_id != execution_id:
+            self.log.info("Following Craft AI execution %s started by an earlier try", execution_id)
+            self.announce_execution(context, execution_id)
+        result: Any = (
+            self.wait_for_execution(context, execution_id) if self._waits() else execution_id
+        )
+        self._result = (execution_id, result)
+        return result
+
+    def get_job_result(self, external_id: Any, context: Context) -> Any:
+        execution_id = str(external_id)
+        if self._result is not None and self._result[0] == execution_id:
+            return self._result[1]
+        # An earlier try's execution already succeeded: announce it and collect its outputs.
+        self.log.info("Craft AI execution %s of an earlier try already succeeded", execution_id)
+        self.announce_execution(context, execution_id)
+        if not self._waits():
+            return execution_id
+        self.copy_execution_logs(execution_id)
+        return self.collect_outputs(context, execution_id)
+
+    def on_kill(self) -> None:
+        self.log_no_cancel()

@@ -1,0 +1,161 @@
+"""Trigger a Craft AI endpoint deployment and, by default, wait for its results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import ResumableJobMixin
+from airflow.sdk import BaseOperator, conf
+
+from craft_airflow.io import open_file_inputs, split_endpoint_inputs
+from craft_airflow.links import CraftExecutionLink
+from craft_airflow.operators._base import (
+    CraftJobMixin,
+    seconds_or_none,
+    validate_poll_interval,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+
+class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
+    """
+    Trigger a Craft AI endpoint deployment with JSON inputs, file inputs, or both.
+
+    Credentials come from the connection, never from task arguments: with an endpoint token for
+    this deployment (the ``endpoint_tokens`` extra, else ``endpoint_token``) the public endpoint
+    route is used (``POST /endpoints/{endpoint_url_path}``); with none, the SDK-token route
+    (``POST /api/v1/deployments/{name}/executions``). The execution is followed with the SDK
+    token when the connection has one (status, logs, outputs), else through the endpoint's
+    results route.
+
+    XCom, return value, retries and file outputs work as for
+    :class:`~craft_airflow.operators.pipeline.CraftRunPipelineOperator`; outputs are keyed by
+    endpoint output name.
+
+    :param endpoint_name: The endpoint deployment's name. (templated)
+    :param inputs: Endpoint inputs by name. JSON values; ``bytes``, paths and binary streams are
+        sent as files, and so are strings for inputs the deployment declares as ``file`` (known
+        with an SDK token). (templated)
+    :param files: File inputs by name: local path, storage URI, ``ObjectStoragePath``, ``bytes``
+        or binary stream. (templated)
+    :param endpoint_url_path: The endpoint's URL path when it differs from its name; with an
+        SDK token it is read from the deployment. (templated)
+    :param wait_for_results: Wait for the execution to end and return its outputs.
+    :param deferrable: Wait in the triggerer instead of occupying a worker slot.
+    :param craft_conn_id: The ``craft_ai`` connection.
+    :param timeout: Seconds to wait for the execution; ``None`` waits until it ends.
+    :param poll_interval: Seconds between status checks of the deferred wait.
+    :param output_storage: Base location of file outputs (see the pipeline operator). (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "endpoint_name",
+        "inputs",
+        "files",
+        "endpoint_url_path",
+        "output_storage",
+        "craft_conn_id",
+    )
+    template_fields_renderers = {"inputs": "json", "files": "json"}
+    operator_extra_links = (CraftExecutionLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        inputs: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        endpoint_url_path: str | None = None,
+        wait_for_results: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        craft_conn_id: str = "craft_ai_default",
+        timeout: float | timedelta | None = None,
+        poll_interval: float | timedelta = 5.0,
+        output_storage: str | ObjectStoragePath | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if endpoint_name is None or (isinstance(endpoint_name, str) and not endpoint_name.strip()):
+            raise ValueError("endpoint_name must be a non-empty string")
+        self.endpoint_name = endpoint_name
+        self.inputs = inputs
+        self.files = files
+        self.endpoint_url_path = endpoint_url_path
+        self.wait_for_results = wait_for_results
+        self.deferrable = deferrable
+        self.craft_conn_id = craft_conn_id
+        self.timeout = seconds_or_none(timeout, "timeout")
+        self.poll_interval = validate_poll_interval(poll_interval)
+        self.output_storage = output_storage
+
+    # -- CraftJobMixin -------------------------------------------------------------------
+
+    def _wait_timeout(self) -> float | None:
+        return self.timeout
+
+    def _deployment_name(self) -> str | None:
+        return self.endpoint_name
+
+    def _endpoint_token(self) -> str | None:
+        return self.hook.config.endpoint_token_for(self.endpoint_name)
+
+    def _endpoint_route(self) -> tuple[str, str] | None:
+        config = self.hook.config
+        if config.sdk_token or not self._endpoint_token():
+            return None
+        return self.endpoint_name, (self.endpoint_url_path or self.endpoint_name)
+
+    # -- execute -------------------------------------------------------------------------------
+
+    def _waits(self) -> bool:
+        return self.wait_for_results
+
+    def execute(self, context: Context) -> Any:
+        return self.execute_resumable(context)
+
+    def submit_job(self, context: Context) -> str:
+        """Trigger the endpoint (endpoint token) or the deployment (SDK token)."""
+        hook = self.hook
+        token = self._endpoint_token()
+        file_input_names: list[str | None] = []
+        if hook.config.sdk_token:
+            deployment = hook.get_deployment(self.endpoint_name)
+            if not self.endpoint_url_path and deployment.get("endpoint_url_path"):
+                self.endpoint_url_path = deployment["endpoint_url_path"]
+            file_input_names = [
+                m.get("endpoint_input_name") or m.get("pipeline_input_name")
+                for m in deployment.get("inputs_mapping") or ()
+                if isinstance(m, Mapping) and m.get("data_type") == "file"
+            ]
+        json_inputs, file_sources = split_endpoint_inputs(
+            self.inputs, self.files, file_input_names=[n for n in file_input_names if n]
+        )
+        with ExitStack() as stack:
+            files = open_file_inputs(file_sources, stack)
+            route = "endpoint token" if token else "SDK token"
+            self.log.info(
+                "Triggering Craft AI endpoint %r with the %s (inputs: %s; files: %s)",
+                self.endpoint_name,
+                route,
+                ", ".join(json_inputs) or "none",
+                ", ".join(files) or "none",
+            )
+            if token:
+                execution_id = hook.trigger_endpoint(
+                    self.endpoint_name,
+                    endpoint_url_path=self.endpoint_url_path,
+                    inputs=json_inputs,
+                    files=files or None,
+                )
+            else:
+                execution_id = hook.trigger_deployment(
+                    self.endpoint_name, inputs=json_inputs, files=files or None
+                )
+        self.announce_execution(context, execution_id)
+        return execution_id

@@ -1,0 +1,163 @@
+"""Run a Craft AI pipeline and, by default, wait for its execution and return its outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import ResumableJobMixin
+from airflow.sdk import BaseOperator, conf
+
+from craft_airflow.io import (
+    InputSource,
+    OutputDestination,
+    declared_io,
+    normalize_inputs_mapping,
+    normalize_outputs_mapping,
+    open_file_inputs,
+    split_inputs,
+)
+from craft_airflow.links import CraftExecutionLink
+from craft_airflow.operators._base import (
+    CraftJobMixin,
+    seconds_or_none,
+    validate_poll_interval,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+
+class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
+    """
+    Run a Craft AI pipeline (``POST /api/v1/pipelines/{name}/run``) and follow its execution.
+
+    Inputs are checked against the pipeline's declared inputs first. A ``file`` input accepts a
+    local path, an ``ObjectStoragePath``, a storage URI (``file://``, ``s3://`` ..., e.g. the file
+    output of an upstream Craft task), ``bytes`` or a binary stream; files are streamed.
+
+    The execution id is pushed to XCom (key ``execution_id``) as soon as the execution exists.
+    When waiting, the return value is the outputs ``{output name: value}``; a file output is
+    streamed to ``output_storage`` and its value is the stored file's URI. Without waiting, the
+    return value is the execution id (follow it with
+    :class:`~craft_airflow.sensors.execution.CraftExecutionSensor`).
+
+    On Airflow 3.3+ a retry follows the execution started by an earlier try when that execution
+    is still running or has succeeded, instead of starting another one (``durable=False`` turns
+    this off). On Airflow 3.1/3.2 every try starts a new execution.
+
+    :param pipeline_name: The pipeline to run. (templated)
+    :param inputs: Input values by input name, any data type. (templated)
+    :param inputs_mapping: ``InputSource`` objects or dicts with the contract's field names:
+        ``pipeline_input_name`` and one of ``constant_value``, ``environment_variable_name``,
+        ``datastore_path``, ``is_null``. (templated)
+    :param outputs_mapping: ``OutputDestination`` objects or dicts: ``pipeline_output_name`` and
+        one of ``datastore_path``, ``is_null``. (templated)
+    :param wait_for_completion: Wait for the execution to end and return its outputs.
+    :param deferrable: Wait in the triggerer instead of occupying a worker slot.
+    :param craft_conn_id: The ``craft_ai`` connection.
+    :param timeout: Seconds to wait for the execution; ``None`` waits until it ends. The
+        execution keeps running when the wait times out (the platform has no cancel call).
+    :param poll_interval: Seconds between status checks of the deferred wait.
+    :param output_storage: Base location of file outputs (URI or ``ObjectStoragePath``); the
+        connection's ``output_storage`` extra, then ``{AIRFLOW_HOME}/craft_outputs``, otherwise.
+        (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "pipeline_name",
+        "inputs",
+        "inputs_mapping",
+        "outputs_mapping",
+        "output_storage",
+        "craft_conn_id",
+    )
+    template_fields_renderers = {
+        "inputs": "json",
+        "inputs_mapping": "json",
+        "outputs_mapping": "json",
+    }
+    operator_extra_links = (CraftExecutionLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        pipeline_name: str,
+        inputs: Mapping[str, Any] | None = None,
+        inputs_mapping: Sequence[InputSource | Mapping[str, Any]] | None = None,
+        outputs_mapping: Sequence[OutputDestination | Mapping[str, Any]] | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        craft_conn_id: str = "craft_ai_default",
+        timeout: float | timedelta | None = None,
+        poll_interval: float | timedelta = 5.0,
+        output_storage: str | ObjectStoragePath | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        # Anything but a string is an XComArg resolved at run time.
+        if pipeline_name is None or (isinstance(pipeline_name, str) and not pipeline_name.strip()):
+            raise ValueError("pipeline_name must be a non-empty string")
+        self.pipeline_name = pipeline_name
+        self.inputs = inputs
+        self.inputs_mapping = inputs_mapping
+        self.outputs_mapping = outputs_mapping
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.craft_conn_id = craft_conn_id
+        self.timeout = seconds_or_none(timeout, "timeout")
+        self.poll_interval = validate_poll_interval(poll_interval)
+        self.output_storage = output_storage
+
+    # -- CraftJobMixin -------------------------------------------------------------------
+
+    def _wait_timeout(self) -> float | None:
+        return self.timeout
+
+    def _pipeline_name(self) -> str | None:
+        return self.pipeline_name
+
+    # -- execute -------------------------------------------------------------------------------
+
+    def _waits(self) -> bool:
+        return self.wait_for_completion
+
+    def execute(self, context: Context) -> Any:
+        return self.execute_resumable(context)
+
+    def submit_job(self, context: Context) -> str:
+        """Validate the inputs against the pipeline, start the run, announce the execution."""
+        hook = self.hook
+        pipeline = hook.get_pipeline(self.pipeline_name)
+        declared_inputs = declared_io(pipeline, "inputs")
+        inputs_mapping = normalize_inputs_mapping(
+            self.inputs_mapping, target="run", declared=declared_inputs
+        )
+        outputs_mapping = normalize_outputs_mapping(
+            self.outputs_mapping, target="run", declared=declared_io(pipeline, "outputs")
+        )
+        json_inputs, file_sources = split_inputs(
+            self.inputs,
+            declared_inputs,
+            mapped=[m["pipeline_input_name"] for m in inputs_mapping or ()],
+        )
+        with ExitStack() as stack:
+            files = open_file_inputs(file_sources, stack)
+            self.log.info(
+                "Running Craft AI pipeline %r (inputs: %s; files: %s)",
+                self.pipeline_name,
+                ", ".join(json_inputs) or "none",
+                ", ".join(files) or "none",
+            )
+            execution_id = hook.run_pipeline(
+                self.pipeline_name,
+                inputs=json_inputs,
+                files=files or None,
+                inputs_mapping=inputs_mapping,
+                outputs_mapping=outputs_mapping,
+            )
+        self.announce_execution(context, execution_id)
+        return execution_id

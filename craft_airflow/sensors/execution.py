@@ -1,0 +1,125 @@
+"""Wait for a Craft AI execution started elsewhere (e.g. by an operator that did not wait)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from craft_airflow.links import CraftExecutionLink
+from craft_airflow.operators._base import CraftExecutionMixin
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+
+class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
+    """
+    Wait until a Craft AI execution ends; succeed with its outputs when it succeeded.
+
+    Works in ``poke`` and ``reschedule`` modes, and deferrable (the triggerer waits). A
+    ``Failed``/``Error`` execution fails the task with the platform's message and the last log
+    lines; its logs are copied into the task log when the wait ends. The return value (XCom) is
+    the outputs ``{output name: value or file URI}``, as for the operators.
+
+    :param execution_id: The execution to follow, e.g. the ``execution_id`` XCom of a
+        non-waiting operator. (templated)
+    :param craft_conn_id: The ``craft_ai`` connection.
+    :param deferrable: Wait in the triggerer (``timeout`` bounds the wait).
+    :param endpoint_name: The endpoint deployment that started the execution, if any: outputs
+        are keyed by endpoint output name, and with only an endpoint token in the connection the
+        execution is followed through the endpoint results route. (templated)
+    :param endpoint_url_path: The endpoint's URL path when it differs from its name. (templated)
+    :param output_storage: Base location of file outputs (URI or ``ObjectStoragePath``).
+        (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "execution_id",
+        "craft_conn_id",
+        "endpoint_name",
+        "endpoint_url_path",
+        "output_storage",
+    )
+    operator_extra_links = (CraftExecutionLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        execution_id: str,
+        craft_conn_id: str = "craft_ai_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        endpoint_name: str | None = None,
+        endpoint_url_path: str | None = None,
+        output_storage: str | ObjectStoragePath | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if execution_id is None or (isinstance(execution_id, str) and not execution_id.strip()):
+            raise ValueError("execution_id must be a non-empty string")
+        self.execution_id = execution_id
+        self.craft_conn_id = craft_conn_id
+        self.deferrable = deferrable
+        self.endpoint_name = endpoint_name
+        self.endpoint_url_path = endpoint_url_path
+        self.output_storage = output_storage
+
+    # -- CraftExecutionMixin ----------------------------------------------------------------
+
+    @property
+    def poll_interval(self) -> float:  # type: ignore[override]
+        return float(self.poke_interval)
+
+    def _wait_timeout(self) -> float | None:
+        return float(self.timeout) if self.timeout is not None else None
+
+    def _deployment_name(self) -> str | None:
+        return self.endpoint_name
+
+    def _endpoint_route(self) -> tuple[str, str] | None:
+        if not self.endpoint_name:
+            return None
+        config = self.hook.config
+        if config.sdk_token or not config.endpoint_token_for(self.endpoint_name):
+            return None
+        return self.endpoint_name, (self.endpoint_url_path or self.endpoint_name)
+
+    def check_execution_once(self, execution_id: str) -> Any:
+        if self._endpoint_route() is None:
+            return super().check_execution_once(execution_id)
+        # Endpoint token only: no status call. A short wait on the results route says whether
+        # the execution has ended; "timeout" means not yet.
+        from craft_airflow.statuses import TriggerEventStatus
+
+        route = self._endpoint_route()
+        event = self.hook.wait_for_execution(
+            execution_id,
+            timeout=min(max(self.poll_interval, 1.0), 30.0),
+            endpoint_name=route[0] if route else None,
+            endpoint_url_path=route[1] if route else None,
+            poll_interval=self.poll_interval,
+        )
+        return None if event.status == TriggerEventStatus.TIMEOUT else event
+
+    # -- execution ---------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        self.announce_execution(context, str(self.execution_id))
+        if not self.deferrable:
+            return super().execute(context)
+        event = self.check_execution_once(str(self.execution_id))
+        if event is not None:
+            return self.finish_execution(context, event)
+        self.defer_to_trigger(str(self.execution_id))
+        return None  # not reached: defer raises
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        event = self.check_execution_once(str(self.execution_id))
+        if event is None:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self.finish_execution(context, event))
+
+    def on_kill(self) -> None:
+        self.log_no_cancel()
