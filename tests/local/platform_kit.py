@@ -1,0 +1,154 @@
+"""Helpers for the embedded platform tests: a small HTTP client, waits, code archives."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from craft_airflow.local.server import EmbeddedPlatform
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags" / "pipelines"
+TOKEN = "local-test-sdk-token-9d2e"
+TERMINAL = {"Succeeded", "Failed", "Error", "Skipped"}
+
+
+class Api:
+    """A tiny test client: Bearer JWT from the SDK token, JSON helpers, condition waits."""
+
+    def __init__(self, url: str, sdk_token: str) -> None:
+        self.url = url
+        self.sdk_token = sdk_token
+        self.http = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+        self._jwt: str | None = None
+
+    def jwt(self) -> str:
+        if self._jwt is None:
+            response = self.http.post(
+                "/api/v1/auth/refresh", json={"refresh_token": self.sdk_token}
+            )
+            response.raise_for_status()
+            self._jwt = response.json()["access_token"]
+        return self._jwt
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.jwt()}", **kwargs.pop("headers", {})}
+        response = self.http.request(method, path, headers=headers, **kwargs)
+        if response.status_code == 401 and "expired" in response.text:
+            self._jwt = None
+            headers["Authorization"] = f"Bearer {self.jwt()}"
+            response = self.http.request(method, path, headers=headers, **kwargs)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def run(
+        self,
+        pipeline: str,
+        inputs: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        **mappings: Any,
+    ) -> httpx.Response:
+        data = {"json_inputs": json.dumps(inputs or {})}
+        data.update({k: json.dumps(v) for k, v in mappings.items()})
+        return self.post(f"/api/v1/pipelines/{pipeline}/run", data=data, files=files)
+
+    def start(self, pipeline: str, inputs: dict[str, Any] | None = None, **kw: Any) -> str:
+        response = self.run(pipeline, inputs, **kw)
+        assert response.status_code == 200, response.text
+        return str(response.json()["execution_id"])
+
+    def execution(self, execution_id: str) -> dict[str, Any]:
+        response = self.get(f"/api/v1/executions/{execution_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def wait_for(
+        self, execution_id: str, statuses: set[str] = TERMINAL, timeout: float = 20
+    ) -> dict[str, Any]:
+        return wait_until(
+            lambda: (e := self.execution(execution_id))["status"] in statuses and e,
+            timeout,
+            f"{execution_id} to reach {statuses}",
+        )
+
+    def finish(self, pipeline: str, inputs: dict[str, Any] | None = None, **kw: Any) -> dict:
+        return self.wait_for(self.start(pipeline, inputs, **kw))
+
+    def outputs(self, execution_id: str) -> dict[str, Any]:
+        """Follow the §5.4 long-poll until a non-307 answer."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            response = self.get(
+                f"/api/v1/executions/{execution_id}/outputs?wait_for_completion=true"
+            )
+            if response.status_code != 307:
+                assert response.status_code == 200, response.text
+                return dict(response.json())
+        raise AssertionError("outputs never became available")
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+    """Poll ``condition`` until truthy (returned) or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def make_tarball(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def create_pipeline(
+    api: Api,
+    name: str,
+    code: str,
+    inputs: list[dict[str, Any]] | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    function_name: str = "main",
+) -> httpx.Response:
+    """Create a pipeline the way the SDK does: flattened multipart fields plus ``step_file``."""
+    fields = {"pipeline_name": name, "function_path": "src/main.py", "function_name": function_name}
+    for kind, items in (("inputs", inputs or []), ("outputs", outputs or [])):
+        for i, item in enumerate(items):
+            for key, value in item.items():
+                fields[f"{kind}[{i}][{key}]"] = str(value)
+    files = {"step_file": ("step.tar.gz", make_tarball({"src/main.py": code}))}
+    return api.post("/api/v1/pipelines", data=fields, files=files)
+
+
+def start_platform(tmp: Path, *extra: str, declared: bool = True) -> EmbeddedPlatform:
+    return EmbeddedPlatform(
+        tmp,
+        sdk_token=TOKEN,
+        pipelines_dir=EXAMPLES if declared else None,
+        extra_args=["--long-poll-seconds", "0.5", *extra],
+    ).start()
