@@ -94,6 +94,23 @@ def classify_requests_exception(exc: requests.RequestException) -> FailureKind:
     return FailureKind.NO_ANSWER
 
 
+def requests_kwargs(step: Send) -> dict[str, Any]:
+    """Arguments of ``requests.Session.request`` for one step (redirects never followed)."""
+    request = step.request
+    return {
+        "method": request.method,
+        "url": request.url,
+        "params": list(request.params) or None,
+        "headers": request.all_headers(step.bearer),
+        "json": request.json,
+        "data": dict(request.data) if request.data else None,
+        "files": {p.name: (p.filename, p.rewound()) for p in request.files} or None,
+        "allow_redirects": False,
+        "timeout": (step.timeouts.connect, step.timeouts.read),
+        "stream": request.stream,
+    }
+
+
 class CraftAIHook(BaseHook):
     """Talk to a Craft AI environment with ``requests``.
 
@@ -139,21 +156,9 @@ class CraftAIHook(BaseHook):
 
     def _send(self, step: Send) -> Response | TransportFailure:
         request = step.request
-        files = {p.name: (p.filename, p.rewound()) for p in request.files} or None
         started = time.monotonic()
         try:
-            raw = self.session.request(
-                request.method,
-                request.url,
-                params=list(request.params) or None,
-                headers=request.all_headers(step.bearer),
-                json=request.json,
-                data=dict(request.data) if request.data else None,
-                files=files,
-                allow_redirects=False,
-                timeout=(step.timeouts.connect, step.timeouts.read),
-                stream=request.stream,
-            )
+            raw = self.session.request(**requests_kwargs(step))
         except requests.RequestException as exc:
             return TransportFailure(classify_requests_exception(exc), self._detail(exc))
         elapsed = time.monotonic() - started

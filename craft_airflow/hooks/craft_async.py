@@ -1,0 +1,202 @@
+"""CraftAIAsyncHook: the asynchronous transport (httpx) over :mod:`craft_airflow.protocol`.
+
+Used by the trigger on the triggerer's event loop, so nothing here blocks: the connection is
+read with the async API, HTTP goes through ``httpx.AsyncClient`` (never following redirects),
+and waiting is ``asyncio.sleep``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Generator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import httpx
+from airflow.sdk import BaseHook
+
+from craft_airflow.connection import CraftConnectionConfig, amask_secrets, from_connection
+from craft_airflow.errors import install_log_redaction, redact
+from craft_airflow.protocol import builders as b
+from craft_airflow.protocol.calls import CallContext, call_json
+from craft_airflow.protocol.http import FailureKind, Response, Send, Sleep, TransportFailure
+from craft_airflow.protocol.readers import read_execution
+from craft_airflow.protocol.waiting import wait_steps
+from craft_airflow.statuses import ExecutionEvent
+
+T = TypeVar("T")
+DETAIL_CHARS = 300
+
+# httpx logs every request URL at INFO ("HTTP Request: GET ...?token=..."): keep it quiet, and
+# redact what still gets through (the secrets masker covers the registered tokens as well).
+logging.getLogger("httpx").setLevel(logging.WARNING)
+install_log_redaction("httpx", "httpcore")
+
+
+def classify_httpx_exception(exc: httpx.HTTPError) -> FailureKind:
+    """Map an httpx exception to what is known about the request having been sent."""
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        if "certificate" in text or "ssl" in text:
+            return FailureKind.FATAL
+        return FailureKind.NOT_SENT
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return FailureKind.NOT_SENT
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return FailureKind.FATAL
+    return FailureKind.NO_ANSWER
+
+
+def httpx_kwargs(step: Send) -> dict[str, Any]:
+    """Arguments of ``httpx.AsyncClient.request`` for one step (redirects never followed)."""
+    request = step.request
+    return {
+        "method": request.method,
+        "url": request.url,
+        "params": list(request.params) or None,
+        "headers": request.all_headers(step.bearer),
+        "json": request.json,
+        "data": dict(request.data) if request.data else None,
+        "files": {p.name: (p.filename, p.rewound()) for p in request.files} or None,
+        "timeout": httpx.Timeout(
+            connect=step.timeouts.connect,
+            read=step.timeouts.read,
+            write=step.timeouts.read,
+            pool=step.timeouts.connect,
+        ),
+        "follow_redirects": False,
+    }
+
+
+async def aget_connection(conn_id: str) -> Any:
+    """Read a connection without blocking the event loop (Airflow 3.1 has no async API)."""
+    aget = getattr(BaseHook, "aget_connection", None)
+    if aget is not None:
+        return await aget(conn_id)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+class CraftAIAsyncHook(BaseHook):
+    """Async counterpart of :class:`~craft_airflow.hooks.craft.CraftAIHook` (httpx).
+
+    :param craft_conn_id: Airflow connection of type ``craft_ai``.
+    """
+
+    conn_name_attr = "craft_conn_id"
+    default_conn_name = "craft_ai_default"
+    conn_type = "craft_ai"
+    hook_name = "Craft AI (async)"
+
+    def __init__(self, craft_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.craft_conn_id = craft_conn_id
+        self._config: CraftConnectionConfig | None = None
+        self._ctx: CallContext | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    async def get_config(self) -> CraftConnectionConfig:
+        """Read and validate the connection (once), registering its secrets for masking."""
+        if self._config is None:
+            conn = await aget_connection(self.craft_conn_id)
+            config = from_connection(conn, mask=False)
+            await amask_secrets(config)
+            self._config = config
+            self._ctx = CallContext(config)
+        return self._config
+
+    async def _context(self) -> CallContext:
+        await self.get_config()
+        assert self._ctx is not None
+        return self._ctx
+
+    @asynccontextmanager
+    async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The shared client while one is open, else a client for the duration of the call."""
+        if self._client is not None:
+            yield self._client
+            return
+        config = await self.get_config()
+        async with httpx.AsyncClient(
+            follow_redirects=False, verify=config.verify_tls, trust_env=True
+        ) as client:
+            self._client = client
+            try:
+                yield client
+            finally:
+                self._client = None
+
+    async def aclose(self) -> None:
+        """Close the client if the hook holds one open."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _detail(self, exc: BaseException, config: CraftConnectionConfig) -> str:
+        text = redact(f"{type(exc).__name__}: {exc}", config.secrets)
+        return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+
+    async def _send(
+        self, client: httpx.AsyncClient, step: Send, config: CraftConnectionConfig
+    ) -> Response | TransportFailure:
+        started = time.monotonic()
+        try:
+            raw = await client.request(**httpx_kwargs(step))
+        except httpx.HTTPError as exc:
+            return TransportFailure(classify_httpx_exception(exc), self._detail(exc, config))
+        elapsed = time.monotonic() - started
+        return Response(raw.status_code, dict(raw.headers), raw.content, elapsed)
+
+    async def _drive(self, steps: Generator[Send | Sleep, Any, T]) -> T:
+        """Perform the steps of a protocol generator until it returns."""
+        config = await self.get_config()
+        async with self._http() as client:
+            result: Any = None
+            while True:
+                try:
+                    step = steps.send(result)
+                except StopIteration as stop:
+                    return stop.value
+                if isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+                    result = None
+                else:
+                    self.log.debug("Craft AI: %s", step.request.describe())
+                    result = await self._send(client, step, config)
+
+    async def get_execution(self, execution_id: str, *, include_io_values: bool = False) -> dict:
+        """Return the execution object (§5.3)."""
+        ctx = await self._context()
+        request = b.build_get_execution(
+            ctx.config, execution_id, include_io_values=include_io_values
+        )
+        return read_execution(await self._drive(call_json(ctx, request)))
+
+    async def wait_for_execution(
+        self,
+        execution_id: str,
+        *,
+        timeout: float | None,
+        endpoint_name: str | None = None,
+        endpoint_url_path: str | None = None,
+        poll_interval: float = 5.0,
+    ) -> ExecutionEvent:
+        """Wait until the execution finishes or ``timeout`` passes (same decisions as the sync
+        hook). Returns a ``success``, ``failed``, ``skipped`` or ``timeout`` event.
+
+        :raises CraftError: when the execution cannot be followed (auth, unreachable...).
+        """
+        ctx = await self._context()
+        return await self._drive(
+            wait_steps(
+                ctx,
+                execution_id,
+                timeout=timeout,
+                endpoint_name=endpoint_name,
+                endpoint_url_path=endpoint_url_path,
+                poll_interval=poll_interval,
+            )
+        )
