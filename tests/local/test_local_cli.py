@@ -1,0 +1,55 @@
+"""The ``serve`` command line: options, environment variables, required settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from craft_airflow.local.cli import build_parser, config_from_args, env_var
+
+
+def test_env_vars_provide_every_option(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CRAFT_LOCAL_SDK_TOKEN", "from-env-token")
+    monkeypatch.setenv("CRAFT_LOCAL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CRAFT_LOCAL_MAX_CONCURRENCY", "2")
+    monkeypatch.setenv("CRAFT_LOCAL_FAULT_503_RATE", "0.25")
+    config = config_from_args(build_parser().parse_args(["serve", "--long-poll-seconds", "0.5"]))
+    assert config.sdk_token == "from-env-token"
+    assert config.data_dir == tmp_path.resolve()
+    assert config.max_concurrency == 2
+    assert config.long_poll_seconds == 0.5
+    assert config.faults.rate_503 == 0.25
+    assert config.host == "127.0.0.1" and config.jwt_lifetime == 3600
+    assert env_var("fault-retry-after") == "CRAFT_LOCAL_FAULT_RETRY_AFTER"
+
+
+def test_command_line_beats_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRAFT_LOCAL_PORT", "9000")
+    args = build_parser().parse_args(
+        ["serve", "--port", "9100", "--data-dir", "x", "--sdk-token", "t"]
+    )
+    assert args.port == 9100
+
+
+def test_missing_token_is_an_error(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "craft_airflow.local", "serve", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "CRAFT_LOCAL_SDK_TOKEN" in result.stderr
+
+
+def test_bad_rate_is_refused(tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        ["serve", "--data-dir", str(tmp_path), "--sdk-token", "t", "--fault-429-rate", "1.5"]
+    )
+    with pytest.raises(SystemExit, match="rate-429"):
+        config_from_args(args)
