@@ -144,7 +144,7 @@ def test_start_fails_fast_on_a_bad_declaration(tmp_path: Path) -> None:
     platform = EmbeddedPlatform(
         tmp_path / "data", sdk_token="t" * 12, pipelines_dir=tmp_path / "declared"
     )
-    with pytest.raises(RuntimeError, match="missing.py"):
+    with pytest.raises(RuntimeError, match=r"missing\.py"):
         platform.start(timeout=20)
     assert not platform.running
 
