@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from craft_airflow.statuses import (
+    FAILED_STATUSES,
+    TERMINAL_STATUSES,
+    ExecutionEvent,
+    ExecutionStatus,
+    InvalidTriggerEvent,
+    TriggerEventStatus,
+    event_for_finished,
+    event_for_status,
+    parse_trigger_event,
+    timeout_event,
+)
+
+
+def test_status_sets_match_the_contract():
+    assert {str(s) for s in ExecutionStatus} == {
+        "Pending",
+        "Running",
+        "Succeeded",
+        "Skipped",
+        "Failed",
+        "Error",
+    }
+    assert {str(s) for s in TERMINAL_STATUSES} == {"Succeeded", "Skipped", "Failed", "Error"}
+    assert {str(s) for s in FAILED_STATUSES} == {"Failed", "Error"}
+    assert ExecutionStatus.parse("Cancelled") is None
+    assert ExecutionStatus.parse(None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (ExecutionStatus.PENDING, None),
+        (ExecutionStatus.RUNNING, None),
+        (None, None),
+        (ExecutionStatus.SUCCEEDED, TriggerEventStatus.SUCCESS),
+        (ExecutionStatus.SKIPPED, TriggerEventStatus.SKIPPED),
+        (ExecutionStatus.FAILED, TriggerEventStatus.FAILED),
+        (ExecutionStatus.ERROR, TriggerEventStatus.FAILED),
+    ],
+)
+def test_event_for_status(status, expected):
+    event = event_for_status("ex-1", status, detail="boom")
+    if expected is None:
+        assert event is None
+    else:
+        assert event is not None
+        assert event.status == expected
+        assert event.execution_id == "ex-1"
+        assert event.execution_status == status
+        assert ("boom" in event.message) == (expected == TriggerEventStatus.FAILED)
+
+
+def test_finished_with_unknown_or_running_status_is_an_error_not_a_wait():
+    assert event_for_finished("ex", "Cancelled").status == TriggerEventStatus.ERROR
+    assert event_for_finished("ex", "Running").status == TriggerEventStatus.ERROR
+    assert event_for_finished("ex", "Succeeded").status == TriggerEventStatus.SUCCESS
+
+
+def test_event_round_trips_through_json():
+    event = event_for_status("ex-2", ExecutionStatus.FAILED, detail="x")
+    assert event is not None
+    payload = json.loads(json.dumps(event.to_dict()))
+    assert payload == {
+        "status": "failed",
+        "execution_id": "ex-2",
+        "execution_status": "Failed",
+        "message": event.message,
+    }
+    assert parse_trigger_event(payload) == event
+    timeout = timeout_event("ex-3", 12.3)
+    assert parse_trigger_event(timeout.to_dict()) == timeout
+    assert "ex-3" in timeout.message
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "success",
+        {},
+        {"status": "cancelled", "execution_id": "x"},
+        {"status": "SUCCESS", "execution_id": "x"},
+        {"status": "success"},
+        {"status": "success", "execution_id": ""},
+        {"status": "failed", "execution_id": "x", "execution_status": "Exploded"},
+    ],
+)
+def test_parse_trigger_event_rejects_anything_outside_the_closed_set(payload):
+    with pytest.raises(InvalidTriggerEvent):
+        parse_trigger_event(payload)
+
+
+def test_parse_trigger_event_defaults_missing_message():
+    assert parse_trigger_event({"status": "error", "execution_id": "x"}) == ExecutionEvent(
+        TriggerEventStatus.ERROR, "x", None, ""
+    )
