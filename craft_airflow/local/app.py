@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import re
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from craft_airflow.local.auth import USER, TokenIssuer, load_or_create_secret, tokens_equal
 from craft_airflow.local.auth import new_token as new_endpoint_token
 from craft_airflow.local.config import PlatformConfig
+from craft_airflow.local.datastore import DataStore
 from craft_airflow.local.declared import load_declarations
 from craft_airflow.local.deployments import build_deployment
 from craft_airflow.local.deployments import list_item as deployment_list_item
@@ -73,6 +75,7 @@ class Platform:
     runner: Runner
     faults: FaultInjector
     environment_id: str
+    datastore: DataStore
 
 
 def _platform(request: Request) -> Platform:
@@ -213,9 +216,8 @@ def create_app(config: PlatformConfig) -> FastAPI:
     env_id_path = config.data_dir / "environment-id"
     if not env_id_path.exists():
         env_id_path.write_text(str(uuid.uuid4()))
-    tokens = TokenIssuer(
-        load_or_create_secret(config.data_dir), config.sdk_token, config.jwt_lifetime
-    )
+    secret = load_or_create_secret(config.data_dir)
+    tokens = TokenIssuer(secret, config.sdk_token, config.jwt_lifetime)
     runner = Runner(store, config.max_concurrency)
 
     @asynccontextmanager
@@ -234,12 +236,21 @@ def create_app(config: PlatformConfig) -> FastAPI:
     _execution_routes(api)
     _deployment_routes(api)
     _misc_routes(api)
+    _datastore_routes(api, app)
     _endpoint_routes(app)
     _control_routes(app)
     app.include_router(api)
     # Served stack: fault injection -> body size limit -> routes.
     faults = FaultInjector(BodySizeLimit(app, config.max_request_bytes), config.faults)
-    app.state.platform = Platform(config, store, tokens, runner, faults, env_id_path.read_text())
+    app.state.platform = Platform(
+        config,
+        store,
+        tokens,
+        runner,
+        faults,
+        env_id_path.read_text(),
+        DataStore(store.datastore_dir, secret),
+    )
     return app
 
 
@@ -830,3 +841,95 @@ def _control_routes(app: FastAPI) -> None:
         if reset_counters:
             faults.counters.clear()
         return faults.snapshot()
+
+
+# ---- data store -----------------------------------------------------------------------
+
+
+def _xml_error(status: int, code: str, message: str) -> Response:
+    """Presigned-URL errors come as S3-style XML (§8)."""
+    body = f"<Error><Code>{code}</Code><Message>{html.escape(message)}</Message></Error>"
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+def _datastore_routes(api: APIRouter, app: FastAPI) -> None:
+    @api.get("/data-store/list")
+    async def list_objects(request: Request, folder_path: str = "") -> dict[str, Any]:
+        items = _platform(request).datastore.list(folder_path or None)
+        return {"items": items, "continuation_token": None}
+
+    @api.post("/data-store/information")
+    async def information(request: Request) -> dict[str, Any]:
+        fields, _ = await _read_body(request)
+        path = str(fields.get("path_to_object") or "")
+        info = _platform(request).datastore.info(path)
+        if info is None:
+            raise not_found("Object", path)
+        return info
+
+    @api.get("/data-store/upload")
+    async def upload_url(request: Request, path_to_object: str) -> dict[str, Any]:
+        fields = _platform(request).datastore.presigned_fields("upload", path_to_object)
+        base = str(request.base_url).rstrip("/")
+        return {"signed_url": f"{base}/_local/data-store/upload", "fields": fields}
+
+    @api.post("/data-store/download")
+    async def download_url(request: Request) -> dict[str, Any]:
+        fields, _ = await _read_body(request)
+        path = str(fields.get("path_to_object") or "")
+        datastore = _platform(request).datastore
+        if datastore.info(path) is None:
+            raise not_found("Object", path)
+        base = str(request.base_url).rstrip("/")
+        return {"signed_url": f"{base}/_local/data-store/object?{datastore.download_query(path)}"}
+
+    @api.delete("/data-store/delete")
+    async def delete_object(request: Request) -> dict[str, Any]:
+        fields, _ = await _read_body(request)
+        path = str(fields.get("path_to_object") or "")
+        file = _platform(request).datastore.path(path)
+        if not file.is_file():
+            raise not_found("Object", path)
+        file.unlink()
+        return {"path": path}
+
+    @api.post("/data-store/upload/multipart")
+    async def multipart_upload() -> None:
+        raise bad_request(
+            "Multipart uploads (objects of 100 MB or more) are not supported by the embedded"
+            " platform.",
+            name="NotSupported",
+        )
+
+    @app.post("/_local/data-store/upload")
+    async def presigned_upload(request: Request) -> Response:
+        fields, files = await _read_body(request)
+        datastore = _platform(request).datastore
+        try:
+            path = datastore.check("upload", fields)
+        except PermissionError as exc:
+            return _xml_error(403, "AccessDenied", str(exc))
+        upload = files.get("file")
+        if upload is None:
+            return _xml_error(400, "InvalidArgument", "missing 'file' part")
+        target = datastore.path(path)
+
+        def copy() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as out:
+                shutil.copyfileobj(upload.file, out)
+
+        await run_in_threadpool(copy)
+        return Response(status_code=204)
+
+    @app.get("/_local/data-store/object")
+    async def presigned_download(request: Request) -> Response:
+        datastore = _platform(request).datastore
+        try:
+            path = datastore.check("download", dict(request.query_params))
+        except PermissionError as exc:
+            return _xml_error(403, "AccessDenied", str(exc))
+        file = datastore.path(path)
+        if not file.is_file():
+            return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
+        return _file_response(file, file.name)

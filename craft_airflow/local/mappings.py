@@ -364,7 +364,11 @@ def _mapped_output(definition: dict[str, Any], mapping: dict[str, Any], source: 
     if source == "is_null":
         return _output_item(definition, "is_null", {"is_null": True})
     if source == "datastore_path":
-        return _output_item(definition, "datastore", {"datastore_path": mapping["datastore_path"]})
+        path = mapping["datastore_path"]
+        if not isinstance(path, str):
+            raise bad_request(f"datastore_path of '{definition['name']}' must be a string.")
+        datastore_file(Path("/"), path)  # refuse '..' and empty paths now, not after the run
+        return _output_item(definition, "datastore", {"datastore_path": path})
     return _output_item(
         definition, "endpoint", {"endpoint_output_name": mapping["endpoint_output_name"]}
     )

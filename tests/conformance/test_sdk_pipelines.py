@@ -173,3 +173,28 @@ def test_bad_sdk_token_gets_401(craft_platform: object) -> None:
 def test_who_am_i(sdk: CraftAiSdk) -> None:
     me = sdk.who_am_i()
     assert me["id"] and me["email"]
+
+
+def test_data_store_round_trip_and_mappings(sdk: CraftAiSdk, tmp_path: Path) -> None:
+    sdk.upload_data_store_object(io.BytesIO(b"stored words here"), "conformance/in.txt")
+    info = sdk.get_data_store_object_information("conformance/in.txt")
+    assert info["path"] == "conformance/in.txt" and info["size"] == "17.00 B"  # SDK formats it
+    assert "conformance/in.txt" in [o["path"] for o in sdk.list_data_store_objects("conformance")]
+    result = sdk.run_pipeline(
+        "word-count",
+        inputs_mapping=[
+            InputSource(pipeline_input_name="document", datastore_path="conformance/in.txt")
+        ],
+        outputs_mapping=[
+            OutputDestination(
+                pipeline_output_name="upper", datastore_path="conformance/{execution_id}.txt"
+            )
+        ],
+    )
+    assert result["outputs"]["words"] == 3
+    target = tmp_path / "upper.txt"
+    sdk.download_data_store_object(f"conformance/{result['execution_id']}.txt", str(target))
+    assert target.read_bytes() == b"STORED WORDS HERE"
+    assert sdk.delete_data_store_object("conformance/in.txt") == {"path": "conformance/in.txt"}
+    with pytest.raises(SdkException):
+        sdk.get_data_store_object_information("conformance/in.txt")
