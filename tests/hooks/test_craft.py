@@ -1,0 +1,347 @@
+"""CraftAIHook over real HTTP: the embedded platform, and a scripted server in front of it for
+what a platform cannot produce on demand (429, proxy 502 pages, resets after processing)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import uuid
+
+import pytest
+import requests
+from craft_fixtures import ENDPOINT_TOKENS, set_connection
+from scripted_server import proxy_then_reply, proxy_then_reset, reply, reset
+
+from craft_airflow.errors import (
+    CraftAmbiguousCreation,
+    CraftAPIError,
+    CraftAuthError,
+    CraftConfigError,
+    CraftConnectionError,
+    CraftExecutionFailed,
+)
+from craft_airflow.hooks.craft import CraftAIHook, classify_requests_exception
+from craft_airflow.protocol import FailureKind, FileInput
+from craft_airflow.statuses import ExecutionStatus, TriggerEventStatus
+
+PROXY_502_PAGE = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+    b"</center><hr><center>nginx</center></body></html>"
+)
+
+
+BAD_UTF8 = b"\xff\xfe\x80 not utf-8"
+
+
+def unique() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+# -- against the embedded platform ------------------------------------------------------------
+
+
+def test_test_connection(platform_conn, monkeypatch):
+    assert CraftAIHook().test_connection()[0] is True
+    set_connection(
+        monkeypatch, platform_conn.url, "wrong-sdk-token-55", control_url=platform_conn.url
+    )
+    ok, message = CraftAIHook().test_connection()
+    assert ok is False
+    assert "refused" in message and "wrong-sdk-token-55" not in message
+
+
+def test_test_connection_without_sdk_token(endpoint_only_conn):
+    ok, message = CraftAIHook().test_connection()
+    assert ok is True and "no SDK token" in message
+
+
+def test_run_wait_outputs_logs_and_listing(platform_conn):
+    hook = CraftAIHook()
+    assert hook.get_pipeline("slow")["parameters"]["pipeline_name"] == "slow"
+    marker = unique()
+    execution_id = hook.run_pipeline(
+        "slow", inputs={"seconds": 0.5}, inputs_mapping=None, outputs_mapping=None
+    )
+    event = hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.2)
+    assert event.status == TriggerEventStatus.SUCCESS, event
+    assert event.execution_status == ExecutionStatus.SUCCEEDED
+    assert hook.get_execution(execution_id)["status"] == "Succeeded"
+    outputs = {o["pipeline_output_name"]: o.get("value") for o in hook.get_outputs(execution_id)}
+    assert outputs == {"slept": 0.5}
+    assert any("still working" in line["message"] for line in hook.get_logs(execution_id))
+    listed = [e["execution_id"] for e in hook.list_pipeline_executions("slow")]
+    assert execution_id in listed
+    assert marker  # unique ids are used where executions must be told apart
+
+
+def test_failed_execution_gives_failed_event_with_the_error(platform_conn):
+    hook = CraftAIHook()
+    execution_id = hook.run_pipeline("failing", inputs={"message": "kaboom-42"})
+    event = hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.2)
+    assert event.status == TriggerEventStatus.FAILED
+    assert event.execution_status in (ExecutionStatus.FAILED, ExecutionStatus.ERROR)
+    assert "kaboom-42" in event.message
+
+
+def test_file_input_and_streamed_file_output(platform_conn):
+    hook = CraftAIHook()
+    text = b"three little words " * 1000
+    execution_id = hook.run_pipeline(
+        "word-count", files={"document": FileInput("doc.txt", io.BytesIO(text))}
+    )
+    assert hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.2).is_success
+    dest = io.BytesIO()
+    assert hook.download_output(execution_id, "upper", dest) == len(text)
+    assert dest.getvalue() == text.upper()
+
+
+def test_wait_timeout_names_the_execution(platform_conn):
+    hook = CraftAIHook()
+    execution_id = hook.run_pipeline("slow", inputs={"seconds": 8})
+    started = time.monotonic()
+    event = hook.wait_for_execution(execution_id, timeout=1, poll_interval=0.2)
+    assert time.monotonic() - started < 5
+    assert event.status == TriggerEventStatus.TIMEOUT
+    assert execution_id in event.message
+    assert hook.get_execution(execution_id)["status"] in ("Pending", "Running")
+
+
+def test_trigger_deployment_with_the_sdk_token(platform_conn):
+    hook = CraftAIHook()
+    assert hook.get_deployment("all-types-endpoint")["execution_rule"] == "endpoint"
+    execution_id = hook.trigger_deployment(
+        "all-types-endpoint", inputs={"text": "hi", "number": 2, "items": [1, 2]}
+    )
+    assert hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.2).is_success
+    execution = hook.get_execution(execution_id, include_io_values=True)
+    assert execution["deployment_name"] == "all-types-endpoint"
+
+
+def test_endpoint_token_route_end_to_end(endpoint_only_conn):
+    hook = CraftAIHook()
+    text = b"one two three four"
+    execution_id = hook.trigger_endpoint(
+        "word-count-endpoint", files={"document": ("d.txt", io.BytesIO(text))}
+    )
+    event = hook.wait_for_execution(
+        execution_id, timeout=60, endpoint_name="word-count-endpoint", poll_interval=0.2
+    )
+    assert event.status == TriggerEventStatus.SUCCESS
+    results = hook.get_endpoint_results(
+        "word-count-endpoint", execution_id, endpoint_name="word-count-endpoint"
+    )
+    assert results["words"] in (4, {"value": 4})
+    url = results["upper"]["url"]
+    dest = io.BytesIO()
+    written = hook.download_endpoint_file(url, dest, endpoint_name="word-count-endpoint")
+    assert written == len(text) and dest.getvalue() == text.upper()
+
+
+def test_endpoint_failure_and_bad_token(endpoint_only_conn, monkeypatch):
+    hook = CraftAIHook()
+    with pytest.raises(CraftConfigError, match="no endpoint token for 'unknown'"):
+        hook.trigger_endpoint("unknown")
+    execution_id = hook.trigger_endpoint(
+        "all-types-endpoint",
+        inputs={"text": "x"},
+        files={"document": ("d.bin", io.BytesIO(BAD_UTF8))},
+    )
+    event = hook.wait_for_execution(
+        execution_id, timeout=60, endpoint_name="all-types-endpoint", poll_interval=0.2
+    )
+    # The pipeline reads the document as text and fails on bytes that are not UTF-8.
+    assert event.status == TriggerEventStatus.FAILED, event
+    with pytest.raises(CraftExecutionFailed):
+        hook.get_endpoint_results(
+            "all-types-endpoint", execution_id, endpoint_name="all-types-endpoint"
+        )
+    set_connection(
+        monkeypatch, endpoint_only_conn.url, None, endpoint_token="bad-endpoint-token-66"
+    )
+    with pytest.raises(CraftAuthError) as err:
+        CraftAIHook().trigger_endpoint("all-types-endpoint", inputs={"text": "x"})
+    assert "bad-endpoint-token-66" not in str(err.value)
+
+
+def test_missing_pipeline_is_a_clear_api_error(platform_conn):
+    with pytest.raises(CraftAPIError) as err:
+        CraftAIHook().get_pipeline("no-such-pipeline")
+    assert err.value.status_code == 404 and "no-such-pipeline" in str(err.value)
+
+
+def test_request_count_of_a_5s_run_and_wait(proxy_conn):
+    hook = CraftAIHook()
+    execution_id = hook.run_pipeline("slow", inputs={"seconds": 5})
+    event = hook.wait_for_execution(execution_id, timeout=60)
+    assert event.is_success
+    seen = [(r.method, r.path.rsplit("/", 1)[-1]) for r in proxy_conn.requests]
+    print("requests for a 5 s run-and-wait:", len(seen), seen)
+    assert seen[0] == ("POST", "refresh") and seen[1] == ("POST", "run")
+    assert seen[-1] == ("GET", execution_id)
+    # refresh, run, 1-3 long-polls (5 s hold on the platform), final status read.
+    assert 4 <= len(seen) <= 6
+
+
+# -- edge cases through the scripted server ---------------------------------------------------
+
+
+def test_429_with_retry_after_is_waited_then_retried(proxy_conn):
+    proxy_conn.on(
+        "GET", r"/pipelines/slow$", reply(429, {"message": "slow down"}, {"Retry-After": "1"})
+    )
+    started = time.monotonic()
+    assert CraftAIHook().get_pipeline("slow")["parameters"]["pipeline_name"] == "slow"
+    assert time.monotonic() - started >= 1.0
+    assert proxy_conn.count("GET", r"/pipelines/slow$") == 2
+
+
+def test_get_retried_after_502_page_and_reset(proxy_conn):
+    proxy_conn.on(
+        "GET",
+        r"/pipelines/slow$",
+        reply(502, PROXY_502_PAGE, {"Content-Type": "text/html"}),
+        reset(),
+    )
+    assert CraftAIHook().get_pipeline("slow")
+    assert proxy_conn.count("GET", r"/pipelines/slow$") == 3
+
+
+def test_persistent_502_gives_a_short_clean_message(proxy_conn):
+    proxy_conn.on(
+        "GET", r"/pipelines/slow$", *[reply(502, PROXY_502_PAGE, {"Content-Type": "text/html"})] * 4
+    )
+    with pytest.raises(CraftAPIError) as err:
+        CraftAIHook().get_pipeline("slow")
+    text = str(err.value)
+    assert "502 Bad Gateway" in text and "<h1>" not in text and "gave up after 3 retries" in text
+
+
+def test_creation_reset_after_processing_adopts_the_execution(proxy_conn):
+    hook = CraftAIHook()
+    marker = unique()
+    proxy_conn.on("POST", r"/pipelines/failing/run$", proxy_then_reset())
+    execution_id = hook.run_pipeline("failing", inputs={"message": marker})
+    assert proxy_conn.count("POST", r"/run$") == 1  # never re-sent
+    execution = hook.get_execution(execution_id, include_io_values=True)
+    assert any(i.get("value") == marker for i in execution["inputs"])
+
+
+def test_creation_502_from_proxy_adopts_deployment_execution(proxy_conn):
+    hook = CraftAIHook()
+    marker = unique()
+    proxy_conn.on(
+        "POST",
+        r"/deployments/all-types-endpoint/executions$",
+        proxy_then_reply(502, PROXY_502_PAGE, {"Content-Type": "text/html"}),
+    )
+    execution_id = hook.trigger_deployment("all-types-endpoint", inputs={"text": marker})
+    assert proxy_conn.count("POST", r"/executions$") == 1
+    execution = hook.get_execution(execution_id, include_io_values=True)
+    assert execution["deployment_name"] == "all-types-endpoint"
+
+
+def test_two_matching_executions_are_not_adopted(proxy_conn):
+    hook = CraftAIHook()
+    marker = unique()
+    first = hook.run_pipeline("failing", inputs={"message": marker})
+    proxy_conn.on("POST", r"/pipelines/failing/run$", proxy_then_reset())
+    with pytest.raises(CraftAmbiguousCreation) as err:
+        hook.run_pipeline("failing", inputs={"message": marker})
+    assert first in err.value.candidates and len(err.value.candidates) == 2
+    assert first in str(err.value)
+
+
+def test_creation_reset_before_processing_is_not_resent(proxy_conn):
+    hook = CraftAIHook()
+    marker = unique()
+    proxy_conn.on("POST", r"/pipelines/failing/run$", reset())
+    with pytest.raises(CraftAmbiguousCreation) as err:
+        hook.run_pipeline("failing", inputs={"message": marker})
+    assert err.value.candidates == [] or marker not in str(err.value)
+    assert proxy_conn.count("POST", r"/run$") == 1
+    # It looked three times before giving up.
+    assert proxy_conn.count("GET", r"/pipelines/failing/executions$") == 3
+
+
+def test_creation_429_and_503_are_resent(proxy_conn):
+    proxy_conn.on(
+        "POST",
+        r"/pipelines/failing/run$",
+        reply(503, {"message": "maintenance"}),
+        reply(429, {"message": "slow"}),
+    )
+    execution_id = CraftAIHook().run_pipeline("failing", inputs={"message": unique()})
+    assert execution_id
+    assert proxy_conn.count("POST", r"/run$") == 3
+
+
+def test_endpoint_only_ambiguous_creation_names_the_endpoint(proxy_conn, monkeypatch):
+    set_connection(monkeypatch, proxy_conn.url, None, endpoint_tokens=ENDPOINT_TOKENS)
+    proxy_conn.on("POST", r"/endpoints/all-types-endpoint$", proxy_then_reset())
+    with pytest.raises(CraftAmbiguousCreation, match="all-types-endpoint") as err:
+        CraftAIHook().trigger_endpoint("all-types-endpoint", inputs={"text": "x"})
+    assert "all-types-endpoint-local-token" not in str(err.value)
+
+
+def test_401_refreshes_once_and_resends(proxy_conn):
+    hook = CraftAIHook()
+    assert hook.get_pipeline("slow")
+    proxy_conn.on("GET", r"/pipelines/slow$", reply(401, {"message": "expired"}))
+    assert hook.get_pipeline("slow")
+    assert proxy_conn.count("POST", r"/auth/refresh$") == 2
+    proxy_conn.on(
+        "GET",
+        r"/pipelines/slow$",
+        reply(401, {"message": "expired"}),
+        reply(401, {"message": "still expired"}),
+    )
+    with pytest.raises(CraftAuthError, match="still expired"):
+        hook.get_pipeline("slow")
+
+
+def test_unreachable_platform_fails_clearly_without_token(closed_port_url, monkeypatch):
+    set_connection(
+        monkeypatch,
+        closed_port_url,
+        "sdk-tok-unreachable",
+        control_url=closed_port_url,
+        max_retries=2,
+        max_retry_seconds=5,
+        endpoint_token="ep-tok-unreachable",
+    )
+    hook = CraftAIHook()
+    with pytest.raises(CraftConnectionError) as err:
+        hook.run_pipeline("p", inputs={"a": 1})
+    assert "gave up after 2 retries" in str(err.value)
+    with pytest.raises(CraftConnectionError) as err:
+        hook.download_endpoint_file(f"{closed_port_url}/file", io.BytesIO(), endpoint_name="x")
+    assert "ep-tok-unreachable" not in str(err.value)
+    assert "token=***" in str(err.value) or "token=" not in str(err.value)
+
+
+def test_refused_connection_counts_as_never_sent(closed_port_url):
+    with pytest.raises(requests.RequestException) as err:
+        requests.post(f"{closed_port_url}/x", data=b"y", timeout=2)
+    assert classify_requests_exception(err.value) == FailureKind.NOT_SENT
+
+
+def test_reset_after_sending_counts_as_no_answer():
+    from scripted_server import ScriptedServer
+
+    with ScriptedServer() as server:
+        server.on("POST", "/x", reset())
+        with pytest.raises(requests.RequestException) as err:
+            requests.post(f"{server.url}/x", data=b"y", timeout=2)
+    assert classify_requests_exception(err.value) == FailureKind.NO_ANSWER
+
+
+def test_no_token_in_urllib3_debug_logs(endpoint_only_conn, caplog):
+    hook = CraftAIHook()
+    execution_id = hook.trigger_endpoint("all-types-endpoint", inputs={"text": "t"})
+    with caplog.at_level(logging.DEBUG):
+        hook.wait_for_execution(
+            execution_id, timeout=60, endpoint_name="all-types-endpoint", poll_interval=0.2
+        )
+    assert any("/endpoints/v1/" in r.getMessage() for r in caplog.records)
+    assert not any("all-types-endpoint-local-token" in r.getMessage() for r in caplog.records)
