@@ -34,12 +34,13 @@ with DAG(
         inputs={"document": write_document()},
     )
 
-    # The file output's URI (an XCom) is the file input of the next pipeline.
+    # The file output's URI, read from the upstream return value, is the next file input.
     count_again = CraftRunPipelineOperator(
         task_id="count_words_of_upper_copy",
         pipeline_name="word-count",
-        inputs={"document": count.output["upper"]},
+        inputs={"document": "{{ ti.xcom_pull(task_ids='count_words')['upper'] }}"},
     )
+    count >> count_again
 
     @task
     def compare(first: dict, second: dict) -> dict:
