@@ -12,6 +12,8 @@ import importlib.util
 import json
 import os
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +36,19 @@ def _write(result_path: Path, result: dict[str, Any]) -> None:
     tmp = result_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result))
     os.replace(tmp, result_path)
+
+
+def _exit_with_parent() -> None:
+    """End this process if the platform dies (SIGKILL leaves no chance to clean up)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(70)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def run(job: dict[str, Any]) -> int:
@@ -75,7 +90,7 @@ def run(job: dict[str, Any]) -> int:
 
 def main() -> None:
     job = json.loads(Path(sys.argv[1]).read_text())
-    sys.stdout.flush()
+    _exit_with_parent()
     sys.exit(run(job))
 
 

@@ -12,6 +12,7 @@ from craft_airflow.local.errors import bad_request
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _KEY_PART = re.compile(r"\[([^\[\]]*)\]")
+_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def unflatten(items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -69,6 +70,12 @@ def _io_list(raw: Any, kind: str) -> list[dict[str, Any]]:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise bad_request(f"Every item of '{kind}' needs a 'name'.")
         name, data_type = item["name"], item.get("data_type")
+        # Inputs become keyword arguments; outputs name files and folders.
+        if not (name.isidentifier() if kind == "inputs" else _OUTPUT_NAME.match(name)):
+            raise bad_request(
+                f"Invalid {kind[:-1]} name {name!r}: use letters, digits and '_'"
+                + (" (a Python identifier)." if kind == "inputs" else ", '-' or '.'.")
+            )
         if name in seen:
             raise bad_request(f"Duplicate {kind[:-1]} name '{name}'.")
         seen.add(name)

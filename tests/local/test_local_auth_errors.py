@@ -74,7 +74,7 @@ def test_invalid_json_body_is_400(api: Api) -> None:
 def test_expired_token_is_refused(tmp_path: Path) -> None:
     from platform_kit import start_platform, wait_until
 
-    short = start_platform(tmp_path, "--jwt-lifetime", "3", declared=False)
+    short = start_platform(tmp_path, "--jwt-lifetime", "2", declared=False)
     try:
         token = httpx.post(
             f"{short.url}/api/v1/auth/refresh", json={"refresh_token": short.sdk_token}

@@ -118,3 +118,15 @@ def test_pipeline_logs_and_periodic_are_answered(api: Api) -> None:
     periodic = api.post("/api/v1/periodic-deployment", json={"pipeline_name": "slow"})
     assert periodic.status_code == 400
     assert periodic.json()["name"] == "NotSupported"
+
+
+def test_io_names_are_checked(api: Api) -> None:
+    bad_input = create_pipeline(
+        api, "bad-input", ECHO, inputs=[{"name": "a-b", "data_type": "string"}]
+    )
+    assert bad_input.status_code == 400
+    assert "Python identifier" in bad_input.json()["message"]
+    bad_output = create_pipeline(
+        api, "bad-output", ECHO, outputs=[{"name": "../../escape", "data_type": "file"}]
+    )
+    assert bad_output.status_code == 400

@@ -158,3 +158,32 @@ def test_tokens_are_never_logged(platform: EmbeddedPlatform, api: Api) -> None:
     assert "serving on" in log
     for secret in (platform.sdk_token, "all-types-endpoint-local-token", api.jwt()):
         assert secret not in log
+
+
+def test_children_do_not_outlive_a_killed_platform(tmp_path: Path) -> None:
+    import os
+
+    code = "import os, time\ndef main():\n    print(os.getpid(), flush=True)\n    time.sleep(60)\n"
+    platform = start_platform(tmp_path, declared=False)
+    try:
+        from platform_kit import create_pipeline
+
+        api = Api(platform.url, platform.sdk_token)
+        assert create_pipeline(api, "sleeper", code).status_code == 200
+        execution_id = api.start("sleeper")
+        logs = f"/api/v1/executions/{execution_id}/logs"
+        pid = int(
+            wait_until(lambda: api.post(logs, json={}).json()[0], 10, "the pid")[0]["message"]
+        )
+        platform.kill()
+
+        def gone() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_until(gone, 5, "the orphaned child to exit")
+    finally:
+        platform.stop()
