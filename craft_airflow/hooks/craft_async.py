@@ -97,6 +97,7 @@ class CraftAIAsyncHook(BaseHook):
         self._config: CraftConnectionConfig | None = None
         self._ctx: CallContext | None = None
         self._client: httpx.AsyncClient | None = None
+        self._users = 0
 
     async def get_config(self) -> CraftConnectionConfig:
         """Read and validate the connection (once), registering its secrets for masking."""
@@ -115,25 +116,27 @@ class CraftAIAsyncHook(BaseHook):
 
     @asynccontextmanager
     async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
-        """The shared client while one is open, else a client for the duration of the call."""
-        if self._client is not None:
-            yield self._client
-            return
+        """One client shared by the calls in flight on this hook, closed by the last one."""
         config = await self.get_config()
-        async with httpx.AsyncClient(
-            follow_redirects=False, verify=config.verify_tls, trust_env=True
-        ) as client:
-            self._client = client
-            try:
-                yield client
-            finally:
+        if self._client is None:  # no await between this check and the assignment
+            self._client = httpx.AsyncClient(
+                follow_redirects=False, verify=config.verify_tls, trust_env=True
+            )
+        client = self._client
+        self._users += 1
+        try:
+            yield client
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._client is client:
                 self._client = None
+                await client.aclose()
 
     async def aclose(self) -> None:
-        """Close the client if the hook holds one open."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the client if no call is using it."""
+        if self._client is not None and self._users == 0:
+            client, self._client = self._client, None
+            await client.aclose()
 
     def _detail(self, exc: BaseException, config: CraftConnectionConfig) -> str:
         text = redact(f"{type(exc).__name__}: {exc}", config.secrets)
