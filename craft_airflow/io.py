@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from craft_airflow.protocol import FileInput
@@ -338,6 +339,13 @@ def open_file_input(name: str, source: Any, stack: ExitStack) -> FileInput:
         return FileInput(filename=name, stream=io.BytesIO(bytes(source)))
     if isinstance(source, ObjectStoragePath):
         return _open_storage_path(name, source, stack)
+    if isinstance(source, str) and source.startswith("file://"):
+        # Accept both the plain form ObjectStoragePath prints and a percent-encoded file URI
+        # (Path.as_uri()): decode only when the literal path does not exist.
+        path = ObjectStoragePath(source)
+        if not path.exists() and "%" in source:
+            path = ObjectStoragePath(unquote(source))
+        return _open_storage_path(name, path, stack)
     if isinstance(source, str) and "://" in source:
         return _open_storage_path(name, ObjectStoragePath(source), stack)
     if isinstance(source, str | os.PathLike):

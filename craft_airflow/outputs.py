@@ -28,10 +28,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 def safe_component(value: object) -> str:
     """Make ``value`` usable as one path segment on any storage (no separators, no dot names)."""
-    text = _UNSAFE.sub("_", str(value)).strip("_") or "_"
-    if set(text) == {"."}:
-        text = text.replace(".", "_")
-    return text[:200]
+    # No separators, no leading dot (hidden files, "." and ".."), never empty.
+    return (_UNSAFE.sub("_", str(value)).strip("_.") or "_")[:200]
 
 
 def default_output_base() -> ObjectStoragePath:
