@@ -178,7 +178,7 @@ def _file_response(path: Path, filename: str) -> FileResponse:
     return FileResponse(path, media_type="application/octet-stream", filename=filename)
 
 
-def _value_response(execution: dict[str, Any], items: str, name: str) -> Response:
+def _value_response(execution: dict[str, Any], items: str, name: str, exec_dir: Path) -> Response:
     """One input/output value: bytes for files, JSON otherwise (§5.5, §5.6)."""
     key = "pipeline_input_name" if items == "inputs" else "pipeline_output_name"
     item = next((i for i in execution[items] if i[key] == name), None)
@@ -195,8 +195,8 @@ def _value_response(execution: dict[str, Any], items: str, name: str) -> Respons
             f"Execution '{execution['execution_id']}' is {execution['status']}: no output values.",
         )
     if "_file" in item:
-        platform_dir = Path(item["_file"])
-        return _file_response(Path(execution["_dir"]) / platform_dir, platform_dir.name)
+        rel = Path(item["_file"])
+        return _file_response(exec_dir / rel, rel.name)
     return JSONResponse(item.get("value"))
 
 
@@ -261,9 +261,6 @@ def asgi_app(app: FastAPI) -> FaultInjector:
 
 
 async def _require_bearer(request: Request) -> None:
-    path = request.url.path
-    if path in ("/api/v1/environment-info", "/api/v1/auth/refresh"):
-        return
     _platform(request).tokens.check_bearer(request.headers.get("authorization"))
 
 
@@ -576,15 +573,13 @@ def _execution_routes(api: APIRouter) -> None:
     async def get_output(execution_id: str, name: str, request: Request) -> Response:
         store = _platform(request).store
         execution = _get_execution(store, execution_id)
-        execution["_dir"] = str(store.execution_dir(execution_id))
-        return _value_response(execution, "outputs", name)
+        return _value_response(execution, "outputs", name, store.execution_dir(execution_id))
 
     @api.get("/executions/{execution_id}/inputs/{name}")
     async def get_input(execution_id: str, name: str, request: Request) -> Response:
         store = _platform(request).store
         execution = _get_execution(store, execution_id)
-        execution["_dir"] = str(store.execution_dir(execution_id))
-        return _value_response(execution, "inputs", name)
+        return _value_response(execution, "inputs", name, store.execution_dir(execution_id))
 
     @api.post("/executions/{execution_id}/logs")
     async def get_logs(execution_id: str, request: Request) -> list[list[dict[str, str]]]:
