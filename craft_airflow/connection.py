@@ -192,19 +192,28 @@ def _environment_url(conn: Connection) -> str:
     return url
 
 
-def from_connection(conn: Connection, *, mask: bool = True) -> CraftConnectionConfig:
+def from_connection(
+    conn: Connection, *, mask: bool = True, extras: Mapping[str, Any] | None = None
+) -> CraftConnectionConfig:
     """Build and validate a :class:`CraftConnectionConfig` from an Airflow connection.
 
     :param conn: the Airflow connection.
     :param mask: register every secret with Airflow's secrets masker (async callers pass
         ``False`` and call :func:`amask_secrets` instead).
+    :param extras: the connection's extras already decoded (async callers decode them with
+        ``aextra_dejson``); read from ``conn.extra_dejson`` when not given.
     :raises CraftConfigError: naming the connection and the offending field.
     """
     conn_id = conn.conn_id
-    try:
-        extras: dict[str, Any] = dict(conn.extra_dejson or {})
-    except Exception:
-        raise _fail(conn_id, "extra", "is not a valid JSON object") from None
+    if extras is None:
+        try:
+            extras = conn.extra_dejson or {}
+        except Exception:
+            raise _fail(conn_id, "extra", "is not a valid JSON object") from None
+    if not isinstance(extras, Mapping):
+        raise _fail(conn_id, "extra", "is not a JSON object")
+
+    extras = dict(extras)
 
     def opt(key: str) -> Any:
         value = extras.get(key)

@@ -51,6 +51,7 @@ from craft_airflow.statuses import ExecutionEvent
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
+MAX_DOWNLOAD_REDIRECTS = 3
 DETAIL_CHARS = 300
 
 install_log_redaction("urllib3", "urllib3.connectionpool", "requests")
@@ -211,10 +212,17 @@ class CraftAIHook(BaseHook):
 
     def _stream_to(self, request: HttpRequest, dest: BinaryIO) -> int:
         response = self._drive(perform(self._ctx, request))
+        for _ in range(MAX_DOWNLOAD_REDIRECTS):
+            location = response.header("location")
+            if response.raw is not None or not (300 <= response.status < 400 and location):
+                break
+            request = b.build_follow_download(request, location)
+            response = self._drive(perform(self._ctx, request))
         raw = response.raw
-        if raw is None:  # a non-streamed answer (e.g. a 3xx): write its body, if any
-            dest.write(response.body)
-            return len(response.body)
+        if raw is None:
+            raise CraftAPIError(
+                response.status, f"{request.operation}: answered {response.status} without a file"
+            )
         written = 0
         try:
             for chunk in raw.iter_content(chunk_size=CHUNK_SIZE):

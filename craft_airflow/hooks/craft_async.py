@@ -103,7 +103,10 @@ class CraftAIAsyncHook(BaseHook):
         """Read and validate the connection (once), registering its secrets for masking."""
         if self._config is None:
             conn = await aget_connection(self.craft_conn_id)
-            config = from_connection(conn, mask=False)
+            aextra = getattr(conn, "aextra_dejson", None)
+            # The sync extra_dejson masks through a blocking call; use the async one when present.
+            extras = await aextra() if aextra is not None else conn.extra_dejson
+            config = from_connection(conn, mask=False, extras=extras)
             await amask_secrets(config)
             self._config = config
             self._ctx = CallContext(config)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW = 30.0
 RECHECK_DELAYS = (2.0, 5.0)
+# Reading more candidates than this one by one is not worth it: report them instead.
+MAX_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ def adopt(ctx: CallContext, intent: CreationIntent, *, since: float) -> Steps[st
             "the pipeline's executions",
         )
         candidates = recent_candidates(listed, since=since, deployment_name=deployment_filter)
+        if len(candidates) > MAX_CANDIDATES:
+            raise CraftAmbiguousCreation(candidates)
         matches = []
         for candidate in candidates:
             execution = read_execution(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.protocol.http import (
@@ -232,4 +232,17 @@ def build_download_endpoint_file(url: str, endpoint_token: str) -> HttpRequest:
         stream=True,
         timeout=TimeoutKind.DOWNLOAD,
         operation="download an endpoint file output",
+    )
+
+
+def build_follow_download(previous: HttpRequest, location: str) -> HttpRequest:
+    """A download answered with a redirect (e.g. to a presigned store URL; open questions 6/7):
+    fetch the ``Location`` by hand, without platform credentials (it may be another host)."""
+    return HttpRequest(
+        "GET",
+        urljoin(previous.url, location),
+        auth=AuthKind.NONE,
+        stream=True,
+        timeout=TimeoutKind.DOWNLOAD,
+        operation=previous.operation,
     )

@@ -345,3 +345,22 @@ def test_no_token_in_urllib3_debug_logs(endpoint_only_conn, caplog):
         )
     assert any("/endpoints/v1/" in r.getMessage() for r in caplog.records)
     assert not any("all-types-endpoint-local-token" in r.getMessage() for r in caplog.records)
+
+
+def test_download_redirect_is_followed_by_hand_without_credentials(proxy_conn):
+    hook = CraftAIHook()
+    proxy_conn.on("GET", r"/outputs/report$", reply(302, b"", {"Location": "/store/obj?sig=1"}))
+    proxy_conn.on(
+        "GET",
+        r"^/store/obj$",
+        reply(200, b"stored-bytes", {"Content-Type": "application/octet-stream"}),
+    )
+    dest = io.BytesIO()
+    assert hook.download_output("any-execution", "report", dest) == len(b"stored-bytes")
+    assert dest.getvalue() == b"stored-bytes"
+    (followed,) = [r for r in proxy_conn.requests if r.path == "/store/obj"]
+    assert followed.query == {"sig": ["1"]}
+    assert "Authorization" not in followed.headers
+    proxy_conn.on("GET", r"/outputs/report$", reply(304, b""))
+    with pytest.raises(CraftAPIError, match="without a file"):
+        hook.download_output("any-execution", "report", io.BytesIO())
