@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -49,9 +50,16 @@ class CraftError(AirflowException):
     def __init__(self, message: str) -> None:
         self.message = redact(message)
         super().__init__(self.message)
+        if not hasattr(self, "_init_args"):
+            self._init_args: tuple[Any, ...] = (self.message,)
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other constructor arguments than ``args``: rebuild from those, so
+        # that the errors survive pickling and copying.
+        return (self.__class__, self._init_args)
 
 
 class CraftConfigError(CraftError):
@@ -75,6 +83,7 @@ class CraftAPIError(CraftError):
         request_id: str | None = None,
     ) -> None:
         # AirflowException declares status_code as an HTTPStatus; here it is the platform's.
+        self._init_args = (status_code, redact(message), name, request_id)
         self.status_code = status_code  # type: ignore[assignment]
         self.name = name
         self.request_id = request_id
@@ -91,6 +100,7 @@ class CraftConnectionError(CraftAPIError):
 
     def __init__(self, message: str) -> None:
         super().__init__(None, message)
+        self._init_args = (redact(message),)
 
 
 class CraftAuthError(CraftAPIError):
@@ -107,6 +117,7 @@ class CraftExecutionFailed(CraftError):
     """
 
     def __init__(self, execution_id: str, status: str | None, message: str) -> None:
+        self._init_args = (execution_id, status, redact(message))
         self.execution_id = execution_id
         self.status = status
         super().__init__(message)
@@ -116,6 +127,7 @@ class CraftWaitTimeout(CraftError):
     """Waiting for an execution ran out of time; the execution keeps running."""
 
     def __init__(self, execution_id: str, message: str | None = None) -> None:
+        self._init_args = (execution_id, message)
         self.execution_id = execution_id
         super().__init__(
             message
@@ -131,6 +143,7 @@ class CraftAmbiguousCreation(CraftError):
     """
 
     def __init__(self, candidates: list[str], message: str | None = None) -> None:
+        self._init_args = (list(candidates), message)
         self.candidates = list(candidates)
         if message is None:
             if candidates:
