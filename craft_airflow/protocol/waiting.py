@@ -83,6 +83,7 @@ def wait_for_execution(
     started = ctx.clock()
     deadline = None if timeout is None else started + timeout
     outputs_request = build_wait_outputs(ctx.config, execution_id)
+    errors_in_a_row = 0
     while True:
         finished_error: CraftAPIError | None = None
         try:
@@ -107,7 +108,13 @@ def wait_for_execution(
         status = ExecutionStatus.parse(raw_status)
         if status is not None and status not in TERMINAL_STATUSES:
             if finished_error is not None:
-                raise finished_error
+                # The outputs call failed while the execution runs on: a glitch of that call
+                # (e.g. a stray 500), tolerated a few times in a row over a long wait.
+                errors_in_a_row += 1
+                if errors_in_a_row > ctx.config.max_retries:
+                    raise finished_error
+            else:
+                errors_in_a_row = 0
             # Outputs answered but the status still lags behind: ask again shortly.
             if deadline is not None and ctx.clock() >= deadline:
                 return timeout_event(execution_id, ctx.clock() - started)

@@ -663,6 +663,26 @@ def test_wait_skipped_and_unknown_statuses():
         assert event.status == expected
 
 
+def test_wait_tolerates_a_few_outputs_errors_while_the_execution_runs():
+    ctx, clock = context()
+    ctx.tokens.store(make_jwt(), clock.now)
+    running = answer(200, b'{"status": "Running"}')
+    glitch = answer(500, b'{"message": "glitch"}')
+    script = [
+        glitch,
+        running,
+        glitch,
+        running,
+        answer(200, b"{}"),
+        answer(200, b'{"status": "Succeeded"}'),
+    ]
+    event, _ = drive(wait_for_execution(ctx, "e", timeout=None), lambda s: script.pop(0), clock)
+    assert event.status == TriggerEventStatus.SUCCESS
+    script = [glitch, running] * (CONFIG.max_retries + 1)
+    with pytest.raises(CraftAPIError, match="glitch"):
+        drive(wait_for_execution(ctx, "e", timeout=None), lambda s: script.pop(0), clock)
+
+
 def test_wait_404_on_the_execution_raises():
     ctx, clock = context()
     ctx.tokens.store(make_jwt(), clock.now)
