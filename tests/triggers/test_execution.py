@@ -126,3 +126,15 @@ async def test_on_kill_logs_that_the_platform_cannot_cancel(caplog, capsys):
     # The trigger logs through Airflow's structlog set-up, printed rather than recorded.
     lines = [r.getMessage() for r in caplog.records] + capsys.readouterr().out.splitlines()
     assert any("ex-kill" in line and "cancel" in line for line in lines)
+
+
+async def test_request_count_of_a_deferred_5s_wait(proxy_conn):
+    execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 5})
+    before = len(proxy_conn.requests)
+    (payload,) = await run_trigger(CraftExecutionTrigger(execution_id, "craft_ai_default"))
+    assert parse_trigger_event(payload).status == TriggerEventStatus.SUCCESS
+    seen = [(r.method, r.path.rsplit("/", 1)[-1]) for r in proxy_conn.requests[before:]]
+    print("trigger requests for a 5 s execution:", len(seen), seen)
+    # its own token refresh, 1-3 long-polls (5 s hold), the final status read
+    assert seen[0] == ("POST", "refresh") and seen[-1] == ("GET", execution_id)
+    assert 3 <= len(seen) <= 5
