@@ -26,14 +26,19 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from craft_airflow.hooks.craft import CraftAIHook
-    from craft_airflow.hooks.craft_async import CraftAIAsyncHook
-    from craft_airflow.io import InputSource, OutputDestination
-    from craft_airflow.links import CraftExecutionLink
-    from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
-    from craft_airflow.operators.pipeline import CraftRunPipelineOperator
-    from craft_airflow.sensors.execution import CraftExecutionSensor
-    from craft_airflow.triggers.execution import CraftExecutionTrigger
+    from craft_airflow.hooks.craft import CraftAIHook as CraftAIHook
+    from craft_airflow.hooks.craft_async import CraftAIAsyncHook as CraftAIAsyncHook
+    from craft_airflow.io import InputSource as InputSource
+    from craft_airflow.io import OutputDestination as OutputDestination
+    from craft_airflow.links import CraftExecutionLink as CraftExecutionLink
+    from craft_airflow.operators.endpoint import (
+        CraftTriggerEndpointOperator as CraftTriggerEndpointOperator,
+    )
+    from craft_airflow.operators.pipeline import (
+        CraftRunPipelineOperator as CraftRunPipelineOperator,
+    )
+    from craft_airflow.sensors.execution import CraftExecutionSensor as CraftExecutionSensor
+    from craft_airflow.triggers.execution import CraftExecutionTrigger as CraftExecutionTrigger
 
 
 def __getattr__(name: str) -> Any:

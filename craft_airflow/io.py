@@ -342,10 +342,10 @@ def open_file_input(name: str, source: Any, stack: ExitStack) -> FileInput:
     if isinstance(source, str) and source.startswith("file://"):
         # Accept both the plain form ObjectStoragePath prints and a percent-encoded file URI
         # (Path.as_uri()): decode only when the literal path does not exist.
-        path = ObjectStoragePath(source)
-        if not path.exists() and "%" in source:
-            path = ObjectStoragePath(unquote(source))
-        return _open_storage_path(name, path, stack)
+        storage_path = ObjectStoragePath(source)
+        if not storage_path.exists() and "%" in source:
+            storage_path = ObjectStoragePath(unquote(source))
+        return _open_storage_path(name, storage_path, stack)
     if isinstance(source, str) and "://" in source:
         return _open_storage_path(name, ObjectStoragePath(source), stack)
     if isinstance(source, str | os.PathLike):
