@@ -370,3 +370,20 @@ def test_on_kill_says_the_execution_keeps_running(capfd):
     out = capfd.readouterr().out
     assert "no call to cancel" in out
     assert "all-types-1" in out and "https://ui.example/executions/all-types-1" in out
+
+
+def test_dag_with_mapping_objects_and_mapped_inputs_serialises():
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    with DAG("serialise_me", schedule=None) as dag:
+        operator(
+            task_id="with_objects",
+            inputs={"text": "{{ run_id }}"},
+            inputs_mapping=[InputSource(pipeline_input_name="number", constant_value=3)],
+        )
+        CraftRunPipelineOperator.partial(task_id="mapped", pipeline_name="all-types").expand(
+            inputs=[{"text": "a"}, {"text": "b"}]
+        )
+    restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    assert set(restored.task_dict) == {"with_objects", "mapped"}

@@ -102,3 +102,16 @@ def test_endpoint_token_only_pokes_through_the_results_route():
     ((_, kwargs),) = hook.called("wait_for_execution")
     assert kwargs["endpoint_name"] == "ep" and 1 <= kwargs["timeout"] <= 30
     assert not hook.called("get_execution")
+
+
+def test_reschedule_mode_gives_the_slot_back_while_running():
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    s = sensor(mode="reschedule", poke_interval=30)
+    use_hook(s, FakeHook(statuses={"slow-1": "Running"}))
+    ti = FakeTaskInstance()
+    ti.get_first_reschedule_date = lambda context: None  # type: ignore[attr-defined]
+    context = make_context(ti)
+    with pytest.raises(AirflowRescheduleException):
+        s.execute(context)
+    assert ti.xcoms["execution_id"] == "slow-1"

@@ -1,0 +1,80 @@
+"""The example DAGs parse, serialise, template on run_id and use only the declared pipelines."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
+EXPECTED = {
+    "craft_run_pipeline",
+    "craft_trigger_endpoint",
+    "craft_run_then_sense",
+    "craft_chain_file_outputs",
+    "craft_mapped_runs",
+    "craft_failure_handling",
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(EXAMPLE_DAGS))
+
+
+def declared() -> tuple[set[str], set[str]]:
+    pipelines, deployments = set(), set()
+    for path in (EXAMPLE_DAGS / "pipelines").glob("*/pipeline.json"):
+        spec = json.loads(path.read_text())
+        pipelines.add(spec["pipeline_name"])
+        deployments.update(d["name"] for d in spec.get("deployments", []))
+    return pipelines, deployments
+
+
+def test_all_examples_parse(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dags) == EXPECTED
+
+
+def test_examples_are_tagged_and_manual(dagbag):
+    for dag in dagbag.dags.values():
+        assert {"craft-ai", "example"} <= set(dag.tags), dag.dag_id
+        assert type(dag.timetable).__name__ == "NullTimetable", dag.dag_id  # schedule=None
+        assert dag.doc_md, dag.dag_id
+
+
+def test_examples_template_on_run_id_not_ds():
+    for path in EXAMPLE_DAGS.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"{{\s*(ds|ds_nodash|ts|logical_date|execution_date)\b", text), path
+    assert "{{ run_id }}" in (EXAMPLE_DAGS / "craft_run_pipeline.py").read_text()
+
+
+def test_examples_use_declared_pipelines_and_endpoints(dagbag):
+    pipelines, deployments = declared()
+    used_pipelines, used_endpoints = set(), set()
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            kwargs = getattr(task, "partial_kwargs", None) or vars(task)
+            if kwargs.get("pipeline_name"):
+                used_pipelines.add(kwargs["pipeline_name"])
+            if kwargs.get("endpoint_name"):
+                used_endpoints.add(kwargs["endpoint_name"])
+    assert used_pipelines and used_pipelines <= pipelines
+    assert used_endpoints and used_endpoints <= deployments
+
+
+def test_examples_serialise(dagbag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag in dagbag.dags.values():
+        restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+        assert set(restored.task_dict) == set(dag.task_dict)
+        for task_id, task in restored.task_dict.items():
+            if dag.task_dict[task_id].task_type.startswith("Craft"):
+                names = [link for link in getattr(task, "operator_extra_link_dict", {})]
+                assert names == ["Craft AI execution"], (dag.dag_id, task_id)
