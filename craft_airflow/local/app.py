@@ -9,10 +9,11 @@ import logging
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ from craft_airflow.local.tarball import UnsafeArchive, safe_extract
 
 log = logging.getLogger("craft_airflow.local")
 
+#: Written at the end of a graceful stop: the next start re-queues the Pending executions.
+STOPPED_MARKER = "stopped-gracefully"
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -76,6 +80,13 @@ class Platform:
     faults: FaultInjector
     environment_id: str
     datastore: DataStore
+    #: Set when a graceful stop begins: long-polls answer at once, nothing new starts.
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def begin_stop(self) -> None:
+        """A graceful stop begins (SIGTERM): release held requests, start no new execution."""
+        self.stopping.set()
+        self.runner.begin_drain()
 
 
 def _platform(request: Request) -> Platform:
@@ -150,14 +161,20 @@ async def _save_uploads(uploads: dict[str, UploadFile], exec_dir: Path) -> dict[
     return saved
 
 
-async def _wait_terminal(store: Store, execution_id: str, seconds: float) -> str | None:
-    """Poll the status (cheap SQLite read) until terminal or ``seconds`` have passed."""
+async def _wait_terminal(platform: Platform, execution_id: str, seconds: float) -> str | None:
+    """Poll the status (cheap SQLite read) until terminal or ``seconds`` have passed (or the
+    platform is stopping)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
-        status = store.get_status(execution_id)
+        status = platform.store.get_status(execution_id)
         remaining = deadline - loop.time()
-        if status is None or status in TERMINAL_STATUSES or remaining <= 0:
+        if (
+            status is None
+            or status in TERMINAL_STATUSES
+            or remaining <= 0
+            or platform.stopping.is_set()
+        ):
             return status
         await asyncio.sleep(min(0.05, remaining))
 
@@ -204,10 +221,19 @@ def _value_response(execution: dict[str, Any], items: str, name: str, exec_dir: 
 
 
 def create_app(config: PlatformConfig) -> FastAPI:
-    """Build the app for ``config``: open the store, recover, load declared pipelines."""
+    """Build the app for ``config``: open the store, recover, load declared pipelines.
+
+    Recovery: executions left ``Running`` lost their process and end ``Error``. ``Pending``
+    ones are re-queued after a graceful stop (they never started), and end ``Error`` after a
+    crash, like the running ones.
+    """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(config.data_dir)
-    recovered = store.fail_unfinished("restarted")
+    stopped_marker = config.data_dir / STOPPED_MARKER
+    graceful = stopped_marker.exists()
+    requeue = store.pending_ids() if graceful else []
+    recovered = store.fail_unfinished("restarted", pending=not graceful)
+    stopped_marker.unlink(missing_ok=True)
     if recovered:
         log.warning("%d unfinished execution(s) marked Error after a restart", recovered)
     if config.pipelines_dir is not None:
@@ -219,11 +245,24 @@ def create_app(config: PlatformConfig) -> FastAPI:
     secret = load_or_create_secret(config.data_dir)
     tokens = TokenIssuer(secret, config.sdk_token, config.jwt_lifetime)
     runner = Runner(store, config.max_concurrency)
+    if requeue:
+        log.info("%d pending execution(s) re-queued after a graceful stop", len(requeue))
+    for execution_id in requeue:
+        runner.submit(execution_id)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await run_in_threadpool(runner.shutdown)
+        platform: Platform = app.state.platform
+        platform.begin_stop()
+        log.info(
+            "stopping: draining running executions (up to %g s)", config.shutdown_grace_seconds
+        )
+        killed = await run_in_threadpool(runner.shutdown, config.shutdown_grace_seconds)
+        if killed:
+            log.warning("%d execution(s) still running after the grace period: Error", killed)
+        log.info("fault counters at stop: %s", json.dumps(dict(platform.faults.counters)))
+        stopped_marker.write_text("graceful stop\n")
         store.close()
 
     app = FastAPI(
@@ -560,7 +599,7 @@ def _execution_routes(api: APIRouter) -> None:
         _get_execution(platform.store, execution_id)
         if wait_for_completion.lower() == "true":
             status = await _wait_terminal(
-                platform.store, execution_id, platform.config.long_poll_seconds
+                platform, execution_id, platform.config.long_poll_seconds
             )
             if status is not None and status not in TERMINAL_STATUSES:
                 return _redirect_to_self(request)
@@ -763,9 +802,7 @@ def _endpoint_routes(app: FastAPI) -> None:
         execution = platform.store.get_execution(execution_id)
         if execution is None or execution["deployment_name"] != deployment["name"]:
             raise not_found("Execution", execution_id)
-        status = await _wait_terminal(
-            platform.store, execution_id, platform.config.long_poll_seconds
-        )
+        status = await _wait_terminal(platform, execution_id, platform.config.long_poll_seconds)
         if status is None:
             raise not_found("Execution", execution_id)
         if status not in TERMINAL_STATUSES:

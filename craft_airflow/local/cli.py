@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from craft_airflow.local.config import (
@@ -33,6 +34,12 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
     ("jwt-lifetime", int, 3600, "access token lifetime in seconds"),
     ("max-request-bytes", int, DEFAULT_MAX_REQUEST_BYTES, "largest request body (413 above)"),
     ("max-code-bytes", int, DEFAULT_MAX_CODE_BYTES, "largest uncompressed pipeline code"),
+    (
+        "shutdown-grace-seconds",
+        float,
+        30.0,
+        "on SIGTERM, how long running executions may take to finish before they are killed",
+    ),
     ("fault-503-rate", float, 0.0, "share of API requests answered 503"),
     ("fault-429-rate", float, 0.0, "share of API requests answered 429"),
     ("fault-retry-after", float, 1.0, "Retry-After seconds sent with injected 429s"),
@@ -92,16 +99,25 @@ def config_from_args(args: argparse.Namespace) -> PlatformConfig:
         jwt_lifetime=args.jwt_lifetime,
         max_request_bytes=args.max_request_bytes,
         max_code_bytes=args.max_code_bytes,
+        shutdown_grace_seconds=args.shutdown_grace_seconds,
         faults=faults,
     )
 
 
 def serve(config: PlatformConfig) -> None:
-    """Run the server in this process until SIGINT/SIGTERM."""
+    """Run the server in this process until SIGINT/SIGTERM.
+
+    Stopping is graceful: the listening socket closes (clients see connection refused), held
+    long-polls answer at once, running executions get ``shutdown_grace_seconds`` to finish,
+    ``Pending`` ones are left for the next start to re-queue.
+    """
     import uvicorn
 
-    from craft_airflow.local.app import asgi_app, create_app
+    from craft_airflow.local.app import Platform, asgi_app, create_app
     from craft_airflow.local.declared import DeclarationError
+
+    if config.shutdown_grace_seconds < 0:
+        raise SystemExit("craft-local: shutdown-grace-seconds must not be negative")
 
     try:
         app = create_app(config)
@@ -110,16 +126,28 @@ def serve(config: PlatformConfig) -> None:
     logging.getLogger("craft_airflow.local").info(
         "serving on http://%s:%d (data dir %s)", config.host, config.port, config.data_dir
     )
+    platform: Platform = app.state.platform
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            platform.begin_stop()
+            super().handle_exit(sig, frame)
+
     # No access log: URLs carry ?token= on endpoint routes.
-    uvicorn.run(
-        asgi_app(app),
-        host=config.host,
-        port=config.port,
-        access_log=False,
-        log_config=None,
-        log_level="info",
-        timeout_graceful_shutdown=5,
+    server = _Server(
+        uvicorn.Config(
+            asgi_app(app),
+            host=config.host,
+            port=config.port,
+            access_log=False,
+            log_config=None,
+            log_level="info",
+            timeout_graceful_shutdown=5,
+        )
     )
+    server.run()
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: the server failed to start
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -26,6 +26,8 @@ class PlatformConfig:
     :param jwt_lifetime: access-token lifetime in seconds.
     :param max_request_bytes: largest accepted request body (413 above).
     :param max_code_bytes: largest uncompressed pipeline code archive.
+    :param shutdown_grace_seconds: on a graceful stop, how long running executions may take to
+        finish before they are killed (and marked ``Error``).
     """
 
     data_dir: Path
@@ -38,4 +40,5 @@ class PlatformConfig:
     jwt_lifetime: int = 3600
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_code_bytes: int = DEFAULT_MAX_CODE_BYTES
+    shutdown_grace_seconds: float = 30.0
     faults: FaultSettings = field(default_factory=FaultSettings)

@@ -5,6 +5,10 @@ of the pool is the ``Pending`` state); the thread copies the pipeline code into 
 execution folder, starts ``python -m craft_airflow.local.child``, streams its output into
 the logs line by line, enforces the deployment's ``execution_timeout_s`` and checks the
 returned outputs against the pipeline's declaration.
+
+A graceful stop (:meth:`Runner.shutdown`) drains: it starts nothing new, lets the running
+executions finish within a grace period, then kills what still runs (marked ``Error``).
+Executions not started stay ``Pending``; the next start re-queues them.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class Runner:
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
         self._stopping = False
+        self._draining = False
+        # Executions between "marked Running" and "concluded"; a drain waits for them.
+        self._active: set[str] = set()
+        self._idle = threading.Condition(self._lock)
 
     def submit(self, execution_id: str) -> None:
         self._pool.submit(self._guarded, execution_id)
@@ -60,26 +68,52 @@ class Runner:
         if proc is not None:
             _kill(proc)
 
-    def shutdown(self) -> None:
-        """Kill running children and mark what did not finish ``Error``."""
-        self._stopping = True
+    def begin_drain(self) -> None:
+        """Start no more executions: those not started yet stay ``Pending``."""
         with self._lock:
+            self._draining = True
+
+    def shutdown(self, grace_seconds: float = 0.0) -> int:
+        """Stop: drain running executions for up to ``grace_seconds``, then kill the rest.
+
+        Killed executions end ``Error``; ``Pending`` ones are left for the next start to
+        re-queue. Returns how many were killed.
+        """
+        self.begin_drain()
+        deadline = time.monotonic() + grace_seconds
+        with self._lock:
+            while self._active and (remaining := deadline - time.monotonic()) > 0:
+                self._idle.wait(min(remaining, 0.5))
+            self._stopping = True
+            killed = list(self._active)
             procs = list(self._procs.values())
         for proc in procs:
             _kill(proc)
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self.store.fail_unfinished("stopped")
+        for execution_id in killed:
+            self.store.finish(
+                execution_id, "Error", error="platform stopped while the execution was running"
+            )
+        return len(killed)
 
     def _guarded(self, execution_id: str) -> None:
+        with self._lock:
+            if self._draining or self._stopping:
+                return
+            if not self.store.mark_running(execution_id):
+                return
+            self._active.add(execution_id)
         try:
             self._run(execution_id)
         except Exception as exc:  # a platform bug must not leave an execution Running
             log.exception("execution %s: platform error", execution_id)
             self.store.finish(execution_id, "Error", error=f"platform error: {exc}")
+        finally:
+            with self._lock:
+                self._active.discard(execution_id)
+                self._idle.notify_all()
 
     def _run(self, execution_id: str) -> None:
-        if self._stopping or not self.store.mark_running(execution_id):
-            return
         execution = self.store.get_execution(execution_id)
         pipeline = execution and self.store.get_pipeline(execution["pipeline_name"])
         if execution is None:
@@ -179,7 +213,7 @@ class Runner:
     ) -> None:
         if outcome["cancelled"]:
             return
-        if self._stopping:
+        if self._stopping and not result_path.exists():
             self.store.finish(
                 execution_id, "Error", error="platform stopped while the execution was running"
             )

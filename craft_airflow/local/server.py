@@ -40,6 +40,8 @@ class EmbeddedPlatform:
     :param port: port; 0 picks a free one once, kept by :meth:`restart`.
     :param extra_args: more ``serve`` options, e.g. ``["--long-poll-seconds", "0.5"]``.
     :param env: extra environment variables for the server process.
+    :param shutdown_grace_seconds: on :meth:`stop`, how long running executions may take to
+        finish (``--shutdown-grace-seconds``).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class EmbeddedPlatform:
         port: int = 0,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        shutdown_grace_seconds: float = 30.0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.sdk_token = sdk_token
@@ -61,6 +64,7 @@ class EmbeddedPlatform:
         self.url = f"http://{host}:{self.port}"
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
+        self.shutdown_grace_seconds = shutdown_grace_seconds
         self.log_path = self.data_dir / "platform.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -85,6 +89,8 @@ class EmbeddedPlatform:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
+            "--shutdown-grace-seconds",
+            str(self.shutdown_grace_seconds),
         ]
         if self.pipelines_dir is not None:
             command += ["--pipelines", str(self.pipelines_dir)]
@@ -125,8 +131,16 @@ class EmbeddedPlatform:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM (graceful: running executions end as Error), SIGKILL after ``timeout``."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Graceful stop: SIGTERM, then wait for the process to exit.
+
+        The platform stops listening at once, lets running executions finish for up to
+        ``shutdown_grace_seconds`` (those still running then end ``Error``), keeps ``Pending``
+        ones for the next start to re-queue, and exits. SIGKILL if it has not exited after
+        ``timeout`` (default: the grace period plus 15 s).
+        """
+        if timeout is None:
+            timeout = self.shutdown_grace_seconds + 15
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -148,7 +162,7 @@ class EmbeddedPlatform:
         self._close_log()
 
     def restart(self, extra_args: Sequence[str] | None = None) -> None:
-        """Stop (if running) and start again on the same port and data dir."""
+        """Stop gracefully (if running) and start again on the same port and data dir."""
         self.stop()
         if extra_args is not None:
             self.extra_args = list(extra_args)

@@ -256,15 +256,22 @@ class Store:
                 (status, now_iso(), error, json.dumps(outputs), execution_id),
             )
 
-    def fail_unfinished(self, event: str = "restarted") -> int:
-        """Mark every ``Pending``/``Running`` execution ``Error``: their process is gone.
+    def pending_ids(self) -> list[str]:
+        """Ids of the ``Pending`` executions, oldest first."""
+        rows = self._all("SELECT id FROM executions WHERE status = 'Pending' ORDER BY seq")
+        return [r["id"] for r in rows]
+
+    def fail_unfinished(self, event: str = "restarted", *, pending: bool = True) -> int:
+        """Mark every ``Running`` (and, with ``pending``, ``Pending``) execution ``Error``:
+        their process is gone.
 
         :param event: what happened to the platform, for the message (``restarted``, ``stopped``).
         """
+        statuses = "('Pending', 'Running')" if pending else "('Running')"
         cur = self._run(
             "UPDATE executions SET status='Error', end_date=?,"
             " error=CASE status WHEN 'Running' THEN ? ELSE ? END"
-            " WHERE status IN ('Pending', 'Running')",
+            f" WHERE status IN {statuses}",
             (
                 now_iso(),
                 f"platform {event} while the execution was running",

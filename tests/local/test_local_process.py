@@ -91,8 +91,47 @@ def test_kill_and_restart_marks_unfinished_executions_error(tmp_path: Path) -> N
         platform.stop()
 
 
-def test_graceful_stop_ends_running_executions_as_error(tmp_path: Path) -> None:
-    platform = start_platform(tmp_path)
+def test_graceful_stop_drains_running_and_requeues_pending(tmp_path: Path) -> None:
+    platform = start_platform(tmp_path, "--max-concurrency", "1")
+    try:
+        api = Api(platform.url, platform.sdk_token)
+        running = api.start("slow", {"seconds": 2})
+        pending = api.start("slow", {"seconds": 0.2})
+        api.wait_for(running, {"Running"})
+        process = platform._proc
+        assert process is not None
+        stopper = threading.Thread(target=platform.stop)
+        stopper.start()
+
+        def refused() -> bool:
+            try:
+                httpx.get(f"{platform.url}/api/v1/environment-info", timeout=1)
+            except httpx.ConnectError:
+                return True
+            return False
+
+        # The listening socket closes at once, while the running execution is drained.
+        wait_until(refused, 5, "the platform to stop listening")
+        assert process.poll() is None
+        stopper.join()
+        assert (tmp_path / "stopped-gracefully").exists()
+        platform.start()
+        after = Api(platform.url, platform.sdk_token)
+        drained = after.execution(running)
+        assert drained["status"] == "Succeeded", drained
+        assert after.get(f"/api/v1/executions/{running}/outputs/slept").json() == 2
+        assert after.wait_for(pending)["status"] == "Succeeded"
+        assert after.get(f"/api/v1/executions/{pending}/outputs/slept").json() == 0.2
+        assert "1 pending execution(s) re-queued after a graceful stop" in platform.log_tail(60)
+        assert not (tmp_path / "stopped-gracefully").exists()
+    finally:
+        platform.stop()
+
+
+def test_graceful_stop_ends_executions_still_running_after_the_grace_period_as_error(
+    tmp_path: Path,
+) -> None:
+    platform = start_platform(tmp_path, "--shutdown-grace-seconds", "0.5")
     try:
         api = Api(platform.url, platform.sdk_token)
         running = api.start("slow", {"seconds": 60})
