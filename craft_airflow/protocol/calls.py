@@ -8,6 +8,7 @@ retry, refresh and timeout behaviour cannot drift between sync and async code.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Generator
@@ -34,6 +35,8 @@ from craft_airflow.retry import RetryPolicy
 
 T = TypeVar("T")
 Steps = Generator[Step, Any, T]
+
+log = logging.getLogger(__name__)
 
 # Below this, a deadline counts as reached: an HTTP call cannot usefully start.
 MIN_USEFUL_SECONDS = 0.05
@@ -124,6 +127,10 @@ def perform(
             assert isinstance(result, Response)
             return result
         if decision.action == Action.REFRESH:
+            log.info(
+                "%s: access token refused (401); refreshing it and re-sending",
+                request.operation or request.describe(),
+            )
             refreshed = True
             ctx.tokens.invalidate(bearer)
             continue
@@ -136,6 +143,13 @@ def perform(
                 raise _gave_up(decision.error, state.retries, state.elapsed())
             if deadline is not None and ctx.clock() + delay >= deadline:
                 raise DeadlineReached()
+            log.info(
+                "%s: %s; retry %d in %.1f s",
+                request.operation or request.describe(),
+                decision.error.platform_message,
+                state.retries,
+                delay,
+            )
             yield Sleep(delay)
             continue
         raise decision.error
