@@ -73,9 +73,19 @@ class CraftExecutionMixin:
         return None
 
     def _endpoint_route(self) -> tuple[str, str] | None:
-        """``(endpoint_name, endpoint_url_path)`` to follow through the endpoint results route
-        (endpoint token only, no SDK token), else ``None`` for the SDK-token API."""
-        return None
+        """``(endpoint_name, endpoint_url_path)`` when the execution must be followed through
+        the endpoint results route, else ``None`` (the SDK-token API).
+
+        The results route is used only without an SDK token (the API gives status and logs)
+        and with an endpoint token for the task's ``endpoint_name``, if it has one.
+        """
+        name = getattr(self, "endpoint_name", None)
+        if not name:
+            return None
+        config = self.hook.config
+        if config.sdk_token or not config.endpoint_token_for(name):
+            return None
+        return name, (getattr(self, "endpoint_url_path", None) or name)
 
     def _pipeline_name(self) -> str | None:
         return None

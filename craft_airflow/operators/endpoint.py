@@ -105,12 +105,6 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
     def _endpoint_token(self) -> str | None:
         return self.hook.config.endpoint_token_for(self.endpoint_name)
 
-    def _endpoint_route(self) -> tuple[str, str] | None:
-        config = self.hook.config
-        if config.sdk_token or not self._endpoint_token():
-            return None
-        return self.endpoint_name, (self.endpoint_url_path or self.endpoint_name)
-
     # -- execute -------------------------------------------------------------------------------
 
     def _waits(self) -> bool:

@@ -78,27 +78,19 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     def _deployment_name(self) -> str | None:
         return self.endpoint_name
 
-    def _endpoint_route(self) -> tuple[str, str] | None:
-        if not self.endpoint_name:
-            return None
-        config = self.hook.config
-        if config.sdk_token or not config.endpoint_token_for(self.endpoint_name):
-            return None
-        return self.endpoint_name, (self.endpoint_url_path or self.endpoint_name)
-
     def check_execution_once(self, execution_id: str) -> Any:
-        if self._endpoint_route() is None:
+        route = self._endpoint_route()
+        if route is None:
             return super().check_execution_once(execution_id)
         # Endpoint token only: no status call. A short wait on the results route says whether
         # the execution has ended; "timeout" means not yet.
         from craft_airflow.statuses import TriggerEventStatus
 
-        route = self._endpoint_route()
         event = self.hook.wait_for_execution(
             execution_id,
             timeout=min(max(self.poll_interval, 1.0), 30.0),
-            endpoint_name=route[0] if route else None,
-            endpoint_url_path=route[1] if route else None,
+            endpoint_name=route[0],
+            endpoint_url_path=route[1],
             poll_interval=self.poll_interval,
         )
         return None if event.status == TriggerEventStatus.TIMEOUT else event
