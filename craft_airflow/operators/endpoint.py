@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
 
+def _mask_secret(value: str) -> None:
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - Airflow 3.1 task-sdk layout
+        from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
+    mask_secret(value)
+
+
 class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
     """
     Trigger a Craft AI endpoint deployment with JSON inputs, file inputs, or both.
@@ -107,6 +115,25 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
 
     # -- execute -------------------------------------------------------------------------------
 
+    def _read_deployment(self, *, required: bool) -> dict[str, Any]:
+        """The deployment (its URL path and file inputs); optional when an endpoint token is
+        there to trigger it anyway."""
+        from craft_airflow.errors import CraftAPIError
+
+        try:
+            deployment = self.hook.get_deployment(self.endpoint_name)
+        except CraftAPIError as err:
+            if required:
+                raise
+            self.log.warning(
+                "Cannot read deployment %r (%s); triggering it anyway", self.endpoint_name, err
+            )
+            return {}
+        if deployment.get("endpoint_token"):
+            # The deployment carries its endpoint token: keep it out of any log.
+            _mask_secret(str(deployment["endpoint_token"]))
+        return deployment
+
     def _waits(self) -> bool:
         return self.wait_for_results
 
@@ -119,7 +146,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         token = self._endpoint_token()
         file_input_names: list[str | None] = []
         if hook.config.sdk_token:
-            deployment = hook.get_deployment(self.endpoint_name)
+            deployment = self._read_deployment(required=token is None)
             if not self.endpoint_url_path and deployment.get("endpoint_url_path"):
                 self.endpoint_url_path = deployment["endpoint_url_path"]
             file_input_names = [

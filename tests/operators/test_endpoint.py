@@ -140,3 +140,23 @@ def test_with_sdk_token_outputs_are_keyed_by_endpoint_output_name():
     )
     hook.statuses["wc-1"] = "Succeeded"
     assert op.execute(make_context()) == {"word_count": 3}
+
+
+def test_unreadable_deployment_is_optional_with_an_endpoint_token():
+    from craft_airflow.errors import CraftAPIError
+
+    def refuse(name):
+        raise CraftAPIError(403, "forbidden")
+
+    op = operator(inputs={"n": 1}, wait_for_results=False)
+    hook = use_hook(op, FakeHook(config=config(sdk_token="sdk", endpoint_tokens={"wc": "t"})))
+    hook.get_deployment = refuse  # type: ignore[method-assign]
+    assert op.execute(make_context()) == "wc-1"
+    assert hook.called("trigger_endpoint")
+
+    op = operator(inputs={"n": 1}, wait_for_results=False)
+    hook = use_hook(op, FakeHook(config=config(sdk_token="sdk")))
+    hook.get_deployment = refuse  # type: ignore[method-assign]
+    with pytest.raises(CraftAPIError, match="forbidden"):
+        op.execute(make_context())
+    assert not hook.called("trigger_deployment")
