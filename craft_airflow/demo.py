@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     log_path = work / "airflow.log"
     # Airflow reads its configuration at import: set it before anything imports airflow.
     os.environ.update(_airflow_env(home, dags, None, args.deferrable))
+    # This process only reads results; the DAG runs log (INFO) to airflow.log.
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 
     from craft_airflow.local.server import EmbeddedPlatform
 
