@@ -598,9 +598,7 @@ def _execution_routes(api: APIRouter) -> None:
         platform = _platform(request)
         _get_execution(platform.store, execution_id)
         if wait_for_completion.lower() == "true":
-            status = await _wait_terminal(
-                platform, execution_id, platform.config.long_poll_seconds
-            )
+            status = await _wait_terminal(platform, execution_id, platform.config.long_poll_seconds)
             if status is not None and status not in TERMINAL_STATUSES:
                 return _redirect_to_self(request)
         execution = _get_execution(platform.store, execution_id)
@@ -873,6 +871,13 @@ def _control_routes(app: FastAPI) -> None:
         if reset_counters:
             faults.counters.clear()
         return faults.snapshot()
+
+    @app.get("/_local/status")
+    async def status(request: Request) -> dict[str, Any]:
+        """Executions by status and the unfinished ones (never affected by faults)."""
+        check(request)
+        store = _platform(request).store
+        return {"executions": store.count_by_status(), "unfinished": store.unfinished_ids()}
 
 
 # ---- data store -----------------------------------------------------------------------

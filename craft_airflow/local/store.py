@@ -256,6 +256,17 @@ class Store:
                 (status, now_iso(), error, json.dumps(outputs), execution_id),
             )
 
+    def count_by_status(self) -> dict[str, int]:
+        rows = self._all("SELECT status, COUNT(*) AS n FROM executions GROUP BY status")
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    def unfinished_ids(self) -> list[str]:
+        """Ids of the ``Pending``/``Running`` executions, oldest first."""
+        rows = self._all(
+            "SELECT id FROM executions WHERE status IN ('Pending', 'Running') ORDER BY seq"
+        )
+        return [r["id"] for r in rows]
+
     def pending_ids(self) -> list[str]:
         """Ids of the ``Pending`` executions, oldest first."""
         rows = self._all("SELECT id FROM executions WHERE status = 'Pending' ORDER BY seq")

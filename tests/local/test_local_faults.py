@@ -116,3 +116,26 @@ def test_rates_are_probabilities_with_a_seed(faulty: EmbeddedPlatform, control: 
     second = [api.get("/api/v1/users/me").status_code for _ in range(20)]
     assert first == second
     assert 0 < first.count(503) < 20
+
+
+def test_status_route_counts_executions_and_is_never_faulted(
+    faulty: EmbeddedPlatform, control: Any
+) -> None:
+    api = Api(faulty.url, faulty.sdk_token)
+    running = api.start("slow", {"seconds": 1})
+    api.wait_for(running, {"Running"})
+    control(rate_503=1.0, reset_counters=True)
+    headers = {"Authorization": f"Bearer {faulty.sdk_token}"}
+    assert httpx.get(f"{faulty.url}/_local/status").status_code == 401
+    status = httpx.get(f"{faulty.url}/_local/status", headers=headers)
+    assert status.status_code == 200, status.text
+    body = status.json()
+    assert body["executions"]["Running"] >= 1
+    assert running in body["unfinished"]
+    assert control()["counters"] == {}  # not counted as an API request either
+    control(rate_503=0)
+    api.wait_for(running)
+    assert (
+        running
+        not in httpx.get(f"{faulty.url}/_local/status", headers=headers).json()["unfinished"]
+    )
