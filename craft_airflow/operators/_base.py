@@ -312,10 +312,19 @@ class CraftJobMixin(CraftExecutionMixin):
         raise NotImplementedError
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
+        from craft_airflow.errors import CraftAPIError
+
         if not self.hook.config.sdk_token:
             # Endpoint token only: no status call, so an earlier try's execution is not adopted.
             return "Unknown"
-        return str(self.hook.get_execution(str(external_id), include_io_values=False)["status"])
+        try:
+            execution = self.hook.get_execution(str(external_id), include_io_values=False)
+        except CraftAPIError as err:
+            if err.status_code == 404:  # deleted on the platform: start a new one
+                self.log.warning("Execution %s of an earlier try is gone: %s", external_id, err)
+                return "NotFound"
+            raise
+        return str(execution.get("status"))
 
     def is_job_active(self, status: str) -> bool:
         return status in ("Pending", "Running")

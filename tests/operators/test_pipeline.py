@@ -387,3 +387,18 @@ def test_dag_with_mapping_objects_and_mapped_inputs_serialises():
         )
     restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
     assert set(restored.task_dict) == {"with_objects", "mapped"}
+
+
+def test_retry_after_the_earlier_execution_was_deleted_starts_a_new_one():
+    from craft_airflow.errors import CraftAPIError
+
+    op = operator(inputs={"text": "hi"}, wait_for_completion=False)
+    hook = use_hook(op, FakeHook(pipeline=PIPELINE))
+
+    def gone(execution_id, include_io_values=False):
+        raise CraftAPIError(404, f"Execution {execution_id} not found")
+
+    hook.get_execution = gone  # type: ignore[method-assign]
+    store = FakeStateStore(craft_execution_id="all-types-7")
+    assert op.execute(make_context(store=store)) == "all-types-1"
+    assert store["craft_execution_id"] == "all-types-1"
