@@ -75,6 +75,9 @@ class CraftAPIError(CraftError):
     :param request_id: the platform's ``request_id``, if any.
     """
 
+    #: Label of a message without an HTTP status or platform error name.
+    no_status_label = "error"
+
     def __init__(
         self,
         status_code: int | None,
@@ -87,7 +90,7 @@ class CraftAPIError(CraftError):
         self.status_code = status_code  # type: ignore[assignment]
         self.name = name
         self.request_id = request_id
-        label = name or (str(status_code) if status_code is not None else "unreachable")
+        label = name or (str(status_code) if status_code is not None else self.no_status_label)
         text = f"[{label}] {message}"
         if request_id and request_id != "NO_REQUEST_ID":
             text = f"{text} (request id: {request_id})"
@@ -98,6 +101,8 @@ class CraftAPIError(CraftError):
 class CraftConnectionError(CraftAPIError):
     """The platform could not be reached (after the allowed retries)."""
 
+    no_status_label = "unreachable"
+
     def __init__(self, message: str) -> None:
         super().__init__(None, message)
         self._init_args = (redact(message),)
@@ -105,6 +110,8 @@ class CraftConnectionError(CraftAPIError):
 
 class CraftAuthError(CraftAPIError):
     """The platform refused the credentials (401/403), or no usable credential is configured."""
+
+    no_status_label = "credentials"
 
 
 class CraftExecutionFailed(CraftError):
