@@ -96,7 +96,10 @@ class CallContext:
 def _gave_up(error: CraftAPIError, retries: int, elapsed: float) -> CraftAPIError:
     suffix = f" (gave up after {retries} retries over {elapsed:.0f} s)"
     if isinstance(error, CraftConnectionError):
-        return CraftConnectionError(error.platform_message + suffix)
+        return CraftConnectionError(
+            f"{error.platform_message} (unreachable after {retries + 1} attempts over "
+            f"{elapsed:.0f} s: gave up after {retries} retries)"
+        )
     return CraftAPIError(
         error.status_code, error.platform_message + suffix, error.name, error.request_id
     )

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConnectionError, redact
 from craft_airflow.protocol.http import (
@@ -78,8 +79,12 @@ def classify(
     secrets = tuple(secrets)
     op = request.operation or request.describe()
     if isinstance(result, TransportFailure):
+        # Name where the call went (no query: it may hold a token), e.g. the host of a closed port.
+        parts = urlsplit(request.url)
+        where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        what = "could not reach" if result.kind == FailureKind.NOT_SENT else "no answer from"
         error: CraftAPIError = CraftConnectionError(
-            redact(f"{op} failed: {result.detail}", secrets)
+            redact(f"{op} failed: {what} {where} ({result.detail})", secrets)
         )
         if result.kind == FailureKind.FATAL:
             return Decision(Action.FAIL, error)
