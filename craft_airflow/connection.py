@@ -115,6 +115,11 @@ def normalize_url(value: str, *, conn_id: str | None, field_name: str) -> str:
     value = (value or "").strip()
     if not value:
         raise _fail(conn_id, field_name, "is empty; expected an http(s) URL")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        # Not echoed: a malformed URL may still hold credentials.
+        raise _fail(
+            conn_id, field_name, "must not contain spaces or control characters; expected a URL"
+        )
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (raises on a malformed port)
@@ -155,7 +160,11 @@ def _as_token_map(value: Any, *, conn_id: str | None) -> dict[str, str]:
             value = json.loads(value) if value.strip() else {}
         except ValueError:
             # Never echo the value: it holds tokens.
-            raise _fail(conn_id, "endpoint_tokens", "is not valid JSON") from None
+            raise _fail(
+                conn_id,
+                "endpoint_tokens",
+                "is not valid JSON; expected a JSON object of deployment name -> token",
+            ) from None
     if not isinstance(value, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()
     ):
