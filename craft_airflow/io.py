@@ -114,7 +114,10 @@ def normalize_inputs_mapping(
     if mapping is None:
         return None
     if isinstance(mapping, Mapping | str | bytes) or not isinstance(mapping, Iterable):
-        raise CraftInputError("inputs_mapping: expected a list of InputSource or dicts")
+        raise CraftInputError(
+            f"inputs_mapping: expected a list of InputSource or dicts, got "
+            f"{type(mapping).__name__}: {mapping!r:.80}"
+        )
     result: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index, item in enumerate(mapping):
@@ -173,7 +176,10 @@ def normalize_outputs_mapping(
     if mapping is None:
         return None
     if isinstance(mapping, Mapping | str | bytes) or not isinstance(mapping, Iterable):
-        raise CraftInputError("outputs_mapping: expected a list of OutputDestination or dicts")
+        raise CraftInputError(
+            f"outputs_mapping: expected a list of OutputDestination or dicts, got "
+            f"{type(mapping).__name__}: {mapping!r:.80}"
+        )
     result: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index, item in enumerate(mapping):
@@ -264,6 +270,18 @@ def _check_value(name: str, data_type: str | None, value: Any) -> None:
         )
 
 
+def _as_dict(label: str, value: Any, expected: str) -> dict[str, Any]:
+    """``value`` as a dict; a clear error when a template or XCom gave something else."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise CraftInputError(
+            f"{label}: expected a dict of {expected}, got {type(value).__name__}: {value!r:.80} "
+            "(a template renders to a string: pass a dict, or render_template_as_native_obj=True)"
+        )
+    return dict(value)
+
+
 def split_inputs(
     inputs: Mapping[str, Any] | None,
     declared: Mapping[str, Mapping[str, Any]] | None,
@@ -277,7 +295,7 @@ def split_inputs(
 
     :return: ``(json_inputs, file_sources)``; open file sources with :func:`open_file_inputs`.
     """
-    inputs = dict(inputs or {})
+    inputs = _as_dict("inputs", inputs, "input name -> value")
     if any(not isinstance(k, str) for k in inputs):
         raise CraftInputError("inputs: keys must be input names (strings)")
     mapped = set(mapped)
@@ -319,7 +337,13 @@ def split_inputs(
             and name not in mapped
         )
         if missing:
-            raise CraftInputError(f"required input(s) missing: {', '.join(map(repr, missing))}")
+            described = ", ".join(
+                f"{name!r} ({declared[name].get('data_type') or 'any type'})" for name in missing
+            )
+            raise CraftInputError(
+                f"required input(s) missing: {described}; pass a value in inputs or map it in "
+                "inputs_mapping"
+            )
     return json_inputs, file_sources
 
 
@@ -350,9 +374,16 @@ def open_file_input(name: str, source: Any, stack: ExitStack) -> FileInput:
         return _open_storage_path(name, ObjectStoragePath(source), stack)
     if isinstance(source, str | os.PathLike):
         path = Path(os.fsdecode(os.fspath(source))).expanduser()
-        if not path.is_file():
-            raise CraftInputError(f"file input {name!r}: no such file: {str(path)!r}")
-        stream = stack.enter_context(path.open("rb"))
+        try:
+            _check_local_file(path)
+            stream = stack.enter_context(path.open("rb"))
+        except OSError as err:
+            raise CraftInputError(
+                f"file input {name!r}: cannot read {str(path)!r}: "
+                f"{err.strerror or type(err).__name__}; expected a readable file"
+            ) from None
+        except _NotAFile as err:
+            raise CraftInputError(f"file input {name!r}: {err}") from None
         return FileInput(filename=path.name, stream=stream)
     if _is_binary_stream(source):
         filename = os.path.basename(str(getattr(source, "name", "") or "")) or name
@@ -363,6 +394,28 @@ def open_file_input(name: str, source: Any, stack: ExitStack) -> FileInput:
     )
 
 
+class _NotAFile(Exception):
+    """A local path that exists as something else than a regular file, or does not exist."""
+
+
+def _check_local_file(path: Path) -> None:
+    """Raise :class:`_NotAFile` saying what ``path`` is when it is not a regular file
+    (``OSError`` when it cannot even be examined, e.g. a name too long)."""
+    if path.is_file():
+        return
+    shown = repr(str(path))
+    if path.is_symlink():
+        raise _NotAFile(
+            f"{shown} is a broken symbolic link (its target {os.readlink(path)!r} does not "
+            "exist); expected a file"
+        )
+    if path.is_dir():
+        raise _NotAFile(f"{shown} is a directory; expected a file")
+    if path.exists():
+        raise _NotAFile(f"{shown} is not a regular file (a socket, FIFO or device)")
+    raise _NotAFile(f"no such file: {shown}")
+
+
 def _open_storage_path(name: str, path: Any, stack: ExitStack) -> FileInput:
     from craft_airflow.protocol import FileInput
 
@@ -371,7 +424,13 @@ def _open_storage_path(name: str, path: Any, stack: ExitStack) -> FileInput:
     except Exception as err:  # storage back-ends raise their own errors (auth, network, ...)
         raise CraftInputError(f"file input {name!r}: cannot reach {str(path)!r}: {err}") from err
     if not exists:
-        raise CraftInputError(f"file input {name!r}: no such file: {str(path)!r}")
+        message = f"no such file: {str(path)!r}"
+        try:
+            if path.is_dir():
+                message = f"{str(path)!r} is a directory; expected a file"
+        except Exception:  # the first answer stands
+            pass
+        raise CraftInputError(f"file input {name!r}: {message}")
     stream = stack.enter_context(path.open("rb"))
     return FileInput(filename=path.name or name, stream=stream)
 
@@ -393,8 +452,8 @@ def split_endpoint_inputs(
     paths, streams) and the values of ``inputs`` named in ``file_input_names`` (the endpoint's
     declared file inputs, when known).
     """
-    inputs = dict(inputs or {})
-    files = dict(files or {})
+    inputs = _as_dict("inputs", inputs, "endpoint input name -> value")
+    files = _as_dict("files", files, "endpoint input name -> file")
     for label, given in (("inputs", inputs), ("files", files)):
         if any(not isinstance(k, str) for k in given):
             raise CraftInputError(f"{label}: keys must be endpoint input names (strings)")
@@ -410,8 +469,12 @@ def split_endpoint_inputs(
             files[name] = value
         else:
             json_inputs[name] = value
-    try:
-        json.dumps(json_inputs)
-    except (TypeError, ValueError) as err:
-        raise CraftInputError(f"inputs: not JSON-serialisable: {err}") from None
+    for name, value in json_inputs.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as err:
+            raise CraftInputError(
+                f"endpoint input {name!r}: not JSON-serialisable ({err}); expected a JSON value, "
+                "or a file (path, bytes, stream) in files"
+            ) from None
     return json_inputs, files

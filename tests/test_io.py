@@ -244,5 +244,5 @@ def test_file_source_errors(value, message):
 
 
 def test_a_folder_is_not_a_file(tmp_path: Path):
-    with ExitStack() as stack, pytest.raises(CraftInputError, match="no such file"):
+    with ExitStack() as stack, pytest.raises(CraftInputError, match="is a directory"):
         open_file_input("doc", str(tmp_path), stack)
