@@ -76,19 +76,41 @@ def execution_output_dir(
 
 
 def stream_to_storage(dest: ObjectStoragePath, download: Callable[[BinaryIO], int]) -> str:
-    """Stream one file into ``dest`` with ``download(sink)`` and return the location's URI."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Stream one file into ``dest`` with ``download(sink)`` and return the location's URI.
+
+    :raises CraftError: naming the output and the location when storage refuses the file.
+    """
     try:
-        with dest.open("wb") as sink:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        opened = dest.open("wb")
+    except OSError as err:
+        raise _storage_error(dest, err) from None
+    try:
+        with opened as sink:
             size = download(sink)
     except BaseException:
-        try:
-            dest.unlink(missing_ok=True)
-        except Exception:  # the download error is the one to report
-            log.debug("Could not remove the partial file %s", dest, exc_info=True)
+        _remove_partial(dest)
         raise
     log.info("Stored file output at %s (%s bytes)", dest, size)
     return str(dest)
+
+
+def _remove_partial(dest: ObjectStoragePath) -> None:
+    try:
+        dest.unlink(missing_ok=True)
+    except Exception:  # the original error is the one to report
+        log.debug("Could not remove the partial file %s", dest, exc_info=True)
+
+
+def _storage_error(dest: ObjectStoragePath, err: OSError) -> Exception:
+    from craft_airflow.errors import CraftError
+
+    reason = err.strerror or str(err) or type(err).__name__
+    return CraftError(
+        f"Cannot store file output {dest.name!r} at {str(dest)!r}: {type(err).__name__}: "
+        f"{reason}. Expected a writable location: check output_storage (operator argument or "
+        "the connection's 'output_storage' extra). The execution's outputs stay on the platform."
+    )
 
 
 def collect_run_outputs(
