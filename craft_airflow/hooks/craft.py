@@ -134,7 +134,18 @@ class CraftAIHook(BaseHook):
     @cached_property
     def config(self) -> CraftConnectionConfig:
         """The validated connection configuration (secrets registered with the masker)."""
-        return from_connection(self.get_connection(self.craft_conn_id))
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            conn = self.get_connection(self.craft_conn_id)
+        except AirflowNotFoundException:
+            env = f"AIRFLOW_CONN_{self.craft_conn_id.upper()}"
+            raise CraftConfigError(
+                f"Connection {self.craft_conn_id!r} (craft_conn_id) is not defined; expected a "
+                f"connection of type 'craft_ai' (Admin > Connections, or the {env} environment "
+                "variable)"
+            ) from None
+        return from_connection(conn)
 
     @cached_property
     def _ctx(self) -> CallContext:
