@@ -144,6 +144,15 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         """Trigger the endpoint (endpoint token) or the deployment (SDK token)."""
         hook = self.hook
         token = self._endpoint_token()
+        if not token and not hook.config.sdk_token:
+            from craft_airflow.errors import CraftConfigError
+
+            known = ", ".join(sorted(hook.config.endpoint_tokens)) or "none"
+            raise CraftConfigError(
+                f"Connection {self.craft_conn_id!r} has no endpoint token for "
+                f"{self.endpoint_name!r} (extra 'endpoint_tokens' has: {known}; no default "
+                "'endpoint_token') and no SDK token (password field); expected one of them"
+            )
         file_input_names: list[str | None] = []
         if hook.config.sdk_token:
             deployment = self._read_deployment(required=token is None)
