@@ -98,6 +98,12 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     # -- execution ---------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
+        if not isinstance(self.execution_id, str) or not self.execution_id.strip():
+            # A template or XCom gave nothing usable (e.g. an upstream task that returned None).
+            raise ValueError(
+                f"execution_id is {self.execution_id!r} once rendered; expected a non-empty "
+                "execution id, e.g. the 'execution_id' XCom of a Craft task that did not wait"
+            )
         self.announce_execution(context, str(self.execution_id))
         if not self.deferrable:
             return super().execute(context)
