@@ -39,9 +39,12 @@ def check_size(values: dict[str, Any]) -> None:
     """Non-file values must stay under 0.06 MB, read as 60,000 bytes of JSON text."""
     size = len(json.dumps(values).encode())
     if size > MAX_JSON_INPUTS_BYTES:
+        sizes = {name: len(json.dumps(value).encode()) for name, value in values.items()}
+        largest = max(sizes, key=sizes.__getitem__)
         raise bad_request(
-            f"The non-file input values take {size} bytes of JSON; the limit is"
-            f" {MAX_JSON_INPUTS_BYTES} bytes (0.06 MB). Send large data as file inputs.",
+            f"The non-file input values take {size} bytes of JSON (largest: input"
+            f" '{largest}', {sizes[largest]} bytes); the limit is {MAX_JSON_INPUTS_BYTES}"
+            " bytes (0.06 MB). Send large data as file inputs.",
             name="InputsTooLarge",
         )
 
