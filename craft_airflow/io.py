@@ -254,7 +254,8 @@ def _check_value(name: str, data_type: str | None, value: Any) -> None:
                 json.dumps(value)
             except (TypeError, ValueError) as err:
                 raise CraftInputError(
-                    f"input {name!r} (json): not JSON-serialisable: {err}"
+                    f"input {name!r} (json): not JSON-serialisable: {err}; expected a JSON value "
+                    "(dict, list, str, number, bool or None)"
                 ) from None
         return
     ok = {
@@ -275,9 +276,15 @@ def _as_dict(label: str, value: Any, expected: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
+        hint = ""
+        if isinstance(value, str):
+            hint = (
+                " (a template renders to a string: pass a dict, or set "
+                "render_template_as_native_obj=True on the DAG)"
+            )
         raise CraftInputError(
-            f"{label}: expected a dict of {expected}, got {type(value).__name__}: {value!r:.80} "
-            "(a template renders to a string: pass a dict, or render_template_as_native_obj=True)"
+            f"{label}: expected a dict of {expected}, got {type(value).__name__}: "
+            f"{value!r:.80}{hint}"
         )
     return dict(value)
 
