@@ -69,9 +69,11 @@ class Runner:
             _kill(proc)
 
     def begin_drain(self) -> None:
-        """Start no more executions: those not started yet stay ``Pending``."""
-        with self._lock:
-            self._draining = True
+        """Start no more executions: those not started yet stay ``Pending``.
+
+        Lock-free: called from the SIGTERM handler, which may interrupt a holder of the lock.
+        """
+        self._draining = True
 
     def shutdown(self, grace_seconds: float = 0.0) -> int:
         """Stop: drain running executions for up to ``grace_seconds``, then kill the rest.
