@@ -188,8 +188,17 @@ _FILTER = TokenRedactingFilter()
 
 
 def install_log_redaction(*logger_names: str) -> None:
-    """Attach :class:`TokenRedactingFilter` to the named loggers (idempotent)."""
+    """Attach :class:`TokenRedactingFilter` to the named loggers and to every descendant they
+    already have (idempotent).
+
+    A logger's filters only see the records created on that very logger, not those propagating
+    from its children: httpcore logs response headers (a redirect's ``Location`` with
+    ``?token=``) on ``httpcore.http11``, urllib3 logs retried URLs on ``urllib3.util.retry``.
+    Call this after importing the library, so that its loggers exist.
+    """
+    existing = list(logging.Logger.manager.loggerDict)
     for name in logger_names:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+        for logger_name in [name, *(n for n in existing if n.startswith(f"{name}."))]:
+            logger = logging.getLogger(logger_name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)
