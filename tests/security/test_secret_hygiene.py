@@ -1,0 +1,705 @@
+"""Secret hygiene: no token and no access token (JWT) ever lands in a log, the metadata DB, an
+exception or the platform's log, and every token is registered with Airflow's secrets masker.
+
+The test starts its own embedded platform with distinctive tokens (the SDK token; endpoint
+tokens declared in a copy of the example declarations, one of them then rotated through the API;
+a wrong endpoint token and a refused SDK token), then runs, in two child processes with their
+own AIRFLOW_HOME (deferrable and worker-wait, side by side), every example DAG plus
+``secret_hygiene_dag.py`` (endpoint-token-only route with redirects and file downloads, wrong
+endpoint token, refused SDK token, unreachable platform, invalid input, wait timeout) through a
+real Airflow. It also calls the hooks and the trigger directly into the same failures and keeps
+every exception's text. Then it searches all of it for every token value and anything
+JWT-shaped:
+
+* the children's stdout/stderr (``dag.test()`` writes the task logs there, not to files), every
+  file under each AIRFLOW_HOME (logs if any, stored outputs, the raw bytes of the metadata DB
+  and its WAL);
+* every text and blob column of every table of the metadata DB (XComs, rendered template
+  fields, task instances and their ``next_kwargs``, dag runs, triggers, audit log ...), plus the
+  trigger kwargs decrypted with Airflow's Fernet key;
+* the platform's own log file;
+* every exception text (``str``, ``repr``, formatted traceback, pickled form, causes and
+  contexts) and trigger event of the direct calls, and what they logged.
+
+Control assertions prove the search finds a planted token in each kind of place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import pickle
+import re
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from craft_airflow.local.server import EmbeddedPlatform, free_port
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+EXAMPLE_DAGS = REPO_ROOT / "example_dags"
+HYGIENE_DAG = HERE / "secret_hygiene_dag.py"
+DRIVER = HERE / "hygiene_driver.py"
+DRIVER_TIMEOUT = 300
+
+JWT_SHAPE = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+EXAMPLE_DAG_IDS = (
+    "craft_chain_file_outputs",
+    "craft_failure_handling",
+    "craft_mapped_runs",
+    "craft_run_pipeline",
+    "craft_run_then_sense",
+    "craft_trigger_endpoint",
+)
+DIRECT_CONNECTIONS = (
+    "craft_ai_default",
+    "craft_bad_sdk",
+    "craft_wrong_endpoint",
+    "craft_wrong_endpoint_with_sdk",
+    "craft_unreachable",
+    "craft_unreachable_endpoint_only",
+    "craft_endpoint_only",
+)
+HYGIENE_SUCCEEDS = (
+    "write_document",
+    "endpoint_token_only",
+    "endpoint_token_only_file",
+    "endpoint_token_only_no_wait",
+    "sensor_endpoint_token_only",
+    "slow_endpoint_token_only",
+)
+HYGIENE_FAILS = (
+    "wrong_endpoint_token",
+    "endpoint_invalid_input",
+    "bad_sdk_token",
+    "unreachable_platform",
+    "unreachable_endpoint",
+    "slow_endpoint_wait_timeout",
+)
+
+
+def _hex() -> str:
+    return secrets.token_hex(12)
+
+
+def _hide(text: str, tokens: dict[str, str]) -> str:
+    for label, token in tokens.items():
+        text = text.replace(token, f"<{label}>")
+    return JWT_SHAPE.sub("<JWT>", text)
+
+
+# -- searching ------------------------------------------------------------------------------
+
+
+@dataclass
+class Corpus:
+    """Texts to search, each with where it came from."""
+
+    texts: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, where: str, value: Any) -> None:
+        if isinstance(value, bytes | bytearray | memoryview):
+            data = bytes(value)
+            self.texts.append((where, data.decode("latin-1")))
+            # Compressed blobs (e.g. serialized DAGs) are searched decompressed too.
+            with contextlib.suppress(zlib.error):
+                self.texts.append((f"{where} (zlib)", zlib.decompress(data).decode("latin-1")))
+        elif value is not None:
+            self.texts.append((where, value if isinstance(value, str) else str(value)))
+
+    def add_tree(self, where: str, root: Path) -> None:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            self.add(f"{where}/{path.relative_to(root)}", path.read_bytes())
+
+    def add_database(self, where: str, db_path: Path) -> None:
+        """Every column of every row of every table of a SQLite database."""
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for table in tables:
+                cursor = db.execute(f'SELECT * FROM "{table}"')
+                columns = [c[0] for c in cursor.description]
+                for row in cursor:
+                    for column, value in zip(columns, row, strict=True):
+                        if isinstance(value, str | bytes):
+                            self.add(f"{where}: {table}.{column}", value)
+
+    def find(self, tokens: dict[str, str]) -> list[str]:
+        """``where: what`` for every token value or JWT-shaped string found."""
+        found = []
+        for where, text in self.texts:
+            found += [f"{where}: {label}" for label, token in tokens.items() if token in text]
+            found += [f"{where}: JWT {m[:16]}..." for m in JWT_SHAPE.findall(text)]
+        return found
+
+    def context(self, tokens: dict[str, str], width: int = 160) -> list[str]:
+        """Where each finding sits, the secret itself replaced by its label (for reports)."""
+        lines = []
+        for where, text in self.texts:
+            for token in tokens.values():
+                start = text.find(token)
+                if start >= 0:
+                    around = text[max(0, start - width) : start + len(token) + width]
+                    lines.append(f"{where}: ...{_hide(around, tokens)}...")
+            for match in JWT_SHAPE.finditer(text):
+                around = text[max(0, match.start() - width) : match.start()]
+                lines.append(f"{where}: ...{_hide(around, tokens)}<JWT>")
+        return lines
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    """Everything an exception can show: its text, repr, traceback, pickled form, arguments
+    and attributes, for it and each exception in its cause/context chain."""
+    texts = ["".join(traceback.format_exception(exc))]
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts += [str(current), repr(current), repr(current.args), repr(vars(current))]
+        # Unpicklable third-party exceptions: their other forms suffice.
+        with contextlib.suppress(Exception):
+            texts.append(pickle.dumps(current).decode("latin-1"))
+        stack += [current.__cause__, current.__context__]
+    return texts
+
+
+# -- the platform and its tokens ----------------------------------------------------------
+
+
+@dataclass
+class Tokens:
+    sdk: str = field(default_factory=lambda: f"sdk-SECRET-{_hex()}")
+    all_types: str = field(default_factory=lambda: f"ept-SECRET-alltypes-{_hex()}")
+    word_count: str = field(default_factory=lambda: f"ept-SECRET-wordcount-{_hex()}")
+    slow: str = field(default_factory=lambda: f"ept-SECRET-slow-{_hex()}")
+    wrong_endpoint: str = field(default_factory=lambda: f"ept-WRONG-{_hex()}")
+    bad_sdk: str = field(default_factory=lambda: f"sdk-WRONG-{_hex()}")
+    issued_jwts: list[str] = field(default_factory=list)
+
+    def all(self) -> dict[str, str]:
+        values = {
+            "SDK token": self.sdk,
+            "all-types endpoint token": self.all_types,
+            "word-count endpoint token": self.word_count,
+            "slow endpoint token": self.slow,
+            "wrong endpoint token": self.wrong_endpoint,
+            "refused SDK token": self.bad_sdk,
+        }
+        values.update({f"issued JWT #{i}": jwt for i, jwt in enumerate(self.issued_jwts)})
+        return values
+
+
+def declarations_with_tokens(dest: Path, tokens: Tokens) -> Path:
+    """A copy of the example declarations: the all-types endpoint's token replaced, and an
+    endpoint on the slow pipeline (its results route answers "not yet" a few times)."""
+    shutil.copytree(EXAMPLE_DAGS / "pipelines", dest)
+    path = dest / "all-types" / "pipeline.json"
+    declared = json.loads(path.read_text())
+    for deployment in declared["deployments"]:
+        if deployment["name"] == "all-types-endpoint":
+            deployment["endpoint_token"] = tokens.all_types
+    path.write_text(json.dumps(declared))
+    path = dest / "slow" / "pipeline.json"
+    declared = json.loads(path.read_text())
+    declared["deployments"] = [
+        {"name": "slow-endpoint", "execution_rule": "endpoint", "endpoint_token": tokens.slow}
+    ]
+    path.write_text(json.dumps(declared))
+    return dest
+
+
+def rotate_endpoint_token(platform: EmbeddedPlatform, tokens: Tokens) -> None:
+    """Give word-count-endpoint a distinctive token through the API (JWT kept as a secret)."""
+    with httpx.Client(base_url=platform.url, timeout=10) as client:
+        answer = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens.sdk})
+        answer.raise_for_status()
+        jwt = answer.json()["access_token"]
+        tokens.issued_jwts.append(jwt)
+        answer = client.post(
+            "/api/v1/endpoints/word-count-endpoint/generate-new-token",
+            data={"endpoint_token": tokens.word_count},
+            headers={"Authorization": f"Bearer {jwt}"},
+        )
+        answer.raise_for_status()
+        deployment = client.get(
+            "/api/v1/deployments/word-count-endpoint", headers={"Authorization": f"Bearer {jwt}"}
+        ).json()
+    assert deployment["endpoint_token"] == tokens.word_count
+
+
+def connections(url: str, dead_url: str, tokens: Tokens) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` values: the example DAGs' default one and the hygiene DAG's."""
+    fast_failure = {"max_retries": 1, "max_retry_seconds": 1, "request_timeout": 5}
+    endpoint_tokens = {
+        "all-types-endpoint": tokens.all_types,
+        "word-count-endpoint": tokens.word_count,
+        "slow-endpoint": tokens.slow,
+    }
+    specs: dict[str, dict[str, Any]] = {
+        # As make demo: the SDK token, one endpoint token (word-count goes the SDK-token way).
+        "craft_ai_default": {
+            "host": url,
+            "password": tokens.sdk,
+            "extra": {
+                "control_url": url,
+                "endpoint_tokens": {"all-types-endpoint": tokens.all_types},
+            },
+        },
+        "craft_endpoint_only": {"host": url, "extra": {"endpoint_tokens": endpoint_tokens}},
+        "craft_wrong_endpoint": {"host": url, "extra": {"endpoint_token": tokens.wrong_endpoint}},
+        "craft_wrong_endpoint_with_sdk": {
+            "host": url,
+            "password": tokens.sdk,
+            "extra": {"control_url": url, "endpoint_token": tokens.wrong_endpoint},
+        },
+        "craft_bad_sdk": {"host": url, "password": tokens.bad_sdk, "extra": {"control_url": url}},
+        "craft_unreachable": {
+            "host": dead_url,
+            "password": tokens.sdk,
+            "extra": {"control_url": dead_url, "endpoint_tokens": endpoint_tokens, **fast_failure},
+        },
+        "craft_unreachable_endpoint_only": {
+            "host": dead_url,
+            "extra": {"endpoint_tokens": endpoint_tokens, **fast_failure},
+        },
+    }
+    return {
+        f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps({"conn_type": "craft_ai", **spec})
+        for conn_id, spec in specs.items()
+    }
+
+
+@dataclass
+class Platform:
+    platform: EmbeddedPlatform
+    tokens: Tokens
+    conn_env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def hygiene_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    work = tmp_path_factory.mktemp("hygiene-platform")
+    tokens = Tokens()
+    pipelines = declarations_with_tokens(work / "pipelines", tokens)
+    platform = EmbeddedPlatform(
+        work / "data",
+        sdk_token=tokens.sdk,
+        pipelines_dir=pipelines,
+        extra_args=["--long-poll-seconds", "1", "--max-concurrency", "8"],
+    )
+    with platform:
+        rotate_endpoint_token(platform, tokens)
+        dead_url = f"http://127.0.0.1:{free_port()}"
+        yield Platform(platform, tokens, connections(platform.url, dead_url, tokens))
+
+
+# -- the Airflow runs (child processes) ---------------------------------------------------
+
+
+@dataclass
+class AirflowRun:
+    mode: str
+    home: Path
+    output: Path
+    result: dict[str, Any]
+
+
+def start_driver(work: Path, mode: str, conn_env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+    home = work / f"airflow-home-{mode}"
+    dags = work / f"dags-{mode}"
+    home.mkdir()
+    dags.mkdir()
+    for dag_file in [*EXAMPLE_DAGS.glob("*.py"), HYGIENE_DAG]:
+        shutil.copy(dag_file, dags / dag_file.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CRAFT_"))}
+    env.update(conn_env)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": str(mode == "deferrable"),
+            # INFO, as make demo: at DEBUG, the in-process supervisor of Airflow 3.3's dag.test()
+            # logs every MaskSecret message it relays, secret value included (Airflow's own
+            # connection masking does it too). The hooks' DEBUG lines are checked in-process.
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+    )
+    output = work / f"driver-{mode}.log"
+    with output.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(DRIVER), str(work / f"result-{mode}.json")],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return proc, home
+
+
+@pytest.fixture(scope="module")
+def airflow_runs(
+    hygiene_platform: Platform, tmp_path_factory: pytest.TempPathFactory
+) -> list[AirflowRun]:
+    """Every DAG through a real Airflow, deferrable and worker-wait side by side."""
+    work = tmp_path_factory.mktemp("hygiene-airflow")
+    started = {
+        mode: start_driver(work, mode, hygiene_platform.conn_env)
+        for mode in ("deferrable", "worker")
+    }
+    runs = []
+    try:
+        for mode, (proc, home) in started.items():
+            code = proc.wait(timeout=DRIVER_TIMEOUT)
+            output = work / f"driver-{mode}.log"
+            assert code == 0, f"{mode} driver exited {code}:\n{output.read_text()[-6000:]}"
+            result = json.loads((work / f"result-{mode}.json").read_text())
+            runs.append(AirflowRun(mode, home, output, result))
+    finally:
+        for proc, _ in started.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return runs
+
+
+# -- direct calls into the same failures -----------------------------------------------------
+
+
+@dataclass
+class DirectCalls:
+    texts: list[tuple[str, str]]
+    logged: str
+
+
+def _collect(texts: list[tuple[str, str]], label: str, call: Callable[[], Any]) -> Any:
+    """Run ``call``; keep its exception's texts (or its result's text) under ``label``."""
+    try:
+        result = call()
+    except Exception as exc:
+        texts += [(f"{label} raised {type(exc).__name__}", t) for t in exception_texts(exc)]
+        return exc
+    texts.append((f"{label} returned", repr(result)))
+    return result
+
+
+@pytest.fixture
+def direct_calls(hygiene_platform: Platform, capfd: pytest.CaptureFixture[str]) -> DirectCalls:
+    """The sync hook, the async hook and the trigger called into every failure; what they
+    printed or logged (structlog writes to the standard streams, so ``capfd``)."""
+    from craft_airflow.hooks.craft import CraftAIHook
+    from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+    from craft_airflow.triggers.execution import CraftExecutionTrigger
+
+    url = hygiene_platform.platform.url
+    texts: list[tuple[str, str]] = []
+    log_buffer = io.StringIO()
+    handler = logging.StreamHandler(log_buffer)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(logging.DEBUG)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in hygiene_platform.conn_env.items():
+            patch.setenv(name, value)
+        try:
+            sync_hooks = {c: CraftAIHook(c) for c in DIRECT_CONNECTIONS}
+            file_url = (
+                f"{url}/endpoints/v1/all-types-endpoint/executions/all-types-x/outputs/report"
+            )
+            for conn_id, hook in sync_hooks.items():
+                calls: dict[str, Callable[[], Any]] = {
+                    "test_connection": hook.test_connection,
+                    "run_pipeline": lambda h=hook: h.run_pipeline(
+                        "all-types", inputs={"text": "x"}
+                    ),
+                    "trigger_endpoint": lambda h=hook: h.trigger_endpoint(
+                        "all-types-endpoint", inputs={"text": "x"}
+                    ),
+                    "trigger_endpoint_bad_input": lambda h=hook: h.trigger_endpoint(
+                        "all-types-endpoint", inputs={"number": "x"}
+                    ),
+                    "get_execution": lambda h=hook: h.get_execution("all-types-unknown"),
+                    "get_outputs": lambda h=hook: h.get_outputs("all-types-unknown"),
+                    "endpoint_results": lambda h=hook: h.get_endpoint_results(
+                        "all-types-endpoint",
+                        "all-types-unknown",
+                        endpoint_name="all-types-endpoint",
+                    ),
+                    "endpoint_file": lambda h=hook: h.download_endpoint_file(
+                        file_url, io.BytesIO(), endpoint_name="all-types-endpoint"
+                    ),
+                    "endpoint_wait": lambda h=hook: h.wait_for_execution(
+                        "all-types-unknown",
+                        timeout=3,
+                        endpoint_name="all-types-endpoint",
+                        poll_interval=0.5,
+                    ),
+                }
+                for call_name, call in calls.items():
+                    _collect(texts, f"{conn_id} {call_name}", call)
+                hook.close()
+
+            # A failing pipeline, followed to its end.
+            hook = sync_hooks["craft_ai_default"]
+            execution_id = hook.run_pipeline("failing", inputs={"message": "boom"})
+            event = hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.5)
+            assert event.status == "failed", event
+            texts.append(("failing pipeline event", json.dumps(event.to_dict())))
+            hook.close()
+
+            # The endpoint results route answering "not yet" (307 to a URL with ?token=) until
+            # the wait times out.
+            hook = sync_hooks["craft_endpoint_only"]
+            slow_id = hook.trigger_endpoint("slow-endpoint", inputs={"seconds": 3})
+            event = hook.wait_for_execution(
+                slow_id, timeout=1.5, endpoint_name="slow-endpoint", poll_interval=0.5
+            )
+            assert event.status == "timeout", event
+            texts.append(("endpoint wait timeout event", json.dumps(event.to_dict())))
+            hook.close()
+
+            async def follow_async() -> None:
+                for conn_id, endpoint, followed in (
+                    ("craft_endpoint_only", "slow-endpoint", slow_id),
+                    ("craft_unreachable", None, execution_id),
+                    ("craft_unreachable_endpoint_only", "all-types-endpoint", execution_id),
+                    ("craft_wrong_endpoint", "all-types-endpoint", execution_id),
+                    ("craft_bad_sdk", None, execution_id),
+                    ("craft_ai_default", None, execution_id),
+                ):
+                    async_hook = CraftAIAsyncHook(conn_id)
+                    try:
+                        waited = await async_hook.wait_for_execution(
+                            followed, timeout=1, endpoint_name=endpoint, poll_interval=0.5
+                        )
+                        texts.append((f"async {conn_id} event", json.dumps(waited.to_dict())))
+                    except Exception as exc:
+                        texts.extend((f"async {conn_id}", t) for t in exception_texts(exc))
+                    finally:
+                        await async_hook.aclose()
+                    trigger = CraftExecutionTrigger(
+                        followed,
+                        conn_id,
+                        end_time=time.time() + 1,
+                        endpoint_name=endpoint,
+                        poll_interval=0.5,
+                    )
+                    texts.append((f"trigger {conn_id} kwargs", repr(trigger.serialize())))
+                    async for fired in trigger.run():
+                        texts.append((f"trigger {conn_id} event", json.dumps(fired.payload)))
+
+            asyncio.run(follow_async())
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(previous_level)
+    printed = capfd.readouterr()
+    return DirectCalls(texts, "\n".join((log_buffer.getvalue(), printed.out, printed.err)))
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+
+def search_everything(
+    platform: Platform, runs: list[AirflowRun], direct: DirectCalls
+) -> tuple[Corpus, list[str]]:
+    corpus = Corpus()
+    for run in runs:
+        corpus.add(f"[{run.mode}] child stdout/stderr", run.output.read_bytes())
+        corpus.add_tree(f"[{run.mode}] AIRFLOW_HOME", run.home)
+        corpus.add_database(f"[{run.mode}] metadata DB", run.home / "airflow.db")
+        for kwargs in run.result["trigger_kwargs"]:
+            corpus.add(f"[{run.mode}] decrypted trigger kwargs", kwargs)
+    corpus.add("platform log", platform.platform.log_path.read_bytes())
+    for where, text in direct.texts:
+        corpus.add(f"direct call: {where}", text)
+    corpus.add("direct calls' log records", direct.logged)
+    return corpus, corpus.find(platform.tokens.all())
+
+
+def test_no_token_or_jwt_anywhere(
+    hygiene_platform: Platform, airflow_runs: list[AirflowRun], direct_calls: DirectCalls
+) -> None:
+    # The runs did what they should, so the places searched hold real content.
+    for run in airflow_runs:
+        assert run.result["import_errors"] == {}
+        states = run.result["runs"]
+        for dag_id in EXAMPLE_DAG_IDS:
+            assert states[dag_id]["state"] == "success", (run.mode, dag_id, states[dag_id])
+        assert states["craft_failure_handling"]["tasks"]["run_failing_pipeline"] == "failed"
+        hygiene = states["craft_secret_hygiene"]["tasks"]
+        for task_id in HYGIENE_SUCCEEDS:
+            assert hygiene[task_id] == "success", (run.mode, task_id, hygiene)
+        for task_id in HYGIENE_FAILS:
+            assert hygiene[task_id] == "failed", (run.mode, task_id, hygiene)
+        output = run.output.read_text(errors="replace")
+        for expected in (
+            "CraftAuthError",
+            "CraftConnectionError",
+            "CraftExecutionFailed",
+            "CraftWaitTimeout",
+        ):
+            assert expected in output, (run.mode, expected)
+
+    deferrable = next(run for run in airflow_runs if run.mode == "deferrable")
+    assert deferrable.result["trigger_kwargs"], "no trigger row to search"
+    # The direct calls went through the token-bearing routes and failures, and their DEBUG
+    # records (request lines, redirects) were captured.
+    direct = "\n".join(where for where, _ in direct_calls.texts)
+    for expected in ("raised CraftAuthError", "raised CraftConnectionError", "trigger"):
+        assert expected in direct, expected
+    assert "token=***" in direct_calls.logged
+
+    corpus, found = search_everything(hygiene_platform, airflow_runs, direct_calls)
+    assert found == [], "\n".join(corpus.context(hygiene_platform.tokens.all()))
+
+
+def test_search_finds_planted_secrets(
+    hygiene_platform: Platform,
+    airflow_runs: list[AirflowRun],
+    tmp_path: Path,
+) -> None:
+    """Control: the same search finds a token or a JWT wherever one is planted."""
+    tokens = hygiene_platform.tokens
+    run = airflow_runs[0]
+
+    in_env = Corpus()
+    in_env.add("connection env", hygiene_platform.conn_env["AIRFLOW_CONN_CRAFT_AI_DEFAULT"])
+    assert sorted(f.split(": ")[-1] for f in in_env.find(tokens.all())) == [
+        "SDK token",
+        "all-types endpoint token",
+    ]
+
+    db_copy = tmp_path / "airflow.db"
+    with (
+        sqlite3.connect(f"file:{run.home / 'airflow.db'}?mode=ro", uri=True) as source,
+        sqlite3.connect(db_copy) as copy,
+    ):
+        source.backup(copy)
+    with sqlite3.connect(db_copy) as db:
+        assert db.execute("SELECT count(*) FROM xcom").fetchone()[0] > 0
+        db.execute(
+            "UPDATE xcom SET value = ? WHERE rowid = (SELECT min(rowid) FROM xcom)",
+            (json.dumps({"leak": tokens.word_count}),),
+        )
+        db.execute(
+            "UPDATE rendered_task_instance_fields SET rendered_fields = ? "
+            "WHERE rowid = (SELECT min(rowid) FROM rendered_task_instance_fields)",
+            (json.dumps({"inputs": {"t": tokens.issued_jwts[0]}}),),
+        )
+    planted = Corpus()
+    planted.add_database("copy", db_copy)
+    found = planted.find(tokens.all())
+    assert "copy: xcom.value: word-count endpoint token" in found, found
+    rendered = "copy: rendered_task_instance_fields.rendered_fields"
+    assert f"{rendered}: issued JWT #0" in found, found
+    assert any("JWT eyJ" in f for f in found)
+
+    tree = tmp_path / "home"
+    shutil.copytree(run.home, tree, ignore=shutil.ignore_patterns("*.db"))
+    (tree / "logs").mkdir(exist_ok=True)
+    (tree / "logs" / "task.log").write_text(f"GET /x?token={tokens.sdk} eyJa.eyJb.c\n")
+    planted = Corpus()
+    planted.add_tree("copy", tree)
+    assert planted.find({"SDK token": tokens.sdk}) == [
+        "copy/logs/task.log: SDK token",
+        "copy/logs/task.log: JWT eyJa.eyJb.c...",
+    ]
+
+    error = RuntimeError("outer")
+    error.__context__ = ValueError(f"Bearer {tokens.issued_jwts[0]}")
+    planted = Corpus()
+    for text in exception_texts(error):
+        planted.add("exception", text)
+    assert "exception: issued JWT #0" in planted.find(tokens.all())
+
+
+def test_tokens_are_registered_with_the_secrets_masker(
+    hygiene_platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building a hook's configuration (sync or async) makes the masker redact every token."""
+    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+
+    from craft_airflow.hooks.craft import CraftAIHook
+    from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+
+    tokens = hygiene_platform.tokens
+    for name, value in hygiene_platform.conn_env.items():
+        monkeypatch.setenv(name, value)
+    expected = {
+        "craft_ai_default": (tokens.sdk, tokens.all_types),
+        "craft_endpoint_only": (tokens.all_types, tokens.word_count, tokens.slow),
+        "craft_wrong_endpoint": (tokens.wrong_endpoint,),
+        "craft_bad_sdk": (tokens.bad_sdk,),
+    }
+    for conn_id, values in expected.items():
+        for build in ("sync", "async"):
+            reset_secrets_masker()
+            line = " ".join(f"token={v} Authorization: EndpointToken {v}" for v in values)
+            assert redact(line) == line  # nothing registered yet
+            if build == "sync":
+                CraftAIHook(conn_id).config  # noqa: B018
+            else:
+                asyncio.run(CraftAIAsyncHook(conn_id).get_config())
+            redacted = redact(line)
+            assert all(v not in redacted for v in values), (conn_id, build, redacted)
+            assert redacted.count("***") == 2 * len(values)
+    reset_secrets_masker()
+
+
+def test_the_config_parser_itself_registers_every_token(hygiene_platform: Platform) -> None:
+    """Not Airflow's own connection masking: a bare ``Connection`` (which masks nothing) goes
+    through :func:`from_connection` (sync) or ``amask_secrets`` (async) and its tokens are
+    masked."""
+    from airflow.sdk import Connection
+    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+
+    from craft_airflow.connection import amask_secrets, from_connection
+
+    tokens = hygiene_platform.tokens
+    values = (tokens.sdk, tokens.all_types, tokens.word_count, tokens.slow)
+    conn = Connection(
+        conn_id="bare",
+        conn_type="craft_ai",
+        host=hygiene_platform.platform.url,
+        password=tokens.sdk,
+        extra=json.dumps(
+            {
+                "endpoint_token": tokens.slow,
+                "endpoint_tokens": {"a": tokens.all_types, "b": tokens.word_count},
+            }
+        ),
+    )
+    line = " | ".join(values)
+    for build in ("sync", "async"):
+        reset_secrets_masker()
+        assert redact(line) == line
+        if build == "sync":
+            from_connection(conn)
+        else:
+            asyncio.run(amask_secrets(from_connection(conn, mask=False)))
+        assert redact(line) == " | ".join(["***"] * len(values)), build
+    reset_secrets_masker()
