@@ -86,6 +86,8 @@ class CraftAPIError(CraftError):
         request_id: str | None = None,
     ) -> None:
         # AirflowException declares status_code as an HTTPStatus; here it is the platform's.
+        name = redact(name) if name else name
+        request_id = redact(request_id) if request_id else request_id
         self._init_args = (status_code, redact(message), name, request_id)
         self.status_code = status_code  # type: ignore[assignment]
         self.name = name

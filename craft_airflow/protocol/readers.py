@@ -55,11 +55,12 @@ def parse_error(
             message = f"{message} {json.dumps(extra, default=str)}"
         name = payload.get("name")
         request_id = payload.get("request_id")
+        # Every field comes from the answer, which may echo what was sent: redact them all.
         return cls(
             status,
             redact(prefix + message, secrets),
-            name=str(name) if name else None,
-            request_id=str(request_id) if request_id else None,
+            name=redact(str(name), secrets) if name else None,
+            request_id=redact(str(request_id), secrets) if request_id else None,
         )
     hint = ""
     if status in (502, 503, 504):
