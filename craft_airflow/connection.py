@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from craft_airflow.errors import CraftConfigError
+from craft_airflow.errors import CraftConfigError, register_log_secrets
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -267,7 +267,9 @@ def from_connection(
 
 
 def mask_secrets(config: CraftConnectionConfig) -> None:
-    """Register the config's secrets with Airflow's secrets masker."""
+    """Register the config's secrets with Airflow's secrets masker (and with the log filter of
+    the HTTP libraries, whose records may not go through the masker)."""
+    register_log_secrets(config.secrets)
     mask = _mask_secret_function()
     for secret in config.secrets:
         mask(secret)
@@ -275,6 +277,7 @@ def mask_secrets(config: CraftConnectionConfig) -> None:
 
 async def amask_secrets(config: CraftConnectionConfig) -> None:
     """Async variant of :func:`mask_secrets`, safe on the triggerer's event loop."""
+    register_log_secrets(config.secrets)
     try:
         from airflow.sdk.log import amask_secret
     except ImportError:  # Airflow 3.1: no async variant; the sync one only touches memory there.

@@ -169,8 +169,23 @@ class CraftAmbiguousCreation(CraftError):
         super().__init__(message)
 
 
+#: Literal secrets of the connections in use, removed by :class:`TokenRedactingFilter` as well
+#: (replaced as a whole, never mutated: log records are filtered on many threads).
+_LOG_SECRETS: tuple[str, ...] = ()
+
+
+def register_log_secrets(values: Iterable[str | None]) -> None:
+    """Have :class:`TokenRedactingFilter` remove these values wherever they appear (e.g. a
+    redirect ``Location`` carrying a token under another parameter name)."""
+    global _LOG_SECRETS
+    new = [v for v in values if v and len(v) >= 4 and v not in _LOG_SECRETS]
+    if new:
+        _LOG_SECRETS = (*_LOG_SECRETS, *dict.fromkeys(new))
+
+
 class TokenRedactingFilter(logging.Filter):
-    """Logging filter that redacts token-bearing parts of records (URLs with ``?token=``...).
+    """Logging filter that redacts token-bearing parts of records (URLs with ``?token=``...)
+    and the secrets given to :func:`register_log_secrets`.
 
     Installed on the ``urllib3`` and ``httpx`` loggers, which log request URLs.
     """
@@ -180,7 +195,7 @@ class TokenRedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:
             return True
-        redacted = redact(message)
+        redacted = redact(message, _LOG_SECRETS)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True

@@ -47,3 +47,24 @@ def test_token_urls_are_redacted_on_library_loggers(logger_name: str) -> None:
     logged = stream.getvalue()
     assert logged.count("token=***") == 3, logged
     assert SECRET not in logged
+
+
+def test_registered_secrets_are_redacted_under_any_name() -> None:
+    """A connection's tokens are removed from these records wherever they appear, e.g. a
+    redirect that carries one under another parameter name."""
+    from craft_airflow.connection import CraftConnectionConfig, mask_secrets
+
+    other = "ept-SECRET-log-redaction-other-9f3e"
+    mask_secrets(CraftConnectionConfig("http://h", endpoint_tokens={"e": other}))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("urllib3.connectionpool")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug('"GET /files/report?sig=%s HTTP/1.1" 200 12', other)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    assert stream.getvalue() == '"GET /files/report?sig=*** HTTP/1.1" 200 12\n'
