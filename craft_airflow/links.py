@@ -10,21 +10,24 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
     from airflow.sdk.types import TaskInstanceKey
 
-#: XCom key holding the execution's URL, written as soon as the execution exists.
-EXECUTION_URL_XCOM_KEY = "craft_execution_url"
-
 
 class CraftExecutionLink(BaseOperatorLink):
-    """Opens the Craft AI execution started (or followed) by the task."""
+    """Opens the Craft AI execution started (or followed) by the task.
+
+    The task pushes the URL under :attr:`xcom_key` as soon as the execution exists, so the link
+    works while the task waits. When the task ends, Airflow calls :meth:`get_link` on the worker
+    and stores its answer under the same key: the operator still holds the URL then, and a task
+    that failed before any execution existed simply has no link (no XCom read, no error logged).
+    """
 
     name = "Craft AI execution"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        # Imported here: the XCom backend pulls in the task-runner machinery.
-        from airflow.providers.common.compat.sdk import XCom
+        return getattr(operator, "craft_execution_url", None) or ""
 
-        url = XCom.get_value(key=EXECUTION_URL_XCOM_KEY, ti_key=ti_key)
-        return url if isinstance(url, str) else ""
+
+#: XCom key holding the execution's URL (Airflow's key for this link).
+EXECUTION_URL_XCOM_KEY = CraftExecutionLink().xcom_key
 
 
 def persist_execution_link(context: Context, url: str | None) -> None:

@@ -62,9 +62,9 @@ class CraftExecutionMixin:
     poll_interval: float
     output_storage: Any
     log: Any
-    #: Set once the task knows its execution; used by ``on_kill``.
+    #: Set once the task knows its execution; used by ``on_kill`` and the extra link.
     _craft_execution_id: str | None = None
-    _craft_execution_url: str | None = None
+    craft_execution_url: str | None = None
 
     # -- configuration points ---------------------------------------------------------------
 
@@ -108,18 +108,20 @@ class CraftExecutionMixin:
         self._craft_execution_id = execution_id
         ti: Any = context["ti"]
         ti.xcom_push(key=EXECUTION_ID_XCOM_KEY, value=execution_id)
+        url = self.craft_execution_url = self._execution_url(execution_id)
+        persist_execution_link(context, url)
+        self.log.info("Craft AI execution %s%s", execution_id, f": {url}" if url else "")
+
+    def _execution_url(self, execution_id: str) -> str | None:
         try:
-            url = self.hook.config.execution_url(
+            return self.hook.config.execution_url(
                 execution_id,
                 pipeline_name=self._pipeline_name(),
                 deployment_name=self._deployment_name(),
             )
         except Exception as err:  # a broken link template must not fail a started execution
             self.log.warning("Cannot build the Craft AI execution URL: %s", err)
-            url = None
-        self._craft_execution_url = url
-        persist_execution_link(context, url)
-        self.log.info("Craft AI execution %s%s", execution_id, f": {url}" if url else "")
+            return None
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -189,6 +191,7 @@ class CraftExecutionMixin:
         except InvalidTriggerEvent as err:
             raise CraftError(f"Invalid event from the Craft AI trigger: {err}") from err
         self._craft_execution_id = parsed.execution_id
+        self.craft_execution_url = self._execution_url(parsed.execution_id)
         return self.finish_execution(context, parsed)
 
     # -- the end ----------------------------------------------------------------------------
@@ -290,7 +293,7 @@ class CraftExecutionMixin:
             "Task killed. The Craft AI platform has no call to cancel an execution: "
             "execution %s keeps running%s",
             self._craft_execution_id,
-            f" ({self._craft_execution_url})" if self._craft_execution_url else "",
+            f" ({self.craft_execution_url})" if self.craft_execution_url else "",
         )
 
 

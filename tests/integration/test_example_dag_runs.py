@@ -14,7 +14,6 @@ def assert_announced(run, task_id: str, platform_url: str, map_index: int = -1) 
     """The execution id XCom and the extra link point at the same execution."""
     execution_id = run.xcom(task_id, "execution_id", map_index)
     url = f"{platform_url}/executions/{execution_id}"
-    assert run.xcom(task_id, "craft_execution_url", map_index) == url
     assert run.xcom(task_id, "_link_CraftExecutionLink", map_index) == url
     return execution_id
 

@@ -148,7 +148,7 @@ def test_submit_validates_and_streams_file_inputs(tmp_path: Path):
     assert stream.closed  # closed once the request is sent
     assert result == "all-types-1"
     assert ti.xcoms["execution_id"] == "all-types-1"
-    assert ti.xcoms["craft_execution_url"] == "https://ui.example/executions/all-types-1"
+    assert ti.xcoms["_link_CraftExecutionLink"] == "https://ui.example/executions/all-types-1"
     assert not hook.called("wait_for_execution")
 
 
