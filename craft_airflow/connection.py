@@ -76,7 +76,7 @@ class CraftConnectionConfig:
     connect_timeout: float = 10.0
     execution_url_template: str = DEFAULT_EXECUTION_URL_TEMPLATE
     output_storage: str | None = None
-    max_retries: int = 5
+    max_retries: int = 10
     max_retry_seconds: float = 120.0
     conn_id: str | None = None
 

@@ -114,7 +114,7 @@ def get_provider_info() -> dict[str, Any]:
                     ),
                     "max_retries": {
                         "label": "Max retries",
-                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0},
+                        "schema": {"type": ["integer", "null"], "default": 10, "minimum": 0},
                         "description": "Retries of one request after a transient failure "
                         "(connection error, 502, 503, 504). A request that creates an execution "
                         "is never re-sent blindly.",

@@ -53,7 +53,7 @@ class RetryPolicy:
     :param wall_clock: wall clock, for ``Retry-After`` dates.
     """
 
-    max_retries: int = 5
+    max_retries: int = 10
     max_seconds: float = 120.0
     base: float = 0.5
     cap: float = 30.0

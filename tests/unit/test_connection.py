@@ -35,7 +35,7 @@ def test_defaults():
     assert config.request_timeout == 30
     assert config.long_poll_timeout == 150
     assert config.output_storage is None
-    assert config.max_retries == 5
+    assert config.max_retries == 10
     assert config.conn_id == "craft_test"
     assert "sdk-tok-123" not in repr(config)
 
