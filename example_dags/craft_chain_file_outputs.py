@@ -2,6 +2,8 @@
 
 ``word-count`` returns an upper-cased copy of its document as a file output. The operator
 streams it to storage and returns its URI, which the next operator takes as a file input.
+With ``multiple_outputs=True`` each output is also its own XCom, so ``count.output["upper"]``
+is the file's URI.
 """
 
 from __future__ import annotations
@@ -32,15 +34,15 @@ with DAG(
         task_id="count_words",
         pipeline_name="word-count",
         inputs={"document": write_document()},
+        multiple_outputs=True,
     )
 
-    # The file output's URI, read from the upstream return value, is the next file input.
+    # The file output's URI is the next task's file input.
     count_again = CraftRunPipelineOperator(
         task_id="count_words_of_upper_copy",
         pipeline_name="word-count",
-        inputs={"document": "{{ ti.xcom_pull(task_ids='count_words')['upper'] }}"},
+        inputs={"document": count.output["upper"]},
     )
-    count >> count_again
 
     @task
     def compare(first: dict, second: dict) -> dict:

@@ -99,6 +99,7 @@ def test_file_output_chains_into_the_next_file_input(run_dag, deferrable, airflo
     assert stored_file(first["upper"], airflow_home) == document.upper()
     assert stored_file(second["upper"], airflow_home) == document.upper()
     assert first["upper"] != second["upper"]
+    assert run.xcom("count_words", "upper") == first["upper"]  # multiple_outputs=True
     assert run.xcom("count_words", "execution_id") != run.xcom(
         "count_words_of_upper_copy", "execution_id"
     )
