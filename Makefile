@@ -5,7 +5,7 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo platform clean
+.PHONY: test lint demo platform bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ test: lint
 
 demo: $(STAMP)
 	$(BIN)/python -m craft_airflow.demo
+
+# Benchmarks that print figures (each starts and stops its own platform); see README "Benchmarks".
+bench: $(STAMP)
+	$(BIN)/python benchmarks/requests_per_run.py
+	$(BIN)/python benchmarks/output_streaming_memory.py
+	$(BIN)/python benchmarks/import_cost.py
+	$(BIN)/python benchmarks/platform_throughput.py
 
 platform: $(STAMP)
 	$(BIN)/craft-local serve --host 127.0.0.1 --port 8765 --data-dir .craft-local \

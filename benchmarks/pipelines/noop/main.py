@@ -1,0 +1,5 @@
+"""Does nothing."""
+
+
+def noop():
+    return {"done": True}
