@@ -19,13 +19,14 @@ from typing import Any
 JWT_SHAPE = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
-def _hide(text: str, tokens: dict[str, str]) -> str:
+def hide(text: str, tokens: dict[str, str]) -> str:
+    """``text`` with every secret replaced by its label and every JWT by ``<JWT>``."""
     for label, token in tokens.items():
         text = text.replace(token, f"<{label}>")
     return JWT_SHAPE.sub("<JWT>", text)
 
 
-@dataclass
+@dataclass(repr=False)  # a failing test prints its arguments: no secrets
 class Corpus:
     """Texts to search, each with where it came from."""
 
@@ -73,10 +74,10 @@ class Corpus:
                 start = text.find(token)
                 if start >= 0:
                     around = text[max(0, start - width) : start + len(token) + width]
-                    lines.append(f"{where}: ...{_hide(around, tokens)}...")
+                    lines.append(f"{where}: ...{hide(around, tokens)}...")
             for match in JWT_SHAPE.finditer(text):
                 around = text[max(0, match.start() - width) : match.start()]
-                lines.append(f"{where}: ...{_hide(around, tokens)}<JWT>")
+                lines.append(f"{where}: ...{hide(around, tokens)}<JWT>")
         return lines
 
 

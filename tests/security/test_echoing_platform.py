@@ -42,7 +42,7 @@ TOKENS = {"SDK token": SDK_TOKEN, "endpoint token": ENDPOINT_TOKEN, "access toke
 MODES = ("json-400", "json-401", "json-500", "html-502", "redirect", "refresh-refused")
 
 
-@dataclass
+@dataclass(repr=False)  # a failing test prints its arguments: no secrets
 class EchoServer:
     """Answers every request in the current ``mode``, echoing the credentials it saw."""
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import httpx
 import pytest
-from secret_search import Corpus, exception_texts
+from secret_search import Corpus, exception_texts, hide
 
 from craft_airflow.local.server import EmbeddedPlatform, free_port
 
@@ -99,7 +99,7 @@ def _hex() -> str:
 # -- the platform and its tokens ----------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)  # a failing test prints its arguments: no secrets
 class Tokens:
     sdk: str = field(default_factory=lambda: f"sdk-SECRET-{_hex()}")
     all_types: str = field(default_factory=lambda: f"ept-SECRET-alltypes-{_hex()}")
@@ -202,7 +202,7 @@ def connections(url: str, dead_url: str, tokens: Tokens) -> dict[str, str]:
     }
 
 
-@dataclass
+@dataclass(repr=False)  # a failing test prints its arguments: no secrets
 class Platform:
     platform: EmbeddedPlatform
     tokens: Tokens
@@ -229,7 +229,7 @@ def hygiene_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platf
 # -- the Airflow runs (child processes) ---------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)  # a failing test prints its arguments: no secrets
 class AirflowRun:
     mode: str
     home: Path
@@ -272,36 +272,55 @@ def start_driver(work: Path, mode: str, conn_env: dict[str, str]) -> tuple[subpr
     return proc, home
 
 
+@dataclass(repr=False)  # a failing test prints its arguments: no secrets
+class Children:
+    """The two Airflow child processes, and what they left once finished."""
+
+    work: Path
+    started: dict[str, tuple[subprocess.Popen, Path]]
+    tokens: dict[str, str]
+    runs: list[AirflowRun] | None = None
+
+
 @pytest.fixture(scope="module")
-def airflow_runs(
+def airflow_children(
     hygiene_platform: Platform, tmp_path_factory: pytest.TempPathFactory
-) -> list[AirflowRun]:
-    """Every DAG through a real Airflow, deferrable and worker-wait side by side."""
+) -> Iterator[Children]:
+    """Every DAG through a real Airflow, deferrable and worker-wait side by side (started here,
+    waited for by ``airflow_runs``, so the direct calls run meanwhile)."""
     work = tmp_path_factory.mktemp("hygiene-airflow")
     started = {
         mode: start_driver(work, mode, hygiene_platform.conn_env)
         for mode in ("deferrable", "worker")
     }
-    runs = []
     try:
-        for mode, (proc, home) in started.items():
-            code = proc.wait(timeout=DRIVER_TIMEOUT)
-            output = work / f"driver-{mode}.log"
-            assert code == 0, f"{mode} driver exited {code}:\n{output.read_text()[-6000:]}"
-            result = json.loads((work / f"result-{mode}.json").read_text())
-            runs.append(AirflowRun(mode, home, output, result))
+        yield Children(work, started, hygiene_platform.tokens.all())
     finally:
         for proc, _ in started.values():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    return runs
+
+
+@pytest.fixture
+def airflow_runs(airflow_children: Children) -> list[AirflowRun]:
+    if airflow_children.runs is None:
+        runs = []
+        for mode, (proc, home) in airflow_children.started.items():
+            code = proc.wait(timeout=DRIVER_TIMEOUT)
+            output = airflow_children.work / f"driver-{mode}.log"
+            tail = hide(output.read_text()[-6000:], airflow_children.tokens)
+            assert code == 0, f"{mode} driver exited {code}:\n{tail}"
+            result = json.loads((airflow_children.work / f"result-{mode}.json").read_text())
+            runs.append(AirflowRun(mode, home, output, result))
+        airflow_children.runs = runs
+    return airflow_children.runs
 
 
 # -- direct calls into the same failures -----------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)  # a failing test prints its arguments: no secrets
 class DirectCalls:
     texts: list[tuple[str, str]]
     logged: str
@@ -453,8 +472,13 @@ def search_everything(
 
 
 def test_no_token_or_jwt_anywhere(
-    hygiene_platform: Platform, airflow_runs: list[AirflowRun], direct_calls: DirectCalls
+    hygiene_platform: Platform,
+    airflow_children: Children,
+    direct_calls: DirectCalls,
+    airflow_runs: list[AirflowRun],
 ) -> None:
+    # Fixture order matters: the children start, the direct calls run, then the children are
+    # waited for.
     # The runs did what they should, so the places searched hold real content.
     for run in airflow_runs:
         assert run.result["import_errors"] == {}
@@ -549,10 +573,27 @@ def test_search_finds_planted_secrets(
     assert "exception: issued JWT #0" in planted.find(tokens.all())
 
 
+@pytest.fixture
+def saved_masker() -> Iterator[None]:
+    """The masker's patterns are restored afterwards: these tests empty it, the rest of the
+    session may rely on what earlier hooks registered."""
+    from airflow.sdk._shared.secrets_masker import _secrets_masker
+
+    masker = _secrets_masker()
+    patterns, replacer = set(masker.patterns), masker.replacer
+    try:
+        yield
+    finally:
+        masker.patterns, masker.replacer = patterns, replacer
+
+
+@pytest.mark.usefixtures("saved_masker")
 def test_tokens_are_registered_with_the_secrets_masker(
     hygiene_platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Building a hook's configuration (sync or async) makes the masker redact every token."""
+    """Building a hook's configuration (sync or async) makes the masker redact every token.
+
+    This is the masker Airflow's task logs go through (``airflow.sdk.log.mask_logs``)."""
     from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
 
     from craft_airflow.hooks.craft import CraftAIHook
@@ -579,9 +620,9 @@ def test_tokens_are_registered_with_the_secrets_masker(
             redacted = redact(line)
             assert all(v not in redacted for v in values), (conn_id, build, redacted)
             assert redacted.count("***") == 2 * len(values)
-    reset_secrets_masker()
 
 
+@pytest.mark.usefixtures("saved_masker")
 def test_the_config_parser_itself_registers_every_token(hygiene_platform: Platform) -> None:
     """Not Airflow's own connection masking: a bare ``Connection`` (which masks nothing) goes
     through :func:`from_connection` (sync) or ``amask_secrets`` (async) and its tokens are
@@ -614,4 +655,3 @@ def test_the_config_parser_itself_registers_every_token(hygiene_platform: Platfo
         else:
             asyncio.run(amask_secrets(from_connection(conn, mask=False)))
         assert redact(line) == " | ".join(["***"] * len(values)), build
-    reset_secrets_masker()
