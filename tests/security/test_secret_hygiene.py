@@ -477,8 +477,11 @@ def test_no_token_or_jwt_anywhere(
     direct_calls: DirectCalls,
     airflow_runs: list[AirflowRun],
 ) -> None:
-    # Fixture order matters: the children start, the direct calls run, then the children are
-    # waited for.
+    """Zero tokens and zero JWTs in everything the runs and the direct calls left behind.
+
+    (Fixture order matters: the children start, the direct calls run, then the children are
+    waited for.)
+    """
     # The runs did what they should, so the places searched hold real content.
     for run in airflow_runs:
         assert run.result["import_errors"] == {}
