@@ -7,8 +7,9 @@ decided in the protocol core, shared with the async hook.
 
 from __future__ import annotations
 
+import io
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from functools import cached_property
 from typing import Any, BinaryIO, TypeVar
 
@@ -32,6 +33,7 @@ from craft_airflow.protocol.decisions import endpoint_error_is_execution_failure
 from craft_airflow.protocol.http import (
     FailureKind,
     FileInput,
+    FilePart,
     HttpRequest,
     Response,
     Send,
@@ -95,17 +97,89 @@ def classify_requests_exception(exc: requests.RequestException) -> FailureKind:
     return FailureKind.NO_ANSWER
 
 
+class MultipartBody:
+    """A ``multipart/form-data`` body sent piece by piece: file parts are read from their
+    (rewound) streams ``CHUNK_SIZE`` at a time, never whole (``requests``' own ``files=``
+    encoding reads every file into memory and copies it into the body).
+
+    Parts are encoded as ``requests``/``urllib3`` would: text fields first, then files.
+    """
+
+    def __init__(self, fields: Mapping[str, str], files: tuple[FilePart, ...]) -> None:
+        from urllib3.fields import RequestField
+        from urllib3.filepost import choose_boundary
+
+        boundary = choose_boundary()
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        self._pieces: list[bytes | tuple[BinaryIO, int]] = []
+        for name, value in fields.items():
+            field = RequestField(name=name, data=value)
+            field.make_multipart()
+            head = f"--{boundary}\r\n{field.render_headers()}"
+            self._pieces.append(head.encode() + value.encode() + b"\r\n")
+        for part in files:
+            field = RequestField(name=part.name, data=b"", filename=part.filename)
+            field.make_multipart()
+            stream = part.rewound()
+            size = stream.seek(0, io.SEEK_END) - part.offset
+            part.rewound()
+            self._pieces += [
+                f"--{boundary}\r\n{field.render_headers()}".encode(),
+                (stream, size),
+                b"\r\n",
+            ]
+        self._pieces.append(f"--{boundary}--\r\n".encode())
+        self._length = sum(p[1] if isinstance(p, tuple) else len(p) for p in self._pieces)
+        self._index = 0
+        self._offset = 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (at most ``CHUNK_SIZE``: ``-1`` does not read everything)."""
+        size = CHUNK_SIZE if size is None or size < 0 else min(size, CHUNK_SIZE)
+        while self._index < len(self._pieces):
+            piece = self._pieces[self._index]
+            if isinstance(piece, tuple):
+                stream, length = piece
+                chunk = stream.read(min(size, length - self._offset))
+                if not chunk and self._offset < length:
+                    raise OSError(f"file input ended after {self._offset} of {length} bytes")
+            else:
+                chunk = piece[self._offset : self._offset + size]
+                length = len(piece)
+            self._offset += len(chunk)
+            if self._offset >= length:
+                self._index, self._offset = self._index + 1, 0
+            if chunk:
+                return chunk
+        return b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK_SIZE):
+            yield chunk
+
+
 def requests_kwargs(step: Send) -> dict[str, Any]:
-    """Arguments of ``requests.Session.request`` for one step (redirects never followed)."""
+    """Arguments of ``requests.Session.request`` for one step (redirects never followed).
+
+    With file parts the body is a fresh :class:`MultipartBody` (streamed, ``Content-Length``
+    known), so a retry re-sends the files from their start.
+    """
     request = step.request
+    headers = request.all_headers(step.bearer)
+    data: Any = dict(request.data) if request.data else None
+    if request.files:
+        data = MultipartBody(data or {}, request.files)
+        headers["Content-Type"] = data.content_type
     return {
         "method": request.method,
         "url": request.url,
         "params": list(request.params) or None,
-        "headers": request.all_headers(step.bearer),
+        "headers": headers,
         "json": request.json,
-        "data": dict(request.data) if request.data else None,
-        "files": {p.name: (p.filename, p.rewound()) for p in request.files} or None,
+        "data": data,
         "allow_redirects": False,
         "timeout": (step.timeouts.connect, step.timeouts.read),
         "stream": request.stream,

@@ -108,6 +108,8 @@ def body_of(prepared: Any) -> bytes:
     if isinstance(prepared, httpx.Request):
         return prepared.read()
     body = prepared.body or b""
+    if hasattr(body, "read"):  # a streamed multipart body
+        return b"".join(body)
     return body if isinstance(body, bytes) else body.encode()
 
 
