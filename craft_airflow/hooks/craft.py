@@ -510,7 +510,7 @@ class CraftAIHook(BaseHook):
     def download_endpoint_file(self, url: str, dest: BinaryIO, *, endpoint_name: str) -> int:
         """Stream a file output of the endpoint route (``<url>?token=``) into ``dest``."""
         token = self._endpoint_token(endpoint_name)
-        return self._stream_to(b.build_download_endpoint_file(url, token), dest)
+        return self._stream_to(b.build_download_endpoint_file(self.config, url, token), dest)
 
     def get_logs(self, execution_id: str) -> list[dict]:
         """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, BinaryIO
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.protocol.http import (
@@ -222,12 +222,26 @@ def build_endpoint_results(
     )
 
 
-def build_download_endpoint_file(url: str, endpoint_token: str) -> HttpRequest:
-    """§7.3: ``GET <url>?token=<token>``, no platform headers needed, streamed."""
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), f"{(parts.hostname or '').lower()}:{port}"
+
+
+def build_download_endpoint_file(
+    config: CraftConnectionConfig, url: str, endpoint_token: str
+) -> HttpRequest:
+    """§7.3: ``GET <url>?token=<token>``, no platform headers needed, streamed.
+
+    The token goes only to the environment's own origin. The SDK appends it to any URL; a file
+    URL on another host (open question 6: e.g. a presigned store URL, which carries its own
+    credentials) is fetched without it, so an endpoint token never leaves the environment.
+    """
+    same_origin = _origin(url) == _origin(config.environment_url)
     return HttpRequest(
         "GET",
         url,
-        params=(("token", endpoint_token),),
+        params=(("token", endpoint_token),) if same_origin else (),
         auth=AuthKind.NONE,
         stream=True,
         timeout=TimeoutKind.DOWNLOAD,

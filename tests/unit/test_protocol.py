@@ -303,9 +303,14 @@ def test_read_only_urls_and_flags():
     )
     assert results.long_poll and results.auth == AuthKind.NONE
     assert "t/k=n" not in repr(results) and "t/k=n" not in results.describe()
-    download = build_download_endpoint_file("https://files.example.com/o/report", "tok")
-    assert prepare_ours(download).url == "https://files.example.com/o/report?token=tok"
+    download = build_download_endpoint_file(CONFIG, f"{ENV}/endpoints/v1/p/executions/e/o", "tok")
+    assert prepare_ours(download).url == f"{ENV}/endpoints/v1/p/executions/e/o?token=tok"
     assert download.stream
+
+
+def test_endpoint_token_is_never_sent_to_another_host():
+    elsewhere = build_download_endpoint_file(CONFIG, "https://files.example.com/o/report", "tok")
+    assert prepare_ours(elsewhere).url == "https://files.example.com/o/report"
 
 
 def test_every_request_identifies_the_client_and_bearer_is_added_by_the_transport():
