@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 CLIENT_HEADER = "craft-ai-client"
@@ -63,10 +65,19 @@ class FilePart:
         return self.stream
 
 
+#: A non-seekable file input larger than this is spooled to a temporary file.
+SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+COPY_CHUNK_BYTES = 1024 * 1024
+
+
 def file_parts(
     files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None,
 ) -> tuple[FilePart, ...]:
-    """Normalise file inputs into rewindable parts (non-seekable streams are read once)."""
+    """Normalise file inputs into rewindable parts, so a retry can send them again.
+
+    A non-seekable stream is copied once into a spool file that stays in memory only up to
+    :data:`SPOOL_IN_MEMORY_BYTES`: a large piped input never sits whole in memory.
+    """
     parts = []
     for name, value in (files or {}).items():
         item = value if isinstance(value, FileInput) else FileInput(*value)
@@ -77,7 +88,11 @@ def file_parts(
         if seekable:
             offset = stream.tell()
         else:
-            stream, offset = io.BytesIO(stream.read()), 0
+            # Lives as long as the request's parts; removed when closed or collected.
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
+            shutil.copyfileobj(stream, spool, COPY_CHUNK_BYTES)
+            spool.seek(0)
+            stream, offset = cast(BinaryIO, spool), 0
         parts.append(FilePart(name, item.filename, stream, offset))
     return tuple(parts)
 

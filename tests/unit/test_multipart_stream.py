@@ -79,3 +79,35 @@ def test_request_kwargs_stream_files_with_a_content_length():
     sent = parts(prepared.headers["Content-Type"], b"".join(prepared.body))
     assert ("f", "f.bin", b"x" * 10) in sent
     assert ("json_inputs", None, b'{"n": 1}') in sent
+
+
+class Pipe(io.RawIOBase):
+    """A non-seekable stream (like a pipe) that records the largest read."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self.largest = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        self.largest = max(self.largest, len(buffer))
+        return self._data.readinto(buffer)
+
+
+def test_a_large_non_seekable_input_is_spooled_to_disk_not_memory():
+    from craft_airflow.protocol.http import COPY_CHUNK_BYTES, SPOOL_IN_MEMORY_BYTES
+
+    data = bytes(range(256)) * ((SPOOL_IN_MEMORY_BYTES + 4096) // 256)
+    pipe = Pipe(data)
+    (part,) = file_parts({"doc": ("doc.bin", pipe)})  # type: ignore[dict-item]
+    assert pipe.largest <= COPY_CHUNK_BYTES
+    assert part.stream._rolled  # type: ignore[attr-defined]  # on disk past the threshold
+    assert part.stream.read() == data
+
+
+def test_a_small_non_seekable_input_stays_in_memory_and_rewinds():
+    (part,) = file_parts({"doc": ("doc.bin", Pipe(b"hello"))})  # type: ignore[dict-item]
+    assert not part.stream._rolled  # type: ignore[attr-defined]
+    assert part.stream.read() == b"hello"
