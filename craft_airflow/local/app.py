@@ -433,23 +433,28 @@ def _pipeline_routes(api: APIRouter) -> None:
                 name="MissingCode",
             )
         code_dir = platform.store.pipeline_code_dir(name)
-        staging = Path(tempfile.mkdtemp(prefix="code-", dir=platform.config.data_dir))
+
+        def install() -> None:
+            """Extract into a staging folder, then move it in place (in a thread)."""
+            staging = Path(tempfile.mkdtemp(prefix="code-", dir=platform.config.data_dir))
+            try:
+                safe_extract(step_file.file, staging, platform.config.max_code_bytes)
+                if not (staging / parameters["function_path"]).is_file():
+                    raise bad_request(
+                        f"function_path '{parameters['function_path']}' is not in the uploaded"
+                        " code.",
+                        name="InvalidCode",
+                    )
+                shutil.rmtree(code_dir, ignore_errors=True)
+                code_dir.parent.mkdir(parents=True, exist_ok=True)
+                staging.rename(code_dir)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
         try:
-            await run_in_threadpool(
-                safe_extract, step_file.file, staging, platform.config.max_code_bytes
-            )
-            if not (staging / parameters["function_path"]).is_file():
-                raise bad_request(
-                    f"function_path '{parameters['function_path']}' is not in the uploaded code.",
-                    name="InvalidCode",
-                )
-            shutil.rmtree(code_dir, ignore_errors=True)
-            code_dir.parent.mkdir(parents=True, exist_ok=True)
-            staging.rename(code_dir)
+            await run_in_threadpool(install)
         except UnsafeArchive as exc:
             raise bad_request(f"Refused code archive: {exc}.", name="InvalidCode") from None
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         platform.store.put_pipeline(parameters, code_dir, origin="local")
         record = platform.store.get_pipeline(name)
         assert record is not None
@@ -490,7 +495,7 @@ def _pipeline_routes(api: APIRouter) -> None:
             )
         for deployment in deployments:
             store.delete_deployment(deployment["name"])
-        store.delete_pipeline(name)
+        await run_in_threadpool(store.delete_pipeline, name)
         return {
             "pipeline": {"name": name},
             "deployments": [
@@ -562,7 +567,8 @@ async def _start(
     try:
         files = await _save_uploads(uploads, exec_dir)
         ctx = InputContext(exec_dir, store.env_vars(), store.datastore_dir)
-        inputs, outputs = resolve(ctx, files)
+        # In a thread: data-store inputs are copied into the execution folder.
+        inputs, outputs = await run_in_threadpool(resolve, ctx, files)
     except BaseException:
         shutil.rmtree(exec_dir, ignore_errors=True)
         raise
@@ -631,7 +637,10 @@ def _execution_routes(api: APIRouter) -> None:
             bounds[key] = value
         if bounds["limit"] is not None and bounds["limit"] < 0:
             raise bad_request("'limit' must not be negative.")
-        return [store.logs(execution_id, bounds["from"], bounds["to"], bounds["limit"])]
+        logs = await run_in_threadpool(
+            store.logs, execution_id, bounds["from"], bounds["to"], bounds["limit"]
+        )
+        return [logs]
 
     @api.delete("/executions/{execution_id}")
     async def delete_execution(execution_id: str, request: Request) -> dict[str, str]:
@@ -892,7 +901,7 @@ def _xml_error(status: int, code: str, message: str) -> Response:
 def _datastore_routes(api: APIRouter, app: FastAPI) -> None:
     @api.get("/data-store/list")
     async def list_objects(request: Request, folder_path: str = "") -> dict[str, Any]:
-        items = _platform(request).datastore.list(folder_path or None)
+        items = await run_in_threadpool(_platform(request).datastore.list, folder_path or None)
         return {"items": items, "continuation_token": None}
 
     @api.post("/data-store/information")
