@@ -143,20 +143,20 @@ def _safe_name(filename: str | None, fallback: str) -> str:
     return base[:120]
 
 
+def _write_upload(upload: UploadFile, target: Path) -> None:
+    """Copy an uploaded file to ``target`` (blocking: call it in a thread)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    upload.file.seek(0)
+    with open(target, "wb") as out:
+        shutil.copyfileobj(upload.file, out)
+
+
 async def _save_uploads(uploads: dict[str, UploadFile], exec_dir: Path) -> dict[str, str]:
     """Copy file parts under ``exec_dir/inputs/<name>/``; return name -> relative path."""
     saved = {}
     for name, upload in uploads.items():
         rel = Path("inputs") / _safe_name(name, "input") / _safe_name(upload.filename, "file")
-        target = exec_dir / rel
-
-        def copy(upload: UploadFile = upload, target: Path = target) -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            upload.file.seek(0)
-            with open(target, "wb") as out:
-                shutil.copyfileobj(upload.file, out)
-
-        await run_in_threadpool(copy)
+        await run_in_threadpool(_write_upload, upload, exec_dir / rel)
         saved[name] = str(rel)
     return saved
 
@@ -182,6 +182,13 @@ async def _wait_terminal(platform: Platform, execution_id: str, seconds: float) 
 def _redirect_to_self(request: Request) -> Response:
     location = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Response(status_code=307, headers={"Location": location})
+
+
+def _get_pipeline(store: Store, name: str) -> dict[str, Any]:
+    record = store.get_pipeline(name)
+    if record is None:
+        raise not_found("Pipeline", name)
+    return record
 
 
 def _get_execution(store: Store, execution_id: str) -> dict[str, Any]:
@@ -474,18 +481,14 @@ def _pipeline_routes(api: APIRouter) -> None:
     @api.get("/pipelines/{name}")
     async def get_pipeline(name: str, request: Request) -> dict[str, Any]:
         # Creation is synchronous, so ?wait_for_completion=true answers at once.
-        record = _platform(request).store.get_pipeline(name)
-        if record is None:
-            raise not_found("Pipeline", name)
-        return pipeline_view(record)
+        return pipeline_view(_get_pipeline(_platform(request).store, name))
 
     @api.delete("/pipelines/{name}")
     async def delete_pipeline(
         name: str, request: Request, force_deployments_deletion: str = "false"
     ) -> dict[str, Any]:
         store = _platform(request).store
-        if store.get_pipeline(name) is None:
-            raise not_found("Pipeline", name)
+        _get_pipeline(store, name)
         deployments = store.list_deployments(name)
         if deployments and force_deployments_deletion.lower() != "true":
             raise conflict(
@@ -505,31 +508,26 @@ def _pipeline_routes(api: APIRouter) -> None:
 
     @api.post("/pipelines/{name}/logs")
     async def pipeline_logs(name: str, request: Request) -> list[Any]:
-        if _platform(request).store.get_pipeline(name) is None:
-            raise not_found("Pipeline", name)
+        _get_pipeline(_platform(request).store, name)
         return []  # nothing is built, so there are no build logs
 
     @api.get("/pipelines/{name}/executions")
     async def list_executions(name: str, request: Request) -> list[dict[str, Any]]:
         store = _platform(request).store
-        if store.get_pipeline(name) is None:
-            raise not_found("Pipeline", name)
+        _get_pipeline(store, name)
         return [execution_list_item(e) for e in store.list_executions(pipeline_name=name)]
 
     @api.get("/pipelines/{name}/executions/latest")
     async def latest_execution(name: str, request: Request) -> Any:
         store = _platform(request).store
-        if store.get_pipeline(name) is None:
-            raise not_found("Pipeline", name)
+        _get_pipeline(store, name)
         latest = store.latest_execution(pipeline_name=name)
         return Response(status_code=204) if latest is None else {"execution_id": latest}
 
     @api.post("/pipelines/{name}/run")
     async def run_pipeline(name: str, request: Request) -> dict[str, str]:
         platform = _platform(request)
-        record = platform.store.get_pipeline(name)
-        if record is None:
-            raise not_found("Pipeline", name)
+        record = _get_pipeline(platform.store, name)
         fields, uploads = await _read_body(request)
         json_inputs = _json_field(fields, "json_inputs", dict, {})
         inputs_mapping = _json_field(fields, "inputs_mapping", list, None)
@@ -699,10 +697,7 @@ def _deployment_routes(api: APIRouter) -> None:
     async def create_endpoint(request: Request) -> dict[str, Any]:
         platform = _platform(request)
         body, _ = await _read_body(request)
-        pipeline_name = body.get("pipeline_name")
-        record = platform.store.get_pipeline(str(pipeline_name))
-        if record is None:
-            raise not_found("Pipeline", str(pipeline_name))
+        record = _get_pipeline(platform.store, str(body.get("pipeline_name")))
         deployment = build_deployment({**body, "execution_rule": "endpoint"}, record["parameters"])
         if platform.store.get_deployment(deployment["name"]) is not None:
             raise conflict(
@@ -780,21 +775,29 @@ def _endpoint_auth(store: Store, path: str, token: str | None) -> dict[str, Any]
     return deployment
 
 
-def _endpoint_token(request: Request) -> str | None:
+def _endpoint_token(request: Request, *, query: bool = True) -> str | None:
+    """The ``Authorization: EndpointToken <t>`` header, else (with ``query``) ``?token=``."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "endpointtoken" and token:
         return token.strip()
-    return request.query_params.get("token")
+    return request.query_params.get("token") if query else None
+
+
+def _endpoint_execution(
+    store: Store, deployment: dict[str, Any], execution_id: str
+) -> dict[str, Any]:
+    """An execution of ``deployment``; 404 for any other (no peeking across endpoints)."""
+    execution = store.get_execution(execution_id)
+    if execution is None or execution["deployment_name"] != deployment["name"]:
+        raise not_found("Execution", execution_id)
+    return execution
 
 
 def _endpoint_routes(app: FastAPI) -> None:
     @app.post("/endpoints/{path}")
     async def trigger(path: str, request: Request) -> JSONResponse:
         platform = _platform(request)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        deployment = _endpoint_auth(
-            platform.store, path, token.strip() if scheme.lower() == "endpointtoken" else None
-        )
+        deployment = _endpoint_auth(platform.store, path, _endpoint_token(request, query=False))
         execution_id = await _trigger(platform, deployment, request)
         # Open question 2: 200 with the id in the body and the legacy header, no redirect;
         # the results URL is /endpoints/v1/{path}/executions/{id}?token=...
@@ -806,9 +809,7 @@ def _endpoint_routes(app: FastAPI) -> None:
     async def results(path: str, execution_id: str, request: Request) -> Response:
         platform = _platform(request)
         deployment = _endpoint_auth(platform.store, path, _endpoint_token(request))
-        execution = platform.store.get_execution(execution_id)
-        if execution is None or execution["deployment_name"] != deployment["name"]:
-            raise not_found("Execution", execution_id)
+        execution = _endpoint_execution(platform.store, deployment, execution_id)
         status = await _wait_terminal(platform, execution_id, platform.config.long_poll_seconds)
         if status is None:
             raise not_found("Execution", execution_id)
@@ -832,9 +833,7 @@ def _endpoint_routes(app: FastAPI) -> None:
     async def download(path: str, execution_id: str, name: str, request: Request) -> Response:
         platform = _platform(request)
         deployment = _endpoint_auth(platform.store, path, _endpoint_token(request))
-        execution = platform.store.get_execution(execution_id)
-        if execution is None or execution["deployment_name"] != deployment["name"]:
-            raise not_found("Execution", execution_id)
+        execution = _endpoint_execution(platform.store, deployment, execution_id)
         item = next(
             (
                 i
@@ -958,14 +957,7 @@ def _datastore_routes(api: APIRouter, app: FastAPI) -> None:
         upload = files.get("file")
         if upload is None:
             return _xml_error(400, "InvalidArgument", "missing 'file' part")
-        target = datastore.path(path)
-
-        def copy() -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as out:
-                shutil.copyfileobj(upload.file, out)
-
-        await run_in_threadpool(copy)
+        await run_in_threadpool(_write_upload, upload, datastore.path(path))
         return Response(status_code=204)
 
     @app.get("/_local/data-store/object")
