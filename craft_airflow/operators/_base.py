@@ -303,12 +303,33 @@ class CraftJobMixin(CraftExecutionMixin):
     A retry on Airflow 3.3+ re-attaches to the execution an earlier try started (found in
     ``task_state_store``) while it is Pending/Running, or collects its outputs if it succeeded;
     after a failure it starts a new one. Airflow 3.1/3.2 (compat stand-in): every try starts anew.
-    The subclass implements ``submit_job`` and :meth:`_waits`.
+    The subclass implements ``submit_job`` and :meth:`_waits`, and passes its wait settings
+    (documented on the operators) to this ``__init__``, which validates and stores them.
     """
 
     #: task_state_store key of the execution id (renaming it breaks in-flight retries).
     external_id_key = "craft_execution_id"
     _result: tuple[str, Any] | None = None
+
+    def __init__(
+        self,
+        *,
+        deferrable: bool,
+        craft_conn_id: str,
+        timeout: float | timedelta | None,
+        poll_interval: float | timedelta,
+        output_storage: str | ObjectStoragePath | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.deferrable = deferrable
+        self.craft_conn_id = craft_conn_id
+        self.timeout = seconds_or_none(timeout, "timeout")
+        self.poll_interval = validate_poll_interval(poll_interval)
+        self.output_storage = output_storage
+
+    def _wait_timeout(self) -> float | None:
+        return self.timeout
 
     def _waits(self) -> bool:
         """Whether the task waits for the execution's end (else it returns the execution id)."""

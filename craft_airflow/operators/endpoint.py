@@ -12,11 +12,7 @@ from airflow.sdk import BaseOperator, conf
 
 from craft_airflow.io import open_file_inputs, split_endpoint_inputs
 from craft_airflow.links import CraftExecutionLink
-from craft_airflow.operators._base import (
-    CraftJobMixin,
-    seconds_or_none,
-    validate_poll_interval,
-)
+from craft_airflow.operators._base import CraftJobMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -88,7 +84,14 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         output_storage: str | ObjectStoragePath | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            deferrable=deferrable,
+            craft_conn_id=craft_conn_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            output_storage=output_storage,
+            **kwargs,
+        )
         if endpoint_name is None or (isinstance(endpoint_name, str) and not endpoint_name.strip()):
             raise ValueError("endpoint_name must be a non-empty string")
         self.endpoint_name = endpoint_name
@@ -96,16 +99,8 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         self.files = files
         self.endpoint_url_path = endpoint_url_path
         self.wait_for_results = wait_for_results
-        self.deferrable = deferrable
-        self.craft_conn_id = craft_conn_id
-        self.timeout = seconds_or_none(timeout, "timeout")
-        self.poll_interval = validate_poll_interval(poll_interval)
-        self.output_storage = output_storage
 
     # -- CraftJobMixin -------------------------------------------------------------------
-
-    def _wait_timeout(self) -> float | None:
-        return self.timeout
 
     def _deployment_name(self) -> str | None:
         return self.endpoint_name

@@ -20,11 +20,7 @@ from craft_airflow.io import (
     split_inputs,
 )
 from craft_airflow.links import CraftExecutionLink
-from craft_airflow.operators._base import (
-    CraftJobMixin,
-    seconds_or_none,
-    validate_poll_interval,
-)
+from craft_airflow.operators._base import CraftJobMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -97,7 +93,14 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         output_storage: str | ObjectStoragePath | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            deferrable=deferrable,
+            craft_conn_id=craft_conn_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            output_storage=output_storage,
+            **kwargs,
+        )
         # Anything but a string is an XComArg resolved at run time.
         if pipeline_name is None or (isinstance(pipeline_name, str) and not pipeline_name.strip()):
             raise ValueError("pipeline_name must be a non-empty string")
@@ -106,16 +109,8 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         self.inputs_mapping = inputs_mapping
         self.outputs_mapping = outputs_mapping
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.craft_conn_id = craft_conn_id
-        self.timeout = seconds_or_none(timeout, "timeout")
-        self.poll_interval = validate_poll_interval(poll_interval)
-        self.output_storage = output_storage
 
     # -- CraftJobMixin -------------------------------------------------------------------
-
-    def _wait_timeout(self) -> float | None:
-        return self.timeout
 
     def _pipeline_name(self) -> str | None:
         return self.pipeline_name
