@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowSkipException
 
 from craft_airflow.links import persist_execution_link
+from craft_airflow.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -131,7 +132,7 @@ class CraftExecutionMixin:
         Needs the SDK token; following through the endpoint route only, there is no status call
         and the answer is ``None`` (the wait that follows finds out).
         """
-        from craft_airflow.statuses import ExecutionStatus, event_for_status
+        from craft_airflow.statuses import event_for_status
 
         if self._endpoint_route() is not None:
             return None
@@ -351,10 +352,10 @@ class CraftJobMixin(CraftExecutionMixin):
         return str(execution.get("status"))
 
     def is_job_active(self, status: str) -> bool:
-        return status in ("Pending", "Running")
+        return status in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 
     def is_job_succeeded(self, status: str) -> bool:
-        return status == "Succeeded"
+        return status == ExecutionStatus.SUCCEEDED
 
     def poll_until_complete(self, external_id: Any, context: Context) -> Any:
         # The 3.3 mixin returns this method's value when it re-attaches to a running execution,
