@@ -18,14 +18,26 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
+from craft_airflow.errors import (
+    CraftAPIError,
+    CraftError,
+    CraftExecutionFailed,
+    CraftWaitTimeout,
+)
 from craft_airflow.links import persist_execution_link
-from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.statuses import (
+    ExecutionEvent,
+    ExecutionStatus,
+    InvalidTriggerEvent,
+    TriggerEventStatus,
+    event_for_status,
+    parse_trigger_event,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
     from craft_airflow.hooks.craft import CraftAIHook
-    from craft_airflow.statuses import ExecutionEvent
 
 #: XCom key of the execution id, pushed as soon as the execution exists.
 EXECUTION_ID_XCOM_KEY = "execution_id"
@@ -132,20 +144,14 @@ class CraftExecutionMixin:
         Needs the SDK token; following through the endpoint route only, there is no status call
         and the answer is ``None`` (the wait that follows finds out).
         """
-        from craft_airflow.statuses import event_for_status
+        from craft_airflow.protocol.readers import execution_error_message
 
         if self._endpoint_route() is not None:
             return None
         execution = self.hook.get_execution(execution_id, include_io_values=False)
         status = ExecutionStatus.parse(execution.get("status"))
         self.log.info("Craft AI execution %s is %s", execution_id, execution.get("status"))
-        return event_for_status(execution_id, status, detail=self._error_detail(execution))
-
-    @staticmethod
-    def _error_detail(execution: dict[str, Any]) -> str | None:
-        from craft_airflow.protocol.readers import execution_error_message
-
-        return execution_error_message(execution)
+        return event_for_status(execution_id, status, detail=execution_error_message(execution))
 
     def wait_for_execution(self, context: Context, execution_id: str) -> Any:
         """Check once; then finish, defer (deferrable) or wait in the worker. Returns the result."""
@@ -184,9 +190,6 @@ class CraftExecutionMixin:
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: validate the event, then finish."""
-        from craft_airflow.errors import CraftError
-        from craft_airflow.statuses import InvalidTriggerEvent, parse_trigger_event
-
         try:
             parsed = parse_trigger_event(event)
         except InvalidTriggerEvent as err:
@@ -204,9 +207,6 @@ class CraftExecutionMixin:
         failed: ``CraftExecutionFailed`` with the platform's message and the last log lines;
         timeout: ``CraftWaitTimeout``; error: ``CraftError``. Logs are copied in every case.
         """
-        from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
-        from craft_airflow.statuses import TriggerEventStatus
-
         execution_id = event.execution_id
         logs = self.copy_execution_logs(execution_id)
         if event.status == TriggerEventStatus.SUCCESS:
@@ -337,8 +337,6 @@ class CraftJobMixin(CraftExecutionMixin):
         raise NotImplementedError
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        from craft_airflow.errors import CraftAPIError
-
         if not self.hook.config.sdk_token:
             # Endpoint token only: no status call, so an earlier try's execution is not adopted.
             return "Unknown"
