@@ -515,7 +515,7 @@ def _pipeline_routes(api: APIRouter) -> None:
     async def list_executions(name: str, request: Request) -> list[dict[str, Any]]:
         store = _platform(request).store
         _get_pipeline(store, name)
-        return [execution_list_item(e) for e in store.list_executions(pipeline_name=name)]
+        return [execution_list_item(e) for e in store.list_executions(name)]
 
     @api.get("/pipelines/{name}/executions/latest")
     async def latest_execution(name: str, request: Request) -> Any:

@@ -199,18 +199,11 @@ class Store:
         row = self._one("SELECT status FROM executions WHERE id = ?", (execution_id,))
         return row["status"] if row else None
 
-    def list_executions(
-        self, pipeline_name: str | None = None, deployment_name: str | None = None
-    ) -> list[dict[str, Any]]:
-        if deployment_name is not None:
-            rows = self._all(
-                "SELECT * FROM executions WHERE deployment_name = ? ORDER BY seq",
-                (deployment_name,),
-            )
-        else:
-            rows = self._all(
-                "SELECT * FROM executions WHERE pipeline_name = ? ORDER BY seq", (pipeline_name,)
-            )
+    def list_executions(self, pipeline_name: str) -> list[dict[str, Any]]:
+        """The executions of a pipeline, oldest first."""
+        rows = self._all(
+            "SELECT * FROM executions WHERE pipeline_name = ? ORDER BY seq", (pipeline_name,)
+        )
         return [_execution(r) for r in rows]
 
     def latest_execution(
@@ -222,10 +215,6 @@ class Store:
             (deployment_name if deployment_name is not None else pipeline_name,),
         )
         return row["id"] if row else None
-
-    def count_status(self, status: str) -> int:
-        row = self._one("SELECT COUNT(*) AS n FROM executions WHERE status = ?", (status,))
-        return int(row["n"]) if row else 0
 
     def mark_running(self, execution_id: str) -> bool:
         """Move a ``Pending`` execution to ``Running``; ``False`` if it no longer waits."""
