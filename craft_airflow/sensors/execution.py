@@ -107,11 +107,8 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         self.announce_execution(context, str(self.execution_id))
         if not self.deferrable:
             return super().execute(context)
-        event = self.check_execution_once(str(self.execution_id))
-        if event is not None:
-            return self.finish_execution(context, event)
-        self.defer_to_trigger(str(self.execution_id))
-        return None  # not reached: defer raises
+        # Deferrable: check once, then finish at once or defer.
+        return self.wait_for_execution(context, str(self.execution_id))
 
     def poke(self, context: Context) -> PokeReturnValue:
         event = self.check_execution_once(str(self.execution_id))
