@@ -270,9 +270,8 @@ def mask_secrets(config: CraftConnectionConfig) -> None:
     """Register the config's secrets with Airflow's secrets masker (and with the log filter of
     the HTTP libraries, whose records may not go through the masker)."""
     register_log_secrets(config.secrets)
-    mask = _mask_secret_function()
     for secret in config.secrets:
-        mask(secret)
+        mask_secret(secret)
 
 
 async def amask_secrets(config: CraftConnectionConfig) -> None:
@@ -287,9 +286,12 @@ async def amask_secrets(config: CraftConnectionConfig) -> None:
         await amask_secret(secret)
 
 
-def _mask_secret_function() -> Any:
+def mask_secret(value: str) -> None:
+    """Register one secret value with Airflow's secrets masker."""
     try:
-        from airflow.sdk.log import mask_secret
+        from airflow.sdk.log import mask_secret as mask
     except ImportError:  # pragma: no cover - older task-sdk layouts
-        from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
-    return mask_secret
+        from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef]
+            mask_secret as mask,
+        )
+    mask(value)

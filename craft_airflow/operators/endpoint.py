@@ -10,20 +10,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import ResumableJobMixin
 from airflow.sdk import BaseOperator, conf
 
+from craft_airflow.connection import mask_secret
 from craft_airflow.io import open_file_inputs, split_endpoint_inputs
 from craft_airflow.links import CraftExecutionLink
 from craft_airflow.operators._base import CraftJobMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
-
-
-def _mask_secret(value: str) -> None:
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - Airflow 3.1 task-sdk layout
-        from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
-    mask_secret(value)
 
 
 class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
@@ -126,7 +119,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             return {}
         if deployment.get("endpoint_token"):
             # The deployment carries its endpoint token: keep it out of any log.
-            _mask_secret(str(deployment["endpoint_token"]))
+            mask_secret(str(deployment["endpoint_token"]))
         return deployment
 
     def _waits(self) -> bool:
