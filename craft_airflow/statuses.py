@@ -132,10 +132,6 @@ def parse_trigger_event(event: Mapping[str, Any] | None) -> ExecutionEvent:
     )
 
 
-def is_terminal(status: ExecutionStatus | None) -> bool:
-    return status in TERMINAL_STATUSES
-
-
 def event_for_status(
     execution_id: str, status: ExecutionStatus | None, *, detail: str | None = None
 ) -> ExecutionEvent | None:

@@ -4,7 +4,6 @@ transports (requests for the sync hook, httpx for the async hook)."""
 from __future__ import annotations
 
 import contextlib
-import io
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -44,10 +43,6 @@ class FileInput:
 
     filename: str
     stream: BinaryIO
-
-    @classmethod
-    def from_bytes(cls, filename: str, data: bytes) -> FileInput:
-        return cls(filename, io.BytesIO(data))
 
 
 @dataclass(frozen=True)

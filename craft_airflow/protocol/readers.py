@@ -92,11 +92,6 @@ def decode_body(status: int, body: bytes, content_type: str, *, operation: str =
         ) from None
 
 
-def read_json(status: int, body: bytes, content_type: str = "", *, operation: str = "") -> Any:
-    """Decode a JSON answer (alias of :func:`decode_body` for JSON calls)."""
-    return decode_body(status, body, content_type, operation=operation)
-
-
 def _require_mapping(data: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise CraftAPIError(None, f"Unexpected answer for {what}: expected a JSON object")
