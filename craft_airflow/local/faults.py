@@ -16,6 +16,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from craft_airflow.local.errors import error_body
+
 RESET_MODES = ("random", "before", "after")
 
 
@@ -149,9 +151,7 @@ async def _send_error(
     message: str,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    body = json.dumps(
-        {"message": message, "name": name, "request_id": "NO_REQUEST_ID", "additional_data": None}
-    ).encode()
+    body = json.dumps(error_body(name, message, "NO_REQUEST_ID")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send(
         {

@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from craft_airflow.local.errors import PlatformError
+from craft_airflow.local.errors import PlatformError, error_body
 
 
 def too_large(max_bytes: int) -> PlatformError:
@@ -52,14 +52,7 @@ class BodySizeLimit:
 
 async def _reply_413(send: Send, max_bytes: int) -> None:
     error = too_large(max_bytes)
-    body = json.dumps(
-        {
-            "message": error.message,
-            "name": error.name,
-            "request_id": "NO_REQUEST_ID",
-            "additional_data": None,
-        }
-    ).encode()
+    body = json.dumps(error_body(error.name, error.message, "NO_REQUEST_ID")).encode()
     await send(
         {
             "type": "http.response.start",
