@@ -117,9 +117,9 @@ class Runner:
 
     def _run(self, execution_id: str) -> None:
         execution = self.store.get_execution(execution_id)
-        pipeline = execution and self.store.get_pipeline(execution["pipeline_name"])
         if execution is None:
             return
+        pipeline = self.store.get_pipeline(execution["pipeline_name"])
         if pipeline is None:
             self.store.finish(execution_id, "Error", error="the pipeline was deleted")
             return
