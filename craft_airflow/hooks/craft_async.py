@@ -94,27 +94,23 @@ class CraftAIAsyncHook(BaseHook):
     def __init__(self, craft_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.craft_conn_id = craft_conn_id
-        self._config: CraftConnectionConfig | None = None
         self._ctx: CallContext | None = None
         self._client: httpx.AsyncClient | None = None
         self._users = 0
 
     async def get_config(self) -> CraftConnectionConfig:
         """Read and validate the connection (once), registering its secrets for masking."""
-        if self._config is None:
+        return (await self._context()).config
+
+    async def _context(self) -> CallContext:
+        if self._ctx is None:
             conn = await aget_connection(self.craft_conn_id)
             aextra = getattr(conn, "aextra_dejson", None)
             # The sync extra_dejson masks through a blocking call; use the async one when present.
             extras = await aextra() if aextra is not None else conn.extra_dejson
             config = from_connection(conn, mask=False, extras=extras)
             await amask_secrets(config)
-            self._config = config
             self._ctx = CallContext(config)
-        return self._config
-
-    async def _context(self) -> CallContext:
-        await self.get_config()
-        assert self._ctx is not None
         return self._ctx
 
     @asynccontextmanager
