@@ -25,6 +25,8 @@ INPUT_SOURCES = (
     "datastore_path",
 )
 OUTPUT_DESTINATIONS = ("endpoint_output_name", "is_null", "datastore_path")
+# Every key that names where an input comes from or an output goes, once each.
+_MAPPING_KEYS = tuple(dict.fromkeys(INPUT_SOURCES + OUTPUT_DESTINATIONS))
 
 
 def datastore_file(root: Path, path: str) -> Path:
@@ -70,8 +72,7 @@ def _parse_mapping_list(raw: Any, what: str, key: str, known: dict[str, Any]) ->
 
 
 def _single_source(mapping: dict[str, Any], allowed: tuple[str, ...], name: str, what: str) -> str:
-    sources = [k for k in INPUT_SOURCES + OUTPUT_DESTINATIONS if k in mapping]
-    sources = list(dict.fromkeys(sources))
+    sources = [k for k in _MAPPING_KEYS if k in mapping]
     if len(sources) != 1 or sources[0] not in allowed:
         raise bad_request(
             f"The {what} mapping of '{name}' needs exactly one of {', '.join(allowed)}.",
@@ -82,9 +83,15 @@ def _single_source(mapping: dict[str, Any], allowed: tuple[str, ...], name: str,
     return sources[0]
 
 
-def _item(definition: dict[str, Any], mapping_type: str, mapping_value: dict[str, Any]) -> dict:
+def _item(
+    definition: dict[str, Any],
+    mapping_type: str,
+    mapping_value: dict[str, Any],
+    kind: str = "input",
+) -> dict:
+    """An execution's input (or, with ``kind="output"``, output) item, without its value."""
     return {
-        "pipeline_input_name": definition["name"],
+        f"pipeline_{kind}_name": definition["name"],
         "data_type": definition["data_type"],
         "mapping_type": mapping_type,
         "mapping_value": mapping_value,
@@ -195,16 +202,19 @@ def _absent(
     definition: dict[str, Any],
     mapping_type: str,
     mapping_value: dict[str, Any],
-    is_required: bool,
-    default: Any,
-    has_default: bool,
+    spec: dict[str, Any],
     key: str,
 ) -> dict[str, Any]:
+    """An input the caller did not send under ``key``: its default, omitted, or a 400.
+
+    :param spec: where ``is_required`` and ``default_value`` are read: the input's
+        definition (runs) or the deployment's mapping (endpoints).
+    """
     name, data_type = definition["name"], definition["data_type"]
     item = _item(definition, mapping_type, mapping_value)
-    if has_default:
-        item["value"] = default
-    elif is_required:
+    if "default_value" in spec:
+        item["value"] = spec["default_value"]
+    elif spec.get("is_required", True):
         raise bad_request(
             f"Missing required input '{name}' ({data_type}): expected {expected(data_type)}"
             f" under '{key}'.",
@@ -265,17 +275,7 @@ def resolve_run_inputs(
                 _given(definition, "run", {"run_input_name": name}, json_inputs, files, name)
             )
         else:
-            items.append(
-                _absent(
-                    definition,
-                    "run",
-                    {"run_input_name": name},
-                    definition.get("is_required", True),
-                    definition.get("default_value"),
-                    "default_value" in definition,
-                    name,
-                )
-            )
+            items.append(_absent(definition, "run", {"run_input_name": name}, definition, name))
     return items
 
 
@@ -313,17 +313,7 @@ def resolve_endpoint_inputs(
         if key in fields or key in files:
             items.append(_given(definition, "endpoint", value, fields, files, key))
         else:
-            items.append(
-                _absent(
-                    definition,
-                    "endpoint",
-                    value,
-                    mapping.get("is_required", True),
-                    mapping.get("default_value"),
-                    "default_value" in mapping,
-                    key,
-                )
-            )
+            items.append(_absent(definition, "endpoint", value, mapping, key))
     return items
 
 
@@ -337,7 +327,7 @@ def run_outputs(parameters: dict[str, Any], outputs_mapping: Any) -> list[dict[s
     for name, definition in definitions.items():
         mapping = mappings.get(name)
         if mapping is None:
-            items.append(_output_item(definition, "run", {"run_output_name": name}))
+            items.append(_item(definition, "run", {"run_output_name": name}, "output"))
             continue
         source = _single_source(mapping, ("is_null", "datastore_path"), name, "output")
         items.append(_mapped_output(definition, mapping, source))
@@ -354,27 +344,26 @@ def deployment_outputs(deployment: dict[str, Any], parameters: dict[str, Any]) -
     return items
 
 
-def _output_item(definition: dict[str, Any], mapping_type: str, value: dict[str, Any]) -> dict:
-    return {
-        "pipeline_output_name": definition["name"],
-        "data_type": definition["data_type"],
-        "mapping_type": mapping_type,
-        "mapping_value": value,
-    }
-
-
 def _mapped_output(definition: dict[str, Any], mapping: dict[str, Any], source: str) -> dict:
     if source == "is_null":
-        return _output_item(definition, "is_null", {"is_null": True})
+        return _item(definition, "is_null", {"is_null": True}, "output")
     if source == "datastore_path":
         path = mapping["datastore_path"]
         if not isinstance(path, str):
             raise bad_request(f"datastore_path of '{definition['name']}' must be a string.")
         datastore_file(Path("/"), path)  # refuse '..' and empty paths now, not after the run
-        return _output_item(definition, "datastore", {"datastore_path": path})
-    return _output_item(
-        definition, "endpoint", {"endpoint_output_name": mapping["endpoint_output_name"]}
+        return _item(definition, "datastore", {"datastore_path": path}, "output")
+    return _item(
+        definition, "endpoint", {"endpoint_output_name": mapping["endpoint_output_name"]}, "output"
     )
+
+
+def _described(key: str, definition: dict[str, Any]) -> dict[str, Any]:
+    """Start of a deployment mapping: ``{key: name, data_type[, description]}``."""
+    base = {key: definition["name"], "data_type": definition["data_type"]}
+    if "description" in definition:
+        base["description"] = definition["description"]
+    return base
 
 
 def normalise_deployment_mappings(
@@ -394,9 +383,7 @@ def normalise_deployment_mappings(
     input_sources = INPUT_SOURCES if endpoint else INPUT_SOURCES[1:]
     result_in: list[dict[str, Any]] = []
     for name, definition in inputs.items():
-        base = {"pipeline_input_name": name, "data_type": definition["data_type"]}
-        if "description" in definition:
-            base["description"] = definition["description"]
+        base = _described("pipeline_input_name", definition)
         mapping = in_maps.get(name)
         if mapping is None:
             if not endpoint:
@@ -428,9 +415,7 @@ def normalise_deployment_mappings(
     result_out: list[dict[str, Any]] = []
     output_sources = OUTPUT_DESTINATIONS if endpoint else OUTPUT_DESTINATIONS[1:]
     for name, definition in outputs.items():
-        base = {"pipeline_output_name": name, "data_type": definition["data_type"]}
-        if "description" in definition:
-            base["description"] = definition["description"]
+        base = _described("pipeline_output_name", definition)
         mapping = out_maps.get(name)
         if mapping is None:
             if not endpoint:
