@@ -39,6 +39,7 @@ from craft_airflow.protocol.http import (
     Send,
     Sleep,
     TransportFailure,
+    describe_exception,
 )
 from craft_airflow.protocol.readers import (
     decode_body,
@@ -54,7 +55,6 @@ from craft_airflow.statuses import ExecutionEvent
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
 MAX_DOWNLOAD_REDIRECTS = 3
-DETAIL_CHARS = 300
 
 install_log_redaction("urllib3", "urllib3.connectionpool", "requests")
 
@@ -264,8 +264,7 @@ class CraftAIHook(BaseHook):
         reason = getattr(cause.args[0], "reason", None) if cause.args else None
         if isinstance(reason, BaseException):
             cause = reason
-        text = redact(f"{type(cause).__name__}: {cause}", self.config.secrets)
-        return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+        return describe_exception(cause, self.config.secrets)
 
     def _drive(self, steps: Generator[Send | Sleep, Any, T]) -> T:
         """Perform the steps of a protocol generator until it returns."""

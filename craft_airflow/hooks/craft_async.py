@@ -18,16 +18,22 @@ import httpx
 from airflow.sdk import BaseHook
 
 from craft_airflow.connection import CraftConnectionConfig, amask_secrets, from_connection
-from craft_airflow.errors import install_log_redaction, redact
+from craft_airflow.errors import install_log_redaction
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json
-from craft_airflow.protocol.http import FailureKind, Response, Send, Sleep, TransportFailure
+from craft_airflow.protocol.http import (
+    FailureKind,
+    Response,
+    Send,
+    Sleep,
+    TransportFailure,
+    describe_exception,
+)
 from craft_airflow.protocol.readers import read_execution
 from craft_airflow.protocol.waiting import wait_steps
 from craft_airflow.statuses import ExecutionEvent
 
 T = TypeVar("T")
-DETAIL_CHARS = 300
 
 # httpx logs every request URL at INFO ("HTTP Request: GET ...?token=..."): keep it quiet, and
 # redact what still gets through (the secrets masker covers the registered tokens as well).
@@ -137,10 +143,6 @@ class CraftAIAsyncHook(BaseHook):
             client, self._client = self._client, None
             await client.aclose()
 
-    def _detail(self, exc: BaseException, config: CraftConnectionConfig) -> str:
-        text = redact(f"{type(exc).__name__}: {exc}", config.secrets)
-        return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
-
     async def _send(
         self, client: httpx.AsyncClient, step: Send, config: CraftConnectionConfig
     ) -> Response | TransportFailure:
@@ -148,7 +150,9 @@ class CraftAIAsyncHook(BaseHook):
         try:
             raw = await client.request(**httpx_kwargs(step))
         except httpx.HTTPError as exc:
-            return TransportFailure(classify_httpx_exception(exc), self._detail(exc, config))
+            return TransportFailure(
+                classify_httpx_exception(exc), describe_exception(exc, config.secrets)
+            )
         elapsed = time.monotonic() - started
         return Response(raw.status_code, dict(raw.headers), raw.content, elapsed)
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
+
+from craft_airflow.errors import redact
 
 CLIENT_HEADER = "craft-ai-client"
 # The SDK sends "craft-ai-sdk@<version>"; no source says the platform checks the value, so the
@@ -155,6 +157,16 @@ class FailureKind(StrEnum):
 class TransportFailure:
     kind: FailureKind
     detail: str
+
+
+#: Longest :attr:`TransportFailure.detail`.
+DETAIL_CHARS = 300
+
+
+def describe_exception(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """A short, redacted ``Type: message`` of a transport exception, for a failure's detail."""
+    text = redact(f"{type(exc).__name__}: {exc}", secrets)
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
