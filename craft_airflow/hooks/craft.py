@@ -331,14 +331,14 @@ class CraftAIHook(BaseHook):
         """Call the platform: token refresh and ``users/me`` with an SDK token, else the
         unauthenticated ``environment-info``."""
         try:
+            who = None
             if self.config.sdk_token:
                 me = self._json(b.build_users_me(self.config)) or {}
                 who = me.get("name") or me.get("email") or me.get("id") or "unknown user"
-                info = self._json(b.build_environment_info(self.config)) or {}
-                env = info.get("environment_id") or self.config.environment_url
-                return True, f"Connected to environment {env} as {who}."
             info = self._json(b.build_environment_info(self.config)) or {}
             env = info.get("environment_id") or self.config.environment_url
+            if who is not None:
+                return True, f"Connected to environment {env} as {who}."
             return True, f"Reached environment {env} (no SDK token; endpoint tokens not checked)."
         except Exception as exc:
             return False, redact(str(exc), self._safe_secrets())
