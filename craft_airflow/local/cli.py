@@ -15,39 +15,47 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from craft_airflow.local.config import (
-    DEFAULT_MAX_CODE_BYTES,
-    DEFAULT_MAX_REQUEST_BYTES,
-    PlatformConfig,
-)
+from craft_airflow.local.config import PlatformConfig
 from craft_airflow.local.faults import RESET_MODES, FaultSettings
+
+_C, _F = PlatformConfig, FaultSettings  # defaults come from the dataclasses
 
 # (option, type, default, help); the env var is CRAFT_LOCAL_ + option in upper snake case.
 _OPTIONS: list[tuple[str, Any, Any, str]] = [
-    ("host", str, "127.0.0.1", "interface to listen on"),
-    ("port", int, 8765, "port to listen on"),
+    ("host", str, _C.host, "interface to listen on"),
+    ("port", int, _C.port, "port to listen on"),
     ("data-dir", str, None, "folder for the database, code, files and logs (required)"),
     ("sdk-token", str, None, "the SDK (refresh) token clients must present (required)"),
     ("pipelines", str, None, "folder of declared pipelines to load at start"),
-    ("max-concurrency", int, 4, "executions running at once; others wait as Pending"),
-    ("long-poll-seconds", float, 5.0, "how long waiting requests are held before a 307"),
-    ("jwt-lifetime", int, 3600, "access token lifetime in seconds"),
-    ("max-request-bytes", int, DEFAULT_MAX_REQUEST_BYTES, "largest request body (413 above)"),
-    ("max-code-bytes", int, DEFAULT_MAX_CODE_BYTES, "largest uncompressed pipeline code"),
+    (
+        "max-concurrency",
+        int,
+        _C.max_concurrency,
+        "executions running at once; others wait as Pending",
+    ),
+    (
+        "long-poll-seconds",
+        float,
+        _C.long_poll_seconds,
+        "how long waiting requests are held before a 307",
+    ),
+    ("jwt-lifetime", int, _C.jwt_lifetime, "access token lifetime in seconds"),
+    ("max-request-bytes", int, _C.max_request_bytes, "largest request body (413 above)"),
+    ("max-code-bytes", int, _C.max_code_bytes, "largest uncompressed pipeline code"),
     (
         "shutdown-grace-seconds",
         float,
-        30.0,
+        _C.shutdown_grace_seconds,
         "on SIGTERM, how long running executions may take to finish before they are killed",
     ),
-    ("fault-503-rate", float, 0.0, "share of API requests answered 503"),
-    ("fault-429-rate", float, 0.0, "share of API requests answered 429"),
-    ("fault-retry-after", float, 1.0, "Retry-After seconds sent with injected 429s"),
-    ("fault-reset-rate", float, 0.0, "share of API requests whose connection is dropped"),
-    ("fault-reset-mode", str, "random", "drop before/after handling the request, or random"),
-    ("fault-slow-rate", float, 0.0, "share of API requests delayed"),
-    ("fault-slow-seconds", float, 2.0, "delay of slowed requests"),
-    ("fault-seed", int, None, "seed of the fault random generator"),
+    ("fault-503-rate", float, _F.rate_503, "share of API requests answered 503"),
+    ("fault-429-rate", float, _F.rate_429, "share of API requests answered 429"),
+    ("fault-retry-after", float, _F.retry_after, "Retry-After seconds sent with injected 429s"),
+    ("fault-reset-rate", float, _F.rate_reset, "share of API requests whose connection is dropped"),
+    ("fault-reset-mode", str, _F.reset_mode, "drop before/after handling the request, or random"),
+    ("fault-slow-rate", float, _F.rate_slow, "share of API requests delayed"),
+    ("fault-slow-seconds", float, _F.slow_seconds, "delay of slowed requests"),
+    ("fault-seed", int, _F.seed, "seed of the fault random generator"),
 ]
 
 
