@@ -215,13 +215,13 @@ class CraftExecutionMixin:
         if event.status == TriggerEventStatus.SKIPPED:
             raise AirflowSkipException(event.message)
         if event.status == TriggerEventStatus.FAILED:
-            from craft_airflow.protocol.readers import last_log_lines
+            from craft_airflow.protocol.readers import LAST_LOG_LINES_HEADER, last_log_lines
 
             message = event.message or f"Craft AI execution {execution_id} failed."
             tail = last_log_lines(logs, FAILURE_LOG_LINES)
             # The wait's message may already end with the last lines (when the platform gave
             # no error message); replace them with the longer tail rather than repeat them.
-            message = message.split("Last log lines:")[0].rstrip()
+            message = message.split(LAST_LOG_LINES_HEADER)[0].rstrip()
             if tail:
                 message = f"{message}\n{tail}"
             status = str(event.execution_status) if event.execution_status else None
