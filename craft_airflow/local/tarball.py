@@ -38,13 +38,16 @@ def safe_extract(fileobj: BinaryIO, dest: Path, max_bytes: int) -> None:
     """
     try:
         with tarfile.open(fileobj=fileobj, mode="r:*") as tar:
-            members = tar.getmembers()
+            # Header by header, not tar.getmembers(): reaching the next header inflates the
+            # data before it, so an oversized member is refused before it is decompressed.
+            members = []
             total = 0
-            for member in members:
+            for member in tar:
                 _check_member(member)
                 total += member.size
                 if total > max_bytes:
                     raise UnsafeArchive(f"archive larger than {max_bytes} bytes uncompressed")
+                members.append(member)
             dest.mkdir(parents=True, exist_ok=True)
             root = dest.resolve()
             for member in members:
