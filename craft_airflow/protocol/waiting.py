@@ -156,12 +156,8 @@ def wait_for_endpoint_results(
         if is_not_yet(request, response):
             yield from _pause(ctx, response, poll_interval, deadline)
             continue
-        return ExecutionEvent(
-            TriggerEventStatus.SUCCESS,
-            execution_id,
-            ExecutionStatus.SUCCEEDED,
-            f"Execution {execution_id} succeeded.",
-        )
+        # A final answer on this route means the execution succeeded.
+        return event_for_finished(execution_id, ExecutionStatus.SUCCEEDED)
 
 
 def wait_steps(
