@@ -46,7 +46,8 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
     :param deferrable: Wait in the triggerer instead of occupying a worker slot.
     :param craft_conn_id: The ``craft_ai`` connection.
     :param timeout: Seconds to wait for the execution; ``None`` waits until it ends.
-    :param poll_interval: Seconds between status checks of the deferred wait.
+    :param poll_interval: Seconds to pause before asking again when the platform answers "not
+        yet" without holding the request (deferred or in the worker).
     :param output_storage: Base location of file outputs (see the pipeline operator). (templated)
     """
 

@@ -56,7 +56,8 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
     :param craft_conn_id: The ``craft_ai`` connection.
     :param timeout: Seconds to wait for the execution; ``None`` waits until it ends. The
         execution keeps running when the wait times out (the platform has no cancel call).
-    :param poll_interval: Seconds between status checks of the deferred wait.
+    :param poll_interval: Seconds to pause before asking again when the platform answers "not
+        yet" without holding the request (deferred or in the worker).
     :param output_storage: Base location of file outputs (URI or ``ObjectStoragePath``); the
         connection's ``output_storage`` extra, then ``{AIRFLOW_HOME}/craft_outputs``, otherwise.
         (templated)

@@ -13,6 +13,8 @@ from craft_airflow.operators._base import CraftExecutionMixin
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
+    from craft_airflow.statuses import ExecutionEvent
+
 
 class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     """
@@ -78,7 +80,7 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     def _deployment_name(self) -> str | None:
         return self.endpoint_name
 
-    def check_execution_once(self, execution_id: str) -> Any:
+    def check_execution_once(self, execution_id: str) -> ExecutionEvent | None:
         route = self._endpoint_route()
         if route is None:
             return super().check_execution_once(execution_id)
