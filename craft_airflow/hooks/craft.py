@@ -21,7 +21,6 @@ from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
     CraftConnectionError,
-    CraftError,
     CraftExecutionFailed,
     install_log_redaction,
     redact,
@@ -532,4 +531,4 @@ class CraftAIHook(BaseHook):
         return self.config.execution_url(execution_id, pipeline_name, deployment_name)
 
 
-__all__ = ["CraftAIHook", "CraftError"]
+__all__ = ["CraftAIHook"]
