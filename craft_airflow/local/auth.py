@@ -54,9 +54,11 @@ class TokenIssuer:
         self.lifetime = lifetime
 
     def is_sdk_token(self, token: str | None) -> bool:
+        """Whether ``token`` is the SDK token (constant-time)."""
         return tokens_equal(token, self._sdk_token)
 
     def refresh(self, refresh_token: Any) -> str:
+        """A new access token for the SDK token ``refresh_token``, else a 401."""
         if not isinstance(refresh_token, str) or not self.is_sdk_token(refresh_token):
             raise unauthorized("Invalid refresh token.")
         now = int(time.time())
@@ -64,6 +66,7 @@ class TokenIssuer:
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token, else a 401 (expired or invalid)."""
         try:
             return jwt.decode(token, self._secret, algorithms=["HS256"])
         except jwt.ExpiredSignatureError:

@@ -60,10 +60,12 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
 
 
 def env_var(option: str) -> str:
+    """The environment variable of ``option``: ``data-dir`` -> ``CRAFT_LOCAL_DATA_DIR``."""
     return "CRAFT_LOCAL_" + option.upper().replace("-", "_")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``craft-local`` parser; a set ``CRAFT_LOCAL_<OPTION>`` becomes that option's default."""
     parser = argparse.ArgumentParser(prog="craft-local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the embedded Craft AI platform")
@@ -82,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> PlatformConfig:
+    """Build the platform settings from parsed ``serve`` arguments.
+
+    :param args: what :func:`build_parser` parsed; fault rates must be within [0, 1].
+    """
     faults = FaultSettings(
         rate_503=args.fault_503_rate,
         rate_429=args.fault_429_rate,
@@ -159,6 +165,10 @@ def serve(config: PlatformConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``craft-local``.
+
+    :param argv: the arguments, ``sys.argv[1:]`` when ``None``.
+    """
     args = build_parser().parse_args(argv)
     if not args.data_dir:
         raise SystemExit(f"craft-local: --data-dir (or {env_var('data-dir')}) is required")

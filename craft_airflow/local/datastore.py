@@ -33,9 +33,11 @@ class DataStore:
         self._key = hmac.new(secret, b"craft-local data store", hashlib.sha256).digest()
 
     def path(self, object_path: str) -> Path:
+        """The file of an object; a 400 for paths with ``..`` or no name."""
         return datastore_file(self.root, object_path)
 
     def info(self, object_path: str) -> dict[str, Any] | None:
+        """``{path, last_modified, size}`` of an object, ``None`` if there is none."""
         file = self.path(object_path)
         if not file.is_file():
             return None
@@ -47,6 +49,7 @@ class DataStore:
         }
 
     def list(self, folder: str | None) -> list[dict[str, Any]]:
+        """Information on every object under ``folder`` (the whole store when empty)."""
         base = self.path(folder) if folder and folder.strip("/") else self.root
         if not base.is_dir():
             return []
@@ -58,10 +61,16 @@ class DataStore:
         return items
 
     def sign(self, action: str, object_path: str, expires: int) -> str:
+        """The HMAC signature of a presigned ``upload``/``download`` of ``object_path``."""
         message = f"{action}\n{object_path}\n{expires}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def presigned_fields(self, action: str, object_path: str) -> dict[str, str]:
+        """``key``, ``expires`` and ``signature`` of a presigned request, valid for an hour.
+
+        :param action: ``upload`` or ``download``.
+        :param object_path: the object's path in the data store.
+        """
         self.path(object_path)  # refuse bad paths before handing out a URL
         expires = int(time.time()) + URL_LIFETIME
         return {
@@ -71,6 +80,7 @@ class DataStore:
         }
 
     def download_query(self, object_path: str) -> str:
+        """The query string of a presigned download URL of ``object_path``."""
         return urlencode(self.presigned_fields("download", object_path))
 
     def check(self, action: str, fields: dict[str, Any]) -> str:

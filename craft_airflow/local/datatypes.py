@@ -64,10 +64,12 @@ def check(kind: str, name: str, data_type: str, value: Any) -> None:
 
 
 def expected(data_type: str) -> str:
+    """What a value of ``data_type`` looks like, for messages (``a JSON array``)."""
     return _EXPECTED[data_type]
 
 
 def parse_bool(text: str) -> bool:
+    """``true/false``, ``1/0`` or ``yes/no`` (any case); ``ValueError`` otherwise."""
     lowered = text.strip().lower()
     if lowered in ("true", "1", "yes"):
         return True
@@ -77,6 +79,7 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_number(text: str) -> int | float:
+    """An int for integer text, else a float; ``ValueError`` when neither."""
     text = text.strip()
     return int(text) if _INT.match(text) else float(text)
 

@@ -41,16 +41,20 @@ def error_body(
 
 
 def bad_request(message: str, name: str = "InvalidRequest", **data: Any) -> PlatformError:
+    """A 400; keyword arguments become ``additional_data``."""
     return PlatformError(400, name, message, data or None)
 
 
 def not_found(kind: str, name: str) -> PlatformError:
+    """A 404 named ``<kind>NotFound``, e.g. ``PipelineNotFound``."""
     return PlatformError(404, f"{kind}NotFound", f"{kind} '{name}' does not exist.")
 
 
 def conflict(message: str, name: str = "Conflict") -> PlatformError:
+    """A 409."""
     return PlatformError(409, name, message)
 
 
 def unauthorized(message: str = "Missing or invalid credentials.") -> PlatformError:
+    """A 401 (answered with ``WWW-Authenticate: Bearer``)."""
     return PlatformError(401, "Unauthorized", message)

@@ -79,11 +79,13 @@ class FaultInjector:
         self._rng = random.Random(settings.seed)
 
     def reconfigure(self, changes: dict[str, Any]) -> None:
+        """Apply :meth:`FaultSettings.update`; a new ``seed`` restarts the random sequence."""
         self.settings.update(changes)
         if "seed" in changes:
             self._rng = random.Random(self.settings.seed)
 
     def snapshot(self) -> dict[str, Any]:
+        """The current settings and counters, as ``GET /_local/faults`` answers them."""
         return {"settings": asdict(self.settings), "counters": dict(self.counters)}
 
     def _roll(self, rate: float) -> bool:

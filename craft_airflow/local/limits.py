@@ -10,6 +10,7 @@ from craft_airflow.local.errors import PlatformError, error_body
 
 
 def too_large(max_bytes: int) -> PlatformError:
+    """The 413 error for bodies above ``max_bytes``."""
     return PlatformError(
         413, "PayloadTooLarge", f"The request body is larger than the limit of {max_bytes} bytes."
     )

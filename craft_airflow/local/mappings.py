@@ -335,6 +335,7 @@ def run_outputs(parameters: dict[str, Any], outputs_mapping: Any) -> list[dict[s
 
 
 def deployment_outputs(deployment: dict[str, Any], parameters: dict[str, Any]) -> list[dict]:
+    """Output items (without values) of an execution of ``deployment``."""
     definitions = {d["name"]: d for d in parameters["outputs"]}
     items = []
     for mapping in deployment["outputs_mapping"]:

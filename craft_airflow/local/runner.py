@@ -58,6 +58,7 @@ class Runner:
         self._idle = threading.Condition(self._lock)
 
     def submit(self, execution_id: str) -> None:
+        """Queue a ``Pending`` execution; it runs when a worker thread is free."""
         self._pool.submit(self._guarded, execution_id)
 
     def cancel(self, execution_id: str) -> None:

@@ -71,6 +71,7 @@ class EmbeddedPlatform:
 
     @property
     def running(self) -> bool:
+        """Whether the server process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 30) -> EmbeddedPlatform:
@@ -126,6 +127,7 @@ class EmbeddedPlatform:
                 time.sleep(0.05)
 
     def log_tail(self, lines: int = 30) -> str:
+        """The last ``lines`` lines of ``platform.log`` (empty if unreadable)."""
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:

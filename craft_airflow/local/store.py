@@ -87,6 +87,7 @@ class Store:
             self._db.commit()
 
     def close(self) -> None:
+        """Close the database connection (at the end of a graceful stop)."""
         with self._lock:
             self._db.close()
 
@@ -118,6 +119,12 @@ class Store:
 
     # ---- pipelines -----------------------------------------------------------------
     def put_pipeline(self, parameters: dict[str, Any], code_dir: Path, origin: str) -> None:
+        """Create or replace a pipeline.
+
+        :param parameters: the validated parameters (§3.2).
+        :param code_dir: folder holding the pipeline's code.
+        :param origin: ``local`` (uploaded) or ``declared`` (``--pipelines``).
+        """
         self._run(
             "INSERT INTO pipelines (name, parameters, code_dir, created_at, origin)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
@@ -138,6 +145,7 @@ class Store:
 
     # ---- deployments ---------------------------------------------------------------
     def put_deployment(self, body: dict[str, Any]) -> None:
+        """Create or replace a deployment object (§6)."""
         self._run(
             "INSERT INTO deployments (name, pipeline_name, endpoint_url_path, body)"
             " VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
@@ -156,10 +164,12 @@ class Store:
         return json.loads(row["body"]) if row else None
 
     def deployment_by_path(self, path: str) -> dict[str, Any] | None:
+        """The deployment serving ``endpoint_url_path`` ``path``, if any."""
         row = self._one("SELECT body FROM deployments WHERE endpoint_url_path = ?", (path,))
         return json.loads(row["body"]) if row else None
 
     def list_deployments(self, pipeline_name: str | None = None) -> list[dict[str, Any]]:
+        """Deployments by name, all or those of ``pipeline_name``."""
         if pipeline_name is None:
             rows = self._all("SELECT body FROM deployments ORDER BY name")
         else:
@@ -174,6 +184,11 @@ class Store:
 
     # ---- executions ----------------------------------------------------------------
     def create_execution(self, record: dict[str, Any]) -> None:
+        """Record a new ``Pending`` execution.
+
+        :param record: ``execution_id``, ``pipeline_name``, ``inputs``, ``outputs`` and optionally
+            ``deployment_name`` and ``timeout_s``.
+        """
         self._run(
             "INSERT INTO executions (id, pipeline_name, deployment_name, status, created_at,"
             " inputs, outputs, timeout_s) VALUES (?, ?, ?, 'Pending', ?, ?, ?, ?)",
@@ -209,6 +224,7 @@ class Store:
     def latest_execution(
         self, pipeline_name: str | None = None, deployment_name: str | None = None
     ) -> str | None:
+        """The id of the newest execution of a deployment (if given), else of a pipeline."""
         column = "deployment_name" if deployment_name is not None else "pipeline_name"
         row = self._one(
             f"SELECT id FROM executions WHERE {column} = ? ORDER BY seq DESC LIMIT 1",
@@ -281,12 +297,17 @@ class Store:
         return cur.rowcount
 
     def delete_execution(self, execution_id: str) -> None:
+        """Delete an execution, its logs and its folder."""
         self._run("DELETE FROM executions WHERE id = ?", (execution_id,))
         self._run("DELETE FROM logs WHERE execution_id = ?", (execution_id,))
         shutil.rmtree(self.execution_dir(execution_id), ignore_errors=True)
 
     # ---- logs ----------------------------------------------------------------------
     def append_log(self, execution_id: str, message: str, ts: float | None = None) -> None:
+        """Add a log line to an execution.
+
+        :param ts: epoch seconds, now when ``None``.
+        """
         self._run(
             "INSERT INTO logs (execution_id, ts, message) VALUES (?, ?, ?)",
             (execution_id, time.time() if ts is None else ts, message),
@@ -299,6 +320,12 @@ class Store:
         to_ms: int | None = None,
         limit: int | None = None,
     ) -> list[dict[str, str]]:
+        """An execution's log lines, oldest first.
+
+        :param from_ms: only lines at or after this time (epoch milliseconds).
+        :param to_ms: only lines at or before this time (epoch milliseconds).
+        :param limit: at most this many lines.
+        """
         sql = "SELECT ts, message FROM logs WHERE execution_id = ?"
         params: list[Any] = [execution_id]
         if from_ms is not None:
@@ -324,6 +351,7 @@ class Store:
         }
 
     def set_env_vars(self, values: dict[str, str]) -> None:
+        """Create or overwrite environment variables."""
         for name, value in values.items():
             self._run(
                 "INSERT INTO environment_variables (name, value) VALUES (?, ?)"
@@ -332,6 +360,7 @@ class Store:
             )
 
     def delete_env_var(self, name: str) -> str | None:
+        """Delete a variable; return its value, ``None`` if it was not set."""
         row = self._one("SELECT value FROM environment_variables WHERE name = ?", (name,))
         if row is None:
             return None
