@@ -99,6 +99,77 @@ def _mapping_dict(item: Any, cls: type, where: str) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None and not (k == "is_null" and v is False)}
 
 
+def _normalize_mapping(
+    mapping: Any,
+    *,
+    cls: type,
+    noun: Literal["input", "output"],
+    choices: tuple[str, ...],
+    run_choices: frozenset[str],
+    string_keys: tuple[str, ...],
+    only_with: Mapping[str, str],
+    target: MappingTarget,
+    declared: Mapping[str, Mapping[str, Any]] | None,
+) -> list[dict[str, Any]] | None:
+    """Validate an inputs or outputs mapping (see the two callers); checks run in the same order
+    for both, so the first mistake of an entry is the one reported.
+
+    :param choices: the fields of which an entry sets exactly one (its source or destination).
+    :param only_with: fields allowed only with a given choice (``{field: choice}``).
+    """
+    if mapping is None:
+        return None
+    label = f"{noun}s_mapping"
+    name_key = f"pipeline_{noun}_name"
+    if isinstance(mapping, Mapping | str | bytes) or not isinstance(mapping, Iterable):
+        raise CraftInputError(
+            f"{label}: expected a list of {cls.__name__} or dicts, got "
+            f"{type(mapping).__name__}: {mapping!r:.80}"
+        )
+    result: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(mapping):
+        where = f"{label}[{index}]"
+        entry = _mapping_dict(item, cls, where)
+        name = entry.get(name_key)
+        if not isinstance(name, str) or not name:
+            raise CraftInputError(f"{where}: {name_key!r} is required (a non-empty string)")
+        where = f"{label}[{index}] ({name!r})"
+        if name in seen:
+            raise CraftInputError(f"{where}: {noun} {name!r} is mapped more than once")
+        seen.add(name)
+        chosen = [k for k in choices if k in entry]
+        if len(chosen) != 1:
+            raise CraftInputError(
+                f"{where}: set exactly one of {', '.join(choices)}; got "
+                f"{', '.join(chosen) or 'none'}"
+            )
+        choice = chosen[0]
+        if target == "run" and choice not in run_choices:
+            raise CraftInputError(
+                f"{where}: {choice!r} is not accepted for a pipeline run; use one of "
+                f"{', '.join(sorted(run_choices))}"
+            )
+        for key, needed in only_with.items():
+            if key in entry and choice != needed:
+                raise CraftInputError(f"{where}: {key!r} is only valid with {needed!r}")
+        if choice == "is_null" and entry["is_null"] is not True:
+            raise CraftInputError(f"{where}: 'is_null' must be a boolean")
+        for key in string_keys:
+            if key in entry and (not isinstance(entry[key], str) or not entry[key]):
+                raise CraftInputError(f"{where}: {key!r} must be a non-empty string")
+        if declared is not None:
+            if name not in declared:
+                raise CraftInputError(f"{where}: {_unknown_name(noun, name, declared)}")
+            if choice == "constant_value" and declared[name].get("data_type") == "file":
+                raise CraftInputError(
+                    f"{where}: a constant cannot fill the file input {name!r}; pass the file in "
+                    "inputs or use 'datastore_path'"
+                )
+        result.append(entry)
+    return result
+
+
 def normalize_inputs_mapping(
     mapping: Sequence[InputSource | Mapping[str, Any]] | None,
     *,
@@ -111,59 +182,17 @@ def normalize_inputs_mapping(
     :param target: ``"run"`` for a pipeline run, ``"endpoint"`` for an endpoint deployment.
     :param declared: the pipeline's input definitions by name, to check names and types.
     """
-    if mapping is None:
-        return None
-    if isinstance(mapping, Mapping | str | bytes) or not isinstance(mapping, Iterable):
-        raise CraftInputError(
-            f"inputs_mapping: expected a list of InputSource or dicts, got "
-            f"{type(mapping).__name__}: {mapping!r:.80}"
-        )
-    result: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for index, item in enumerate(mapping):
-        where = f"inputs_mapping[{index}]"
-        entry = _mapping_dict(item, InputSource, where)
-        name = entry.get("pipeline_input_name")
-        if not isinstance(name, str) or not name:
-            raise CraftInputError(
-                f"{where}: 'pipeline_input_name' is required (a non-empty string)"
-            )
-        where = f"inputs_mapping[{index}] ({name!r})"
-        if name in seen:
-            raise CraftInputError(f"{where}: input {name!r} is mapped more than once")
-        seen.add(name)
-        sources = [k for k in _INPUT_SOURCES if k in entry]
-        if len(sources) != 1:
-            raise CraftInputError(
-                f"{where}: set exactly one of {', '.join(_INPUT_SOURCES)}; got "
-                f"{', '.join(sources) or 'none'}"
-            )
-        source = sources[0]
-        if target == "run" and source not in _RUN_INPUT_SOURCES:
-            raise CraftInputError(
-                f"{where}: {source!r} is not accepted for a pipeline run; use one of "
-                f"{', '.join(sorted(_RUN_INPUT_SOURCES))}"
-            )
-        for extra in ("is_required", "default_value"):
-            if extra in entry and source != "endpoint_input_name":
-                raise CraftInputError(
-                    f"{where}: {extra!r} is only valid with 'endpoint_input_name'"
-                )
-        if source == "is_null" and entry["is_null"] is not True:
-            raise CraftInputError(f"{where}: 'is_null' must be a boolean")
-        for key in ("endpoint_input_name", "environment_variable_name", "datastore_path"):
-            if key in entry and (not isinstance(entry[key], str) or not entry[key]):
-                raise CraftInputError(f"{where}: {key!r} must be a non-empty string")
-        if declared is not None:
-            if name not in declared:
-                raise CraftInputError(f"{where}: {_unknown_name('input', name, declared)}")
-            if source == "constant_value" and declared[name].get("data_type") == "file":
-                raise CraftInputError(
-                    f"{where}: a constant cannot fill the file input {name!r}; pass the file in "
-                    "inputs or use 'datastore_path'"
-                )
-        result.append(entry)
-    return result
+    return _normalize_mapping(
+        mapping,
+        cls=InputSource,
+        noun="input",
+        choices=_INPUT_SOURCES,
+        run_choices=_RUN_INPUT_SOURCES,
+        string_keys=("endpoint_input_name", "environment_variable_name", "datastore_path"),
+        only_with={"is_required": "endpoint_input_name", "default_value": "endpoint_input_name"},
+        target=target,
+        declared=declared,
+    )
 
 
 def normalize_outputs_mapping(
@@ -173,48 +202,17 @@ def normalize_outputs_mapping(
     declared: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]] | None:
     """Validate an outputs mapping and return its wire form (a list of dicts)."""
-    if mapping is None:
-        return None
-    if isinstance(mapping, Mapping | str | bytes) or not isinstance(mapping, Iterable):
-        raise CraftInputError(
-            f"outputs_mapping: expected a list of OutputDestination or dicts, got "
-            f"{type(mapping).__name__}: {mapping!r:.80}"
-        )
-    result: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for index, item in enumerate(mapping):
-        where = f"outputs_mapping[{index}]"
-        entry = _mapping_dict(item, OutputDestination, where)
-        name = entry.get("pipeline_output_name")
-        if not isinstance(name, str) or not name:
-            raise CraftInputError(
-                f"{where}: 'pipeline_output_name' is required (a non-empty string)"
-            )
-        where = f"outputs_mapping[{index}] ({name!r})"
-        if name in seen:
-            raise CraftInputError(f"{where}: output {name!r} is mapped more than once")
-        seen.add(name)
-        destinations = [k for k in _OUTPUT_DESTINATIONS if k in entry]
-        if len(destinations) != 1:
-            raise CraftInputError(
-                f"{where}: set exactly one of {', '.join(_OUTPUT_DESTINATIONS)}; got "
-                f"{', '.join(destinations) or 'none'}"
-            )
-        destination = destinations[0]
-        if target == "run" and destination not in _RUN_OUTPUT_DESTINATIONS:
-            raise CraftInputError(
-                f"{where}: {destination!r} is not accepted for a pipeline run; use one of "
-                f"{', '.join(sorted(_RUN_OUTPUT_DESTINATIONS))}"
-            )
-        if destination == "is_null" and entry["is_null"] is not True:
-            raise CraftInputError(f"{where}: 'is_null' must be a boolean")
-        for key in ("endpoint_output_name", "datastore_path"):
-            if key in entry and (not isinstance(entry[key], str) or not entry[key]):
-                raise CraftInputError(f"{where}: {key!r} must be a non-empty string")
-        if declared is not None and name not in declared:
-            raise CraftInputError(f"{where}: {_unknown_name('output', name, declared)}")
-        result.append(entry)
-    return result
+    return _normalize_mapping(
+        mapping,
+        cls=OutputDestination,
+        noun="output",
+        choices=_OUTPUT_DESTINATIONS,
+        run_choices=_RUN_OUTPUT_DESTINATIONS,
+        string_keys=("endpoint_output_name", "datastore_path"),
+        only_with={},
+        target=target,
+        declared=declared,
+    )
 
 
 def _unknown_name(kind: str, name: str, declared: Mapping[str, Any]) -> str:
