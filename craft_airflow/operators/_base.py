@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk.exceptions import AirflowSkipException
 
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
     from craft_airflow.hooks.craft import CraftAIHook
 
+T = TypeVar("T")
+
 #: XCom key of the execution id, pushed as soon as the execution exists.
 EXECUTION_ID_XCOM_KEY = "execution_id"
 #: How many log lines a failure message carries.
@@ -54,6 +56,14 @@ def seconds_or_none(value: float | timedelta | None, name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError(f"{name} must be a number of seconds >= 0 (or a timedelta), got {value!r}")
     return float(value)
+
+
+def require_name(value: T, name: str) -> T:
+    """Return ``value`` unless it is ``None`` or a blank string (anything but a string is an
+    XComArg, resolved at run time)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
 
 
 def validate_poll_interval(value: float | timedelta) -> float:

@@ -13,7 +13,7 @@ from airflow.sdk import BaseOperator, conf
 from craft_airflow.connection import mask_secret
 from craft_airflow.io import open_file_inputs, split_endpoint_inputs
 from craft_airflow.links import CraftExecutionLink
-from craft_airflow.operators._base import CraftJobMixin
+from craft_airflow.operators._base import CraftJobMixin, require_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -86,9 +86,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             output_storage=output_storage,
             **kwargs,
         )
-        if endpoint_name is None or (isinstance(endpoint_name, str) and not endpoint_name.strip()):
-            raise ValueError("endpoint_name must be a non-empty string")
-        self.endpoint_name = endpoint_name
+        self.endpoint_name = require_name(endpoint_name, "endpoint_name")
         self.inputs = inputs
         self.files = files
         self.endpoint_url_path = endpoint_url_path

@@ -20,7 +20,7 @@ from craft_airflow.io import (
     split_inputs,
 )
 from craft_airflow.links import CraftExecutionLink
-from craft_airflow.operators._base import CraftJobMixin
+from craft_airflow.operators._base import CraftJobMixin, require_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -102,10 +102,7 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
             output_storage=output_storage,
             **kwargs,
         )
-        # Anything but a string is an XComArg resolved at run time.
-        if pipeline_name is None or (isinstance(pipeline_name, str) and not pipeline_name.strip()):
-            raise ValueError("pipeline_name must be a non-empty string")
-        self.pipeline_name = pipeline_name
+        self.pipeline_name = require_name(pipeline_name, "pipeline_name")
         self.inputs = inputs
         self.inputs_mapping = inputs_mapping
         self.outputs_mapping = outputs_mapping

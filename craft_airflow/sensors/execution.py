@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from craft_airflow.links import CraftExecutionLink
-from craft_airflow.operators._base import CraftExecutionMixin
+from craft_airflow.operators._base import CraftExecutionMixin, require_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -59,9 +59,7 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if execution_id is None or (isinstance(execution_id, str) and not execution_id.strip()):
-            raise ValueError("execution_id must be a non-empty string")
-        self.execution_id = execution_id
+        self.execution_id = require_name(execution_id, "execution_id")
         self.craft_conn_id = craft_conn_id
         self.deferrable = deferrable
         self.endpoint_name = endpoint_name
