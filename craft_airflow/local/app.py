@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +67,10 @@ STOPPED_MARKER = "stopped-gracefully"
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+_Items = list[dict[str, Any]]
+#: Turns a request into an execution's (inputs, outputs); file inputs already saved.
+_Resolve = Callable[[InputContext, dict[str, str]], tuple[_Items, _Items]]
 
 
 @dataclass
@@ -381,10 +385,12 @@ def _misc_routes(api: APIRouter) -> None:
             "dockerfile_path": None,
         }
 
+    def env_list(store: Store) -> list[dict[str, str]]:
+        return [{"name": k, "value": v} for k, v in store.env_vars().items()]
+
     @api.get("/environment-variables")
     async def list_env(request: Request) -> list[dict[str, str]]:
-        env = _platform(request).store.env_vars()
-        return [{"name": k, "value": v} for k, v in env.items()]
+        return env_list(_platform(request).store)
 
     @api.put("/environment-variables")
     async def put_env(request: Request) -> list[dict[str, str]]:
@@ -401,7 +407,7 @@ def _misc_routes(api: APIRouter) -> None:
             clean[name] = str(value)
         store = _platform(request).store
         store.set_env_vars(clean)
-        return [{"name": k, "value": v} for k, v in store.env_vars().items()]
+        return env_list(store)
 
     @api.delete("/environment-variables/{name}")
     async def delete_env(name: str, request: Request) -> dict[str, str]:
@@ -541,7 +547,7 @@ def _pipeline_routes(api: APIRouter) -> None:
             )
         parameters = record["parameters"]
 
-        def resolve(ctx: InputContext, files: dict[str, str]) -> tuple[list[dict], list[dict]]:
+        def resolve(ctx: InputContext, files: dict[str, str]) -> tuple[_Items, _Items]:
             inputs = resolve_run_inputs(parameters, json_inputs, files, inputs_mapping, ctx)
             return inputs, run_outputs(parameters, outputs_mapping)
 
@@ -553,7 +559,7 @@ async def _start(
     pipeline_name: str,
     deployment_name: str | None,
     uploads: dict[str, UploadFile],
-    resolve: Any,
+    resolve: _Resolve,
     timeout_s: float | None,
 ) -> str:
     """Create an execution (files saved, inputs resolved) and queue it; return its id."""
@@ -678,7 +684,7 @@ async def _trigger(platform: Platform, deployment: dict[str, Any], request: Requ
         fields = decoded
     parameters = record["parameters"]
 
-    def resolve(ctx: InputContext, files: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    def resolve(ctx: InputContext, files: dict[str, str]) -> tuple[_Items, _Items]:
         inputs = resolve_endpoint_inputs(deployment, parameters, fields, files, ctx)
         return inputs, deployment_outputs(deployment, parameters)
 
