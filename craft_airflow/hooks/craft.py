@@ -284,6 +284,12 @@ class CraftAIHook(BaseHook):
     def _json(self, request: HttpRequest) -> Any:
         return self._drive(call_json(self._ctx, request))
 
+    def _create(self, request: HttpRequest, intent: CreationIntent, what: str) -> str:
+        """Send a creating request (adopting after ambiguity); return the execution id."""
+        execution_id = self._drive(create_execution(self._ctx, request, intent))
+        self.log.info("Started execution %s of %s", execution_id, what)
+        return execution_id
+
     def _endpoint_token(self, endpoint_name: str) -> str:
         token = self.config.endpoint_token_for(endpoint_name)
         if token is None:
@@ -378,9 +384,7 @@ class CraftAIHook(BaseHook):
             outputs_mapping=outputs_mapping,
         )
         intent = CreationIntent("run", pipeline_name=pipeline_name, inputs=dict(inputs or {}))
-        execution_id = self._drive(create_execution(self._ctx, request, intent))
-        self.log.info("Started execution %s of pipeline %s", execution_id, pipeline_name)
-        return execution_id
+        return self._create(request, intent, f"pipeline {pipeline_name}")
 
     def get_deployment(self, deployment_name: str) -> dict:
         """Return the deployment (§6.1). It may hold the endpoint token: do not log it."""
@@ -400,9 +404,7 @@ class CraftAIHook(BaseHook):
         intent = CreationIntent(
             "deployment", deployment_name=deployment_name, inputs=dict(inputs or {})
         )
-        execution_id = self._drive(create_execution(self._ctx, request, intent))
-        self.log.info("Started execution %s of deployment %s", execution_id, deployment_name)
-        return execution_id
+        return self._create(request, intent, f"deployment {deployment_name}")
 
     def trigger_endpoint(
         self,
@@ -423,9 +425,7 @@ class CraftAIHook(BaseHook):
         intent = CreationIntent(
             "endpoint", deployment_name=deployment_name, inputs=dict(inputs or {})
         )
-        execution_id = self._drive(create_execution(self._ctx, request, intent))
-        self.log.info("Started execution %s of endpoint %s", execution_id, deployment_name)
-        return execution_id
+        return self._create(request, intent, f"endpoint {deployment_name}")
 
     def get_execution(self, execution_id: str, *, include_io_values: bool = False) -> dict:
         """Return the execution object (§5.3)."""
