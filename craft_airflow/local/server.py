@@ -98,9 +98,17 @@ class EmbeddedPlatform:
         command += self.extra_args
         env = {**os.environ, **self.env, "CRAFT_LOCAL_SDK_TOKEN": self.sdk_token}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (lives as long as the process)
-        self._proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
-        )
+        try:
+            self._proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        except BaseException:
+            self._close_log()
+            raise
         self._wait_ready(timeout)
         return self
 
