@@ -7,12 +7,15 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from craft_airflow.errors import redact
 from craft_airflow.statuses import ExecutionEvent, error_event, timeout_event
+
+if TYPE_CHECKING:
+    from craft_airflow.hooks.craft_async import CraftAIAsyncHook
 
 CLASSPATH = "craft_airflow.triggers.execution.CraftExecutionTrigger"
 
@@ -70,7 +73,8 @@ class CraftExecutionTrigger(BaseTrigger):
             },
         )
 
-    def _hook(self) -> Any:
+    def _hook(self) -> CraftAIAsyncHook:
+        # Imported when run: a task building the trigger to defer does not need the async hook.
         from craft_airflow.hooks.craft_async import CraftAIAsyncHook
 
         return CraftAIAsyncHook(self.conn_id)
