@@ -89,6 +89,7 @@ class ExecutionEvent:
 
     @property
     def is_success(self) -> bool:
+        """Whether the execution succeeded."""
         return self.status == TriggerEventStatus.SUCCESS
 
 
@@ -186,6 +187,7 @@ def event_for_finished(
 
 
 def timeout_event(execution_id: str, waited: float) -> ExecutionEvent:
+    """The ``timeout`` outcome after waiting ``waited`` seconds; the execution keeps running."""
     return ExecutionEvent(
         TriggerEventStatus.TIMEOUT,
         execution_id,
@@ -196,4 +198,5 @@ def timeout_event(execution_id: str, waited: float) -> ExecutionEvent:
 
 
 def error_event(execution_id: str, message: str) -> ExecutionEvent:
+    """The ``error`` outcome: the execution could not be followed (``message`` says why)."""
     return ExecutionEvent(TriggerEventStatus.ERROR, execution_id, None, message)

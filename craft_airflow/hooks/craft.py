@@ -226,6 +226,7 @@ class CraftAIHook(BaseHook):
 
     @property
     def session(self) -> requests.Session:
+        """The HTTP session (created on first use, TLS check from the connection)."""
         if self._session is None:
             session = requests.Session()
             session.verify = self.config.verify_tls
