@@ -649,9 +649,10 @@ def _execution_routes(api: APIRouter) -> None:
     @api.delete("/executions/{execution_id}")
     async def delete_execution(execution_id: str, request: Request) -> dict[str, str]:
         platform = _platform(request)
-        _get_execution(platform.store, execution_id)
+        execution = _get_execution(platform.store, execution_id)
         # Open question 15: deleting a running execution stops its process.
-        platform.runner.cancel(execution_id)
+        if execution["status"] not in TERMINAL_STATUSES:
+            platform.runner.cancel(execution_id)
         await run_in_threadpool(platform.store.delete_execution, execution_id)
         return {"execution_id": execution_id}
 

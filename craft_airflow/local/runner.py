@@ -104,6 +104,7 @@ class Runner:
             if self._draining or self._stopping:
                 return
             if not self.store.mark_running(execution_id):
+                self._cancelled.discard(execution_id)  # deleted (or done): it never runs
                 return
             self._active.add(execution_id)
         try:
@@ -114,6 +115,7 @@ class Runner:
         finally:
             with self._lock:
                 self._active.discard(execution_id)
+                self._cancelled.discard(execution_id)
                 self._idle.notify_all()
 
     def _run(self, execution_id: str) -> None:
