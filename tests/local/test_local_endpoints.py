@@ -83,6 +83,19 @@ def test_trigger_json_and_results(platform: EmbeddedPlatform, api: Api) -> None:
     assert latest == {"execution_id": execution_id}
 
 
+def test_tokens_stay_out_of_the_platform_log(platform: EmbeddedPlatform) -> None:
+    """No access log: results URLs carry ``?token=`` and must not reach ``platform.log``."""
+    response = _trigger(platform, "all-types-endpoint", ALL_TYPES_TOKEN, json={"text": "log"})
+    assert response.status_code == 200
+    result = _results(
+        platform, "all-types-endpoint", response.json()["execution_id"], ALL_TYPES_TOKEN
+    )
+    assert result.status_code == 200
+    log = platform.log_path.read_text()
+    assert "token=" not in log
+    assert ALL_TYPES_TOKEN not in log and platform.sdk_token not in log
+
+
 def test_trigger_with_files_only_and_with_both(platform: EmbeddedPlatform) -> None:
     files_only = _trigger(
         platform,
