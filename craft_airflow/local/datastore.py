@@ -86,7 +86,13 @@ class DataStore:
     def check(self, action: str, fields: dict[str, Any]) -> str:
         """Return the object path of a valid presigned request, else raise ``PermissionError``."""
         key, expires, signature = fields.get("key"), fields.get("expires"), fields.get("signature")
-        if not (isinstance(key, str) and isinstance(expires, str) and expires.isdigit()):
+        # isascii: str.isdigit() also accepts digits int() refuses, such as "²".
+        if not (
+            isinstance(key, str)
+            and isinstance(expires, str)
+            and expires.isascii()
+            and expires.isdigit()
+        ):
             raise PermissionError("missing or malformed presigned fields")
         if int(expires) < time.time():
             raise PermissionError("the presigned URL has expired")
