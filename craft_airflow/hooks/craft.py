@@ -207,7 +207,7 @@ class CraftAIHook(BaseHook):
     @cached_property
     def config(self) -> CraftConnectionConfig:
         """The validated connection configuration (secrets registered with the masker)."""
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
         try:
             conn = self.get_connection(self.craft_conn_id)

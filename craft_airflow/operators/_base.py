@@ -16,7 +16,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from craft_airflow.errors import (
     CraftAPIError,
@@ -166,31 +166,32 @@ class CraftExecutionMixin:
     def wait_for_execution(self, context: Context, execution_id: str) -> Any:
         """Check once; then finish, defer (deferrable) or wait in the worker. Returns the result."""
         event = self.check_execution_once(execution_id)
-        if event is None and self.deferrable:
-            self.defer_to_trigger(execution_id)
         if event is None:
-            route = self._endpoint_route()
+            if self.deferrable:
+                self.defer_to_trigger(execution_id)  # raises TaskDeferred
+            endpoint_name, endpoint_url_path = self._endpoint_route() or (None, None)
             event = self.hook.wait_for_execution(
                 execution_id,
                 timeout=self._wait_timeout(),
-                endpoint_name=route[0] if route else None,
-                endpoint_url_path=route[1] if route else None,
+                endpoint_name=endpoint_name,
+                endpoint_url_path=endpoint_url_path,
                 poll_interval=self.poll_interval,
             )
         return self.finish_execution(context, event)
 
     def defer_to_trigger(self, execution_id: str) -> None:
         """Hand the wait to the triggerer; the task resumes in :meth:`execute_complete`."""
-        from airflow.sdk.timezone import utcnow
+        from airflow.providers.common.compat.sdk import timezone
 
         from craft_airflow.triggers.execution import CraftExecutionTrigger
 
         timeout = self._wait_timeout()
+        end_time = timezone.utcnow() + timedelta(seconds=timeout) if timeout is not None else None
         route = self._endpoint_route()
         trigger = CraftExecutionTrigger(
             execution_id=execution_id,
             conn_id=self.craft_conn_id,
-            end_time=utcnow() + timedelta(seconds=timeout) if timeout is not None else None,
+            end_time=end_time,
             endpoint_name=route[0] if route else None,
             endpoint_url_path=route[1] if route else None,
             poll_interval=self.poll_interval,

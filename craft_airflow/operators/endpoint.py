@@ -7,8 +7,8 @@ from contextlib import ExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import ResumableJobMixin
-from airflow.sdk import BaseOperator, conf
+from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
+from airflow.sdk import BaseOperator
 
 from craft_airflow.connection import mask_secret
 from craft_airflow.io import open_file_inputs, split_endpoint_inputs

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
 from airflow.sdk import ObjectStoragePath
-from airflow.sdk.exceptions import TaskDeferred
 
 ENDPOINT = "word-count-endpoint"
 

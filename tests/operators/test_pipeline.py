@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowException, AirflowSkipException, TaskDeferred
 from airflow.sdk import ObjectStoragePath
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException, TaskDeferred
 from craft_fakes import FakeHook, FakeStateStore, FakeTaskInstance, make_context, use_hook
 
 from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 from craft_fakes import FakeHook, FakeTaskInstance, make_context, use_hook
 
 from craft_airflow.connection import CraftConnectionConfig
@@ -105,7 +105,7 @@ def test_endpoint_token_only_pokes_through_the_results_route():
 
 
 def test_reschedule_mode_gives_the_slot_back_while_running():
-    from airflow.sdk.exceptions import AirflowRescheduleException
+    from airflow.exceptions import AirflowRescheduleException  # the sdk class on 3.2+, core on 3.1
 
     s = sensor(mode="reschedule", poke_interval=30)
     use_hook(s, FakeHook(statuses={"slow-1": "Running"}))
