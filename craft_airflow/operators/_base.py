@@ -187,13 +187,13 @@ class CraftExecutionMixin:
 
         timeout = self._wait_timeout()
         end_time = timezone.utcnow() + timedelta(seconds=timeout) if timeout is not None else None
-        route = self._endpoint_route()
+        endpoint_name, endpoint_url_path = self._endpoint_route() or (None, None)
         trigger = CraftExecutionTrigger(
             execution_id=execution_id,
             conn_id=self.craft_conn_id,
             end_time=end_time,
-            endpoint_name=route[0] if route else None,
-            endpoint_url_path=route[1] if route else None,
+            endpoint_name=endpoint_name,
+            endpoint_url_path=endpoint_url_path,
             poll_interval=self.poll_interval,
         )
         self.log.info("Deferring until Craft AI execution %s ends", execution_id)
