@@ -12,12 +12,13 @@ from enum import StrEnum
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
+from craft_airflow import __version__
 from craft_airflow.errors import redact
 
 CLIENT_HEADER = "craft-ai-client"
 # The SDK sends "craft-ai-sdk@<version>"; no source says the platform checks the value, so the
 # provider identifies itself honestly.
-CLIENT_ID = "craft-airflow@0.1.0"
+CLIENT_ID = f"craft-airflow@{__version__}"
 
 
 class AuthKind(StrEnum):
