@@ -157,8 +157,8 @@ def _report(dag_id: str, log_path: Path) -> str | None:
         return str(dag_run.state)
 
 
-def _dag_ids(dags: Path, env: dict[str, str]) -> list[str]:
-    """The example DAG ids, parsed in this process (env already points at the DAGs folder)."""
+def _dag_ids(dags: Path) -> list[str]:
+    """The example DAG ids, parsed in this process."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(dags))
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             _print(_tail(log_path))
             raise SystemExit("airflow db migrate failed")
 
-        dag_ids = args.dag or _dag_ids(dags, env)
+        dag_ids = args.dag or _dag_ids(dags)
         mode = "deferrable" if args.deferrable else "waiting in the worker"
         for dag_id in dag_ids:
             _print(f"\n=== {dag_id} (airflow dags test, {mode})")
