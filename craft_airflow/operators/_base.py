@@ -77,7 +77,8 @@ class CraftExecutionMixin:
     """Waiting for a Craft execution and handling its end, shared by operators and the sensor.
 
     The class using it sets ``craft_conn_id``, ``deferrable``, ``poll_interval`` and
-    ``output_storage``, and may override :meth:`_wait_timeout` and :meth:`_endpoint_route`.
+    ``output_storage`` (the operators through :class:`CraftJobMixin`), and may override
+    :meth:`_wait_timeout` and :meth:`_endpoint_route`.
     """
 
     craft_conn_id: str
