@@ -55,7 +55,12 @@ from craft_airflow.local.mappings import (
     resolve_run_inputs,
     run_outputs,
 )
-from craft_airflow.local.pipelines import build_parameters, pipeline_view, unflatten
+from craft_airflow.local.pipelines import (
+    MAX_FORM_FIELDS,
+    build_parameters,
+    pipeline_view,
+    unflatten,
+)
 from craft_airflow.local.runner import Runner
 from craft_airflow.local.store import TERMINAL_STATUSES, Store
 from craft_airflow.local.tarball import UnsafeArchive, safe_extract
@@ -105,7 +110,7 @@ async def _read_body(request: Request) -> tuple[dict[str, Any], dict[str, Upload
     """Text fields and file parts of a JSON, form-urlencoded or multipart body."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form(max_files=1000, max_fields=10000)
+        form = await request.form(max_files=1000, max_fields=MAX_FORM_FIELDS)
         fields: dict[str, Any] = {}
         files: dict[str, UploadFile] = {}
         for key, value in form.multi_items():

@@ -13,37 +13,54 @@ from craft_airflow.local.errors import bad_request
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _KEY_PART = re.compile(r"\[([^\[\]]*)\]")
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+#: ``request.form(max_fields=...)`` of the routes.
+MAX_FORM_FIELDS = 10_000
+
+
+def _is_index(part: str) -> bool:
+    return part.isascii() and part.isdigit()  # isdigit alone accepts "²", which int() refuses
 
 
 def unflatten(items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     """Rebuild a nested structure from ``a[b][0][c]``-style keys (multipart form).
 
-    Numeric segments become list indexes.
+    Numeric segments become list indexes. Keys that do not fit together (``a=1`` and
+    ``a[b]=2``, ``a[0]`` and ``a[b]``) or indexes past what a form can hold are a 400.
     """
     root: dict[str, Any] = {}
     for key, value in items:
-        head, _, rest = key.partition("[")
-        parts = [head, *_KEY_PART.findall("[" + rest)] if rest else [head]
-        node: Any = root
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            nxt_is_index = not last and parts[i + 1].isdigit()
-            if isinstance(node, list):
-                index = int(part)
-                while len(node) <= index:
-                    node.append(None)
-                if last:
-                    node[index] = value
-                else:
-                    if node[index] is None:
-                        node[index] = [] if nxt_is_index else {}
-                    node = node[index]
-            else:
-                if last:
-                    node[part] = value
-                else:
-                    node = node.setdefault(part, [] if nxt_is_index else {})
+        try:
+            _put(root, key, value)
+        except (TypeError, ValueError, AttributeError):
+            raise bad_request(f"Malformed form field {key!r}.") from None
     return root
+
+
+def _put(root: dict[str, Any], key: str, value: Any) -> None:
+    head, _, rest = key.partition("[")
+    parts = [head, *_KEY_PART.findall("[" + rest)] if rest else [head]
+    node: Any = root
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        nxt_is_index = not last and _is_index(parts[i + 1])
+        if isinstance(node, list):
+            # A form holds at most MAX_FORM_FIELDS fields: a larger index only costs memory.
+            if not _is_index(part) or int(part) >= MAX_FORM_FIELDS:
+                raise ValueError(part)
+            index = int(part)
+            while len(node) <= index:
+                node.append(None)
+            if last:
+                node[index] = value
+            else:
+                if node[index] is None:
+                    node[index] = [] if nxt_is_index else {}
+                node = node[index]
+        else:
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, [] if nxt_is_index else {})
 
 
 def _as_bool(value: Any, what: str) -> bool:
@@ -61,7 +78,7 @@ def _io_list(raw: Any, kind: str) -> list[dict[str, Any]]:
     if raw in (None, "", {}):
         return []
     if isinstance(raw, dict):  # a list that went through a form may come back as a dict
-        raw = [raw[k] for k in sorted(raw, key=lambda k: int(k) if str(k).isdigit() else 0)]
+        raw = [raw[k] for k in sorted(raw, key=lambda k: int(k) if _is_index(str(k)) else 0)]
     if not isinstance(raw, list):
         raise bad_request(f"'{kind}' must be a list.")
     result: list[dict[str, Any]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from platform_kit import Api, create_pipeline, make_tarball
 
 ECHO = (
@@ -93,6 +94,26 @@ def test_create_conflicts_and_bad_definitions(api: Api) -> None:
     )
     assert wrong_path.status_code == 400
     assert "b.py" in wrong_path.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"inputs[100000000][name]": "n"},  # would build a list of 10**8 items
+        {"inputs[0][name]": "n", "inputs[x]": "m"},
+        {"description": "d", "description[0]": "e"},
+    ],
+)
+def test_malformed_flattened_fields_are_400(api: Api, fields: dict[str, str]) -> None:
+    base = {"pipeline_name": "malformed", "function_path": "a.py", "function_name": "main"}
+    response = api.post(
+        "/api/v1/pipelines",
+        data={**base, **fields},
+        files={"step_file": ("s.tgz", make_tarball({"a.py": ECHO}))},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Malformed form field")
 
 
 def test_delete_pipeline_with_deployments_needs_force(api: Api) -> None:
