@@ -59,7 +59,7 @@ def _parse_mapping_list(raw: Any, what: str, key: str, known: dict[str, Any]) ->
     result: dict[str, dict] = {}
     for mapping in raw:
         name = mapping.get(key)
-        if name not in known:
+        if not isinstance(name, str) or name not in known:
             raise bad_request(
                 f"'{what}' refers to unknown {key.replace('_', ' ')} {name!r}; known:"
                 f" {', '.join(known) or 'none'}.",
@@ -80,6 +80,8 @@ def _single_source(mapping: dict[str, Any], allowed: tuple[str, ...], name: str,
         )
     if sources[0] == "is_null" and mapping["is_null"] is not True:
         raise bad_request(f"is_null of '{name}' must be true.", name="InvalidMapping")
+    if sources[0] not in ("is_null", "constant_value") and not isinstance(mapping[sources[0]], str):
+        raise bad_request(f"{sources[0]} of '{name}' must be a string.")
     return sources[0]
 
 
@@ -349,9 +351,7 @@ def _mapped_output(definition: dict[str, Any], mapping: dict[str, Any], source: 
     if source == "is_null":
         return _item(definition, "is_null", {"is_null": True}, "output")
     if source == "datastore_path":
-        path = mapping["datastore_path"]
-        if not isinstance(path, str):
-            raise bad_request(f"datastore_path of '{definition['name']}' must be a string.")
+        path = mapping["datastore_path"]  # a string: checked by _single_source
         datastore_file(Path("/"), path)  # refuse '..' and empty paths now, not after the run
         return _item(definition, "datastore", {"datastore_path": path}, "output")
     return _item(

@@ -149,6 +149,27 @@ def test_datastore_output_then_input(api: Api, platform: EmbeddedPlatform) -> No
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {"pipeline_input_name": ["document"], "is_null": True},
+        {"pipeline_input_name": "document", "datastore_path": 5},
+        {"pipeline_input_name": "document", "environment_variable_name": ["X"]},
+    ],
+)
+def test_mapping_values_of_the_wrong_type_are_400(api: Api, mapping: dict) -> None:
+    response = api.run("word-count", inputs_mapping=[mapping])
+    assert response.status_code == 400, response.text
+
+
+def test_endpoint_input_name_must_be_a_string(api: Api) -> None:
+    mapping = {"pipeline_input_name": "document", "endpoint_input_name": []}
+    body = {"pipeline_name": "word-count", "name": "bad-mapping", "inputs_mapping": [mapping]}
+    response = api.post("/api/v1/endpoints", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == "endpoint_input_name of 'document' must be a string."
+
+
 def test_long_poll_answers_307_to_itself_then_200(api: Api) -> None:
     execution_id = api.start("slow", {"seconds": 1.5})
     path = f"/api/v1/executions/{execution_id}/outputs?wait_for_completion=true"
