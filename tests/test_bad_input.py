@@ -421,9 +421,8 @@ def dag_failures(
 ) -> dict[str, BaseException]:
     """Run one DAG holding every :data:`IN_DAG` row with ``dag.test()``; the exception each
     row's task failed with, by task id."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.sdk import DAG
+    from airflow_compat import load_dag_bag, sync_dags_to_db
 
     failures: dict[str, BaseException] = {}
 
@@ -452,10 +451,9 @@ def dag_failures(
             for task_id, build in IN_DAG.items():
                 build(task_id)
         # dag.test() runs a DAG known to the metadata DB only: register it first.
-        DagBundlesManager().sync_bundles_to_db()
-        bag = DagBag(dag_folder=str(folder))
+        bag = load_dag_bag(folder)
         bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
+        sync_dags_to_db(bag)
         run = dag.test(logical_date=None)
     assert str(run.state) == "failed", run.state
     return failures

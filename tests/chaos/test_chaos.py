@@ -301,8 +301,7 @@ def chaos_platform(tmp_path: Path) -> Iterator[EmbeddedPlatform]:
 def chaos_dag(airflow_db: Any, chaos_platform: EmbeddedPlatform, monkeypatch) -> Any:
     """The chaos DAG, stored in the metadata DB (it lives outside the DAGs folder), with the
     default Craft connection pointing at the chaos platform."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow_compat import load_dag_bag, sync_dags_to_db
 
     connection = {
         "conn_type": "craft_ai",
@@ -311,10 +310,9 @@ def chaos_dag(airflow_db: Any, chaos_platform: EmbeddedPlatform, monkeypatch) ->
         "extra": {"control_url": chaos_platform.url, **CONNECTION_EXTRAS},
     }
     monkeypatch.setenv("AIRFLOW_CONN_CRAFT_AI_DEFAULT", json.dumps(connection))
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=str(CHAOS / "dags"))
+    bag = load_dag_bag(CHAOS / "dags")
     assert not bag.import_errors, bag.import_errors
-    sync_bag_to_db(bag, "dags-folder", None)
+    sync_dags_to_db(bag)
     return bag.dags[CHAOS_DAG.DAG_ID]
 
 

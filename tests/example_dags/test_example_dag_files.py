@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from airflow_compat import load_dag_bag, serialization_round_trip
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 EXPECTED = {
@@ -21,9 +22,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(EXAMPLE_DAGS))
+    return load_dag_bag(EXAMPLE_DAGS)
 
 
 def declared() -> tuple[set[str], set[str]]:
@@ -69,10 +68,8 @@ def test_examples_use_declared_pipelines_and_endpoints(dagbag):
 
 
 def test_examples_serialise(dagbag):
-    from airflow.serialization.serialized_objects import DagSerialization
-
     for dag in dagbag.dags.values():
-        restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+        restored = serialization_round_trip(dag)
         assert set(restored.task_dict) == set(dag.task_dict)
         for task_id, task in restored.task_dict.items():
             if dag.task_dict[task_id].task_type.startswith("Craft"):

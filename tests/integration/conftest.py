@@ -55,9 +55,9 @@ def craft_connection(craft_platform: Any) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def example_dags(airflow_db: Any, craft_connection: dict[str, str]) -> dict[str, Any]:
     """The example DAGs, parsed from the DAGs folder (AIRFLOW__CORE__DAGS_FOLDER)."""
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_compat import load_dag_bag
 
-    bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
+    bag = load_dag_bag(EXAMPLE_DAGS)
     assert not bag.import_errors, bag.import_errors
     return bag.dags
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowSkipException, TaskDeferred
 from airflow.sdk import ObjectStoragePath
+from airflow_compat import serialization_round_trip
 from craft_fakes import FakeHook, FakeStateStore, FakeTaskInstance, make_context, use_hook
 
 from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
@@ -374,7 +375,6 @@ def test_on_kill_says_the_execution_keeps_running(capfd):
 
 def test_dag_with_mapping_objects_and_mapped_inputs_serialises():
     from airflow.sdk import DAG
-    from airflow.serialization.serialized_objects import DagSerialization
 
     with DAG("serialise_me", schedule=None) as dag:
         operator(
@@ -385,7 +385,7 @@ def test_dag_with_mapping_objects_and_mapped_inputs_serialises():
         CraftRunPipelineOperator.partial(task_id="mapped", pipeline_name="all-types").expand(
             inputs=[{"text": "a"}, {"text": "b"}]
         )
-    restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    restored = serialization_round_trip(dag)
     assert set(restored.task_dict) == {"with_objects", "mapped"}
 
 

@@ -13,19 +13,21 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 
 def main(result_path: str) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: airflow_compat
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.trigger import Trigger
     from airflow.utils import db
     from airflow.utils.session import create_session
+    from airflow_compat import load_dag_bag
     from sqlalchemy import select
 
     db.initdb()
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    bag = load_dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     result: dict[str, Any] = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}}
     runs: dict[str, Any] = {}
     for dag_id in sorted(bag.dags):
