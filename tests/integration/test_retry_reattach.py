@@ -1,5 +1,6 @@
-"""A retry follows the execution an earlier try started (ResumableJobMixin, Airflow 3.3+),
-against the embedded platform: no second execution is created."""
+"""Retries against the embedded platform. Airflow 3.3+ (ResumableJobMixin): a retry follows the
+execution an earlier try started, no second execution is created. Below 3.3 (the compat
+stand-in) every try starts its own execution and the earlier one runs on untouched."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
+from airflow_compat import RESUMABLE
 
 
 class StateStore(dict):
@@ -42,6 +44,17 @@ def executions_of(hook, pipeline: str) -> set[str]:
     return {e["execution_id"] for e in hook.list_pipeline_executions(pipeline)}
 
 
+def assert_the_retry_started_its_own_execution(
+    hook, pipeline: str, before: set[str], earlier: str, new: str
+) -> None:
+    """Airflow < 3.3: exactly one new execution, and the earlier one left to run (not adopted,
+    not stopped: it ends on its own)."""
+    assert not RESUMABLE
+    assert new != earlier
+    assert executions_of(hook, pipeline) == before | {new}
+    assert hook.wait_for_execution(earlier, timeout=60).status == "success"
+
+
 def test_retry_waits_for_the_running_execution_instead_of_starting_another(hook):
     from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 
@@ -51,8 +64,12 @@ def test_retry_waits_for_the_running_execution_instead_of_starting_another(hook)
     ctx = context(StateStore(craft_execution_id=earlier))
 
     assert op.execute(ctx) == {"slept": 1}
-    assert executions_of(hook, "slow") == before
-    assert ctx["ti"].xcoms["execution_id"] == earlier
+    if RESUMABLE:
+        assert executions_of(hook, "slow") == before
+        assert ctx["ti"].xcoms["execution_id"] == earlier
+    else:
+        new = ctx["ti"].xcoms["execution_id"]
+        assert_the_retry_started_its_own_execution(hook, "slow", before, earlier, new)
 
 
 def test_deferrable_retry_defers_on_the_earlier_execution(hook):
@@ -65,8 +82,12 @@ def test_deferrable_retry_defers_on_the_earlier_execution(hook):
     )
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context(StateStore(craft_execution_id=earlier)))
-    assert deferred.value.trigger.serialize()[1]["execution_id"] == earlier
-    assert executions_of(hook, "slow") == before
+    deferred_on = deferred.value.trigger.serialize()[1]["execution_id"]
+    if RESUMABLE:
+        assert deferred_on == earlier
+        assert executions_of(hook, "slow") == before
+    else:
+        assert_the_retry_started_its_own_execution(hook, "slow", before, earlier, deferred_on)
 
 
 def test_retry_after_a_failed_execution_starts_a_new_one(hook):
@@ -75,11 +96,16 @@ def test_retry_after_a_failed_execution_starts_a_new_one(hook):
 
     failed = hook.run_pipeline("failing", inputs={"message": "first try"})
     assert hook.wait_for_execution(failed, timeout=60).status == "failed"
+    before = executions_of(hook, "failing")
     store = StateStore(craft_execution_id=failed)
+    ctx = context(store)
     op = CraftRunPipelineOperator(
         task_id="run", pipeline_name="failing", inputs={"message": "second try"}
     )
     with pytest.raises(CraftExecutionFailed, match="second try"):
-        op.execute(context(store))
-    assert store["craft_execution_id"] != failed
-    assert store["craft_execution_id"] in executions_of(hook, "failing")
+        op.execute(ctx)
+    new = ctx["ti"].xcoms["execution_id"]
+    assert new != failed
+    assert executions_of(hook, "failing") == before | {new}
+    # Airflow 3.3+ keeps the new id for the next retry; below 3.3 there is no store to keep it in.
+    assert store == {"craft_execution_id": new if RESUMABLE else failed}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowSkipException, TaskDeferred
 from airflow.sdk import ObjectStoragePath
-from airflow_compat import serialization_round_trip
+from airflow_compat import RESUMABLE, serialization_round_trip
 from craft_fakes import FakeHook, FakeStateStore, FakeTaskInstance, make_context, use_hook
 
 from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
@@ -303,28 +303,47 @@ def test_execute_complete_rejects_events_outside_the_closed_set(bad):
 
 
 # -- retries re-attach (ResumableJobMixin) ---------------------------------------------------
+# Airflow 3.3+ re-attaches a retry to the execution of an earlier try (kept in task_state_store);
+# below 3.3 the compat stand-in starts a new execution on every try and keeps nothing.
+
+EARLIER = "all-types-7"  # the execution of an earlier try; FakeHook numbers new ones all-types-1…
+
+
+def assert_the_retry_started_its_own_execution(
+    hook: FakeHook, ti: FakeTaskInstance, store: FakeStateStore
+) -> None:
+    """Airflow < 3.3: one new execution, announced; the earlier one and the store untouched."""
+    assert not RESUMABLE
+    assert len(hook.called("run_pipeline")) == 1
+    assert ti.xcoms["execution_id"] == "all-types-1"
+    assert not [call for call in hook.calls if EARLIER in call[1]], hook.calls
+    assert store == {"craft_execution_id": EARLIER}
 
 
 def test_retry_follows_the_running_execution_of_an_earlier_try():
     op = operator(inputs={"text": "hi"})
+    followed = EARLIER if RESUMABLE else "all-types-1"
     hook = use_hook(
         op,
         FakeHook(
             pipeline=PIPELINE,
-            statuses={"all-types-7": "Running"},
+            statuses={EARLIER: "Running"},
             outputs=OUTPUT_ITEMS[:1],
             wait_event=ExecutionEvent(
-                TriggerEventStatus.SUCCESS, "all-types-7", ExecutionStatus.SUCCEEDED, "ok"
+                TriggerEventStatus.SUCCESS, followed, ExecutionStatus.SUCCEEDED, "ok"
             ),
         ),
     )
-    store = FakeStateStore(craft_execution_id="all-types-7")
+    store = FakeStateStore(craft_execution_id=EARLIER)
     ti = FakeTaskInstance(try_number=2)
 
     assert op.execute(make_context(ti, store)) == {"text": "HI"}
-    assert not hook.called("run_pipeline")
-    assert hook.called("wait_for_execution")[0][0] == ("all-types-7",)
-    assert ti.xcoms["execution_id"] == "all-types-7"
+    assert hook.called("wait_for_execution")[0][0] == (followed,)
+    if RESUMABLE:
+        assert not hook.called("run_pipeline")
+        assert ti.xcoms["execution_id"] == EARLIER
+    else:
+        assert_the_retry_started_its_own_execution(hook, ti, store)
 
 
 def test_retry_collects_the_outputs_of_an_earlier_try_that_succeeded():
@@ -332,32 +351,51 @@ def test_retry_collects_the_outputs_of_an_earlier_try_that_succeeded():
     hook = use_hook(
         op,
         FakeHook(
-            pipeline=PIPELINE, statuses={"all-types-7": "Succeeded"}, outputs=OUTPUT_ITEMS[:1]
+            pipeline=PIPELINE,
+            statuses={EARLIER: "Succeeded"},
+            outputs=OUTPUT_ITEMS[:1],
+            # Only a new execution is waited for (Airflow < 3.3).
+            wait_event=ExecutionEvent(
+                TriggerEventStatus.SUCCESS, "all-types-1", ExecutionStatus.SUCCEEDED, "ok"
+            ),
         ),
     )
-    assert op.execute(make_context(store=FakeStateStore(craft_execution_id="all-types-7"))) == {
-        "text": "HI"
-    }
-    assert not hook.called("run_pipeline")
-    assert not hook.called("wait_for_execution")
+    store = FakeStateStore(craft_execution_id=EARLIER)
+    ti = FakeTaskInstance(try_number=2)
+
+    assert op.execute(make_context(ti, store)) == {"text": "HI"}
+    if RESUMABLE:
+        assert not hook.called("run_pipeline")
+        assert not hook.called("wait_for_execution")
+        assert hook.called("get_outputs")[0][0] == (EARLIER,)
+        assert ti.xcoms["execution_id"] == EARLIER
+    else:
+        assert_the_retry_started_its_own_execution(hook, ti, store)
 
 
-def test_retry_after_a_failed_execution_starts_a_new_one_and_remembers_it():
+def test_retry_after_a_failed_execution_starts_a_new_one():
     op = operator(inputs={"text": "hi"}, wait_for_completion=False)
-    hook = use_hook(op, FakeHook(pipeline=PIPELINE, statuses={"all-types-7": "Failed"}))
-    store = FakeStateStore(craft_execution_id="all-types-7")
-    assert op.execute(make_context(store=store)) == "all-types-1"
-    assert len(hook.called("run_pipeline")) == 1
-    assert store["craft_execution_id"] == "all-types-1"
+    hook = use_hook(op, FakeHook(pipeline=PIPELINE, statuses={EARLIER: "Failed"}))
+    store = FakeStateStore(craft_execution_id=EARLIER)
+    ti = FakeTaskInstance(try_number=2)
+
+    assert op.execute(make_context(ti, store)) == "all-types-1"
+    if RESUMABLE:
+        assert len(hook.called("run_pipeline")) == 1
+        assert store["craft_execution_id"] == "all-types-1"  # for the next retry
+    else:
+        assert_the_retry_started_its_own_execution(hook, ti, store)
 
 
-def test_deferring_keeps_the_execution_id_for_a_retry():
+def test_what_a_deferring_try_leaves_for_a_retry():
     op = operator(inputs={"text": "hi"}, deferrable=True)
     use_hook(op, FakeHook(pipeline=PIPELINE))
     store = FakeStateStore()
-    with pytest.raises(TaskDeferred):
+    with pytest.raises(TaskDeferred) as deferred:
         op.execute(make_context(store=store))
-    assert store["craft_execution_id"] == "all-types-1"
+    assert deferred.value.trigger.serialize()[1]["execution_id"] == "all-types-1"
+    # Airflow 3.3+: the id is kept before deferring; below 3.3 there is nowhere to keep it.
+    assert store == ({"craft_execution_id": "all-types-1"} if RESUMABLE else {})
 
 
 # -- on_kill ---------------------------------------------------------------------------------
@@ -399,6 +437,10 @@ def test_retry_after_the_earlier_execution_was_deleted_starts_a_new_one():
         raise CraftAPIError(404, f"Execution {execution_id} not found")
 
     hook.get_execution = gone  # type: ignore[method-assign]
-    store = FakeStateStore(craft_execution_id="all-types-7")
-    assert op.execute(make_context(store=store)) == "all-types-1"
-    assert store["craft_execution_id"] == "all-types-1"
+    store = FakeStateStore(craft_execution_id=EARLIER)
+    ti = FakeTaskInstance(try_number=2)
+    assert op.execute(make_context(ti, store)) == "all-types-1"
+    if RESUMABLE:
+        assert store["craft_execution_id"] == "all-types-1"
+    else:
+        assert_the_retry_started_its_own_execution(hook, ti, store)
