@@ -8,7 +8,9 @@ and waiting is ``asyncio.sleep``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
@@ -53,6 +55,16 @@ def classify_httpx_exception(exc: httpx.HTTPError) -> FailureKind:
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return FailureKind.FATAL
     return FailureKind.NO_ANSWER
+
+
+@functools.cache
+def tls_verification(verify_tls: bool) -> ssl.SSLContext | bool:
+    """The TLS context for ``verify_tls``, built once per process.
+
+    Loading the CA bundle reads files: the hook builds it in a thread, never on the triggerer's
+    event loop, and every client after the first reuses it.
+    """
+    return httpx.create_ssl_context(trust_env=True) if verify_tls else False
 
 
 def httpx_kwargs(step: Send) -> dict[str, Any]:
@@ -123,10 +135,9 @@ class CraftAIAsyncHook(BaseHook):
     async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
         """One client shared by the calls in flight on this hook, closed by the last one."""
         config = await self.get_config()
+        verify = await asyncio.to_thread(tls_verification, config.verify_tls)
         if self._client is None:  # no await between this check and the assignment
-            self._client = httpx.AsyncClient(
-                follow_redirects=False, verify=config.verify_tls, trust_env=True
-            )
+            self._client = httpx.AsyncClient(follow_redirects=False, verify=verify, trust_env=True)
         client = self._client
         self._users += 1
         try:

@@ -127,3 +127,15 @@ async def test_no_token_in_httpx_logs(endpoint_only_conn, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert any("/endpoints/v1/" in m for m in messages)
     assert not any("all-types-endpoint-local-token" in m for m in messages)
+
+
+def test_tls_context_is_built_once_and_off_means_off():
+    import ssl
+
+    from craft_airflow.hooks.craft_async import tls_verification
+
+    context = tls_verification(True)
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert tls_verification(True) is context  # the CA bundle is read once per process
+    assert tls_verification(False) is False
