@@ -197,6 +197,63 @@ class CraftAIHook(BaseHook):
     conn_type = "craft_ai"
     hook_name = "Craft AI"
 
+    # Airflow 3.1 builds the connection form from these two methods only. Airflow 3.2+ reads
+    # "conn-fields" and "ui-field-behaviour" from get_provider_info() and never calls them
+    # (they are deprecated there); both are derived from get_provider_info(), the one source.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The extras of the connection form (Airflow 3.1)."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, IntegerField, PasswordField, StringField
+        from wtforms.validators import Optional
+
+        from craft_airflow.get_provider_info import get_provider_info
+
+        (connection,) = get_provider_info()["connection-types"]
+        widgets: dict[str, Any] = {}
+        for name, field in connection["conn-fields"].items():
+            schema = field["schema"]
+            label = lazy_gettext(field["label"])
+            description = field.get("description", "")
+            kind = next(t for t in schema["type"] if t != "null")
+            default = schema.get("default")
+            if schema.get("format") == "password":
+                widgets[name] = PasswordField(
+                    label, description=description, widget=BS3PasswordFieldWidget()
+                )
+            elif kind == "boolean":
+                widgets[name] = BooleanField(label, description=description, default=default)
+            elif kind == "integer":
+                widgets[name] = IntegerField(
+                    label,
+                    validators=[Optional()],
+                    description=description,
+                    default=default,
+                    widget=BS3TextFieldWidget(),
+                )
+            else:  # string, number: FloatField is not among the field classes 3.1 accepts
+                widgets[name] = StringField(
+                    label,
+                    description=description,
+                    default=None if default is None else str(default),
+                    widget=BS3TextFieldWidget(),
+                )
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields of the connection form (Airflow 3.1)."""
+        from craft_airflow.get_provider_info import get_provider_info
+
+        (connection,) = get_provider_info()["connection-types"]
+        behaviour = connection["ui-field-behaviour"]
+        return {
+            "hidden_fields": behaviour["hidden-fields"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
+        }
+
     def __init__(self, craft_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.craft_conn_id = craft_conn_id
