@@ -8,6 +8,7 @@ import subprocess
 import sys
 from importlib.metadata import distribution
 from pathlib import Path
+from typing import Any
 
 import airflow
 import jsonschema
@@ -70,18 +71,52 @@ def test_declared_modules_import():
         importlib.import_module(module)
 
 
-def test_providers_manager_registers_the_connection_form():
-    from airflow.providers_manager import ProvidersManager
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+def task_runtime_hooks() -> Any:
+    """Where ``Connection.get_hook`` looks hooks up in a task: the task SDK's own providers
+    manager on Airflow 3.3, the core ``ProvidersManager`` on Airflow 3.1."""
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+    except ImportError:  # Airflow 3.1
+        from airflow.providers_manager import ProvidersManager
 
-    manager = ProvidersManager()
-    assert manager.providers["craft-airflow"].version == "0.1.0"
-    hook = ProvidersManagerTaskRuntime().hooks["craft_ai"]
+        return ProvidersManager().hooks
+    return ProvidersManagerTaskRuntime().hooks
+
+
+def test_providers_manager_registers_the_connection_type():
+    from airflow.providers_manager import ProvidersManager
+
+    assert ProvidersManager().providers["craft-airflow"].version == "0.1.0"
+    hook = task_runtime_hooks()["craft_ai"]
     assert hook is not None and hook.hook_class_name == "craft_airflow.hooks.craft.CraftAIHook"
-    widgets = manager.connection_form_widgets
-    assert widgets["extra__craft_ai__endpoint_token"].is_sensitive
-    assert not widgets["extra__craft_ai__control_url"].is_sensitive
-    assert manager.field_behaviours["craft_ai"]["relabeling"]["host"] == "Environment URL"
+
+
+# A fresh interpreter, as an API server starting: the providers manager caches what it imported.
+UI_FORM_SCRIPT = """
+import json
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+(form,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "craft_ai"]
+print(json.dumps(form.model_dump(mode="json")))
+"""
+
+
+def test_the_ui_serves_the_connection_form():
+    """Airflow 3.3 builds the form from get_provider_info(); Airflow 3.1 only from the hook's
+    get_connection_form_widgets() and get_ui_field_behaviour(). Either way the UI shows this."""
+    done = subprocess.run(
+        [sys.executable, "-c", UI_FORM_SCRIPT], capture_output=True, text=True, check=True
+    )
+    form = json.loads(done.stdout.strip().splitlines()[-1])
+    assert form["hook_class_name"] == "craft_airflow.hooks.craft.CraftAIHook"
+    extras = form["extra_fields"]
+    assert set(extras) == set(EXTRA_KEYS)
+    assert extras["control_url"]["schema"]["title"] == "Control URL"
+    secrets = {n for n, f in extras.items() if f["schema"].get("format") == "password"}
+    assert secrets == {"endpoint_token", "endpoint_tokens"}
+    fields = form["standard_fields"]
+    assert fields["host"]["title"] == "Environment URL"
+    assert fields["password"]["title"] == "SDK token" and not fields["password"]["hidden"]
+    assert fields["login"]["hidden"]
 
 
 def test_airflow_cli_lists_the_provider_and_link():
