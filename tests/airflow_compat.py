@@ -46,10 +46,18 @@ def sync_dags_to_db(bag: Any, bundle_name: str = "dags-folder") -> None:
 
 
 def serialization_round_trip(dag: Any) -> Any:
-    """``dag`` serialised as the DAG processor stores it, then deserialised (a SerializedDAG)."""
+    """``dag`` serialised as the DAG processor stores it, then deserialised with its operator
+    links, as the API server loads it (a SerializedDAG)."""
     try:
         from airflow.serialization.serialized_objects import DagSerialization as Serializer
     except ImportError:  # Airflow 3.1
         from airflow.serialization.serialized_objects import SerializedDAG as Serializer
 
-    return Serializer.deserialize_dag(Serializer.serialize_dag(dag))
+    # Reading a SerializedDagModel without links (the scheduler's DagBag in dag.test()) leaves
+    # this class-wide switch off for the rest of the process: turn it on for the round trip.
+    load_links = Serializer._load_operator_extra_links
+    Serializer._load_operator_extra_links = True
+    try:
+        return Serializer.deserialize_dag(Serializer.serialize_dag(dag))
+    finally:
+        Serializer._load_operator_extra_links = load_links
