@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conditions import wait_until
 
 from craft_airflow.local.server import EmbeddedPlatform
 
@@ -73,17 +74,6 @@ def load_chaos_dag_module() -> Any:
 
 
 CHAOS_DAG = load_chaos_dag_module()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def control(platform: EmbeddedPlatform) -> httpx.Client:
@@ -177,7 +167,7 @@ class RestartWatcher(threading.Thread):
     def run(self) -> None:
         try:
             with control(self.platform) as client:
-                self.at_restart = wait_for(
+                self.at_restart = wait_until(
                     lambda: self._ready(client), self.timeout, "the restart point"
                 )
             started = time.monotonic()

@@ -6,11 +6,11 @@ import io
 import json
 import tarfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from conditions import wait_until
 
 from craft_airflow.local.server import EmbeddedPlatform
 
@@ -102,18 +102,6 @@ class Api:
                 assert response.status_code == 200, response.text
                 return dict(response.json())
         raise AssertionError("outputs never became available")
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
-    """Poll ``condition`` until truthy (returned) or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def make_tarball(files: dict[str, str | bytes]) -> bytes:
