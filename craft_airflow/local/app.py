@@ -9,11 +9,9 @@ import logging
 import re
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +60,7 @@ from craft_airflow.local.pipelines import (
     unflatten,
 )
 from craft_airflow.local.runner import Runner
+from craft_airflow.local.state import Platform, get_platform
 from craft_airflow.local.store import TERMINAL_STATUSES, Store
 from craft_airflow.local.tarball import UnsafeArchive, safe_extract
 
@@ -76,31 +75,6 @@ _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 _Items = list[dict[str, Any]]
 #: Turns a request into an execution's (inputs, outputs); file inputs already saved.
 _Resolve = Callable[[InputContext, dict[str, str]], tuple[_Items, _Items]]
-
-
-@dataclass
-class Platform:
-    """The state shared by the routes."""
-
-    config: PlatformConfig
-    store: Store
-    tokens: TokenIssuer
-    runner: Runner
-    faults: FaultInjector
-    environment_id: str
-    datastore: DataStore
-    #: Set when a graceful stop begins: long-polls answer at once, nothing new starts.
-    stopping: threading.Event = field(default_factory=threading.Event)
-
-    def begin_stop(self) -> None:
-        """A graceful stop begins (SIGTERM): release held requests, start no new execution."""
-        self.stopping.set()
-        self.runner.begin_drain()
-
-
-def _platform(request: Request) -> Platform:
-    platform: Platform = request.app.state.platform
-    return platform
 
 
 # ---- request bodies -------------------------------------------------------------------
@@ -316,7 +290,7 @@ def asgi_app(app: FastAPI) -> FaultInjector:
 
 
 async def _require_bearer(request: Request) -> None:
-    _platform(request).tokens.check_bearer(request.headers.get("authorization"))
+    get_platform(request).tokens.check_bearer(request.headers.get("authorization"))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -358,12 +332,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 def _public_routes(app: FastAPI) -> None:
     @app.get("/api/v1/environment-info")
     async def environment_info(request: Request) -> dict[str, Any]:
-        return {"environment_id": _platform(request).environment_id}
+        return {"environment_id": get_platform(request).environment_id}
 
     @app.post("/api/v1/auth/refresh")
     async def refresh(request: Request) -> dict[str, Any]:
         fields, _ = await _read_body(request)
-        return {"access_token": _platform(request).tokens.refresh(fields.get("refresh_token"))}
+        return {"access_token": get_platform(request).tokens.refresh(fields.get("refresh_token"))}
 
 
 def _misc_routes(api: APIRouter) -> None:
@@ -395,7 +369,7 @@ def _misc_routes(api: APIRouter) -> None:
 
     @api.get("/environment-variables")
     async def list_env(request: Request) -> list[dict[str, str]]:
-        return env_list(_platform(request).store)
+        return env_list(get_platform(request).store)
 
     @api.put("/environment-variables")
     async def put_env(request: Request) -> list[dict[str, str]]:
@@ -410,13 +384,13 @@ def _misc_routes(api: APIRouter) -> None:
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise bad_request(f"The value of '{name}' must be a string.")
             clean[name] = str(value)
-        store = _platform(request).store
+        store = get_platform(request).store
         store.set_env_vars(clean)
         return env_list(store)
 
     @api.delete("/environment-variables/{name}")
     async def delete_env(name: str, request: Request) -> dict[str, str]:
-        value = _platform(request).store.delete_env_var(name)
+        value = get_platform(request).store.delete_env_var(name)
         if value is None:
             raise not_found("EnvironmentVariable", name)
         return {"name": name, "value": value}
@@ -428,7 +402,7 @@ def _misc_routes(api: APIRouter) -> None:
 def _pipeline_routes(api: APIRouter) -> None:
     @api.post("/pipelines")
     async def create_pipeline(request: Request) -> dict[str, Any]:
-        platform = _platform(request)
+        platform = get_platform(request)
         fields, files = await _read_body(request)
         if request.headers.get("content-type", "").startswith("application/json"):
             raw = fields
@@ -486,19 +460,19 @@ def _pipeline_routes(api: APIRouter) -> None:
                 "created_at": p["created_at"],
                 "status": "ready",
             }
-            for p in _platform(request).store.list_pipelines()
+            for p in get_platform(request).store.list_pipelines()
         ]
 
     @api.get("/pipelines/{name}")
     async def get_pipeline(name: str, request: Request) -> dict[str, Any]:
         # Creation is synchronous, so ?wait_for_completion=true answers at once.
-        return pipeline_view(_get_pipeline(_platform(request).store, name))
+        return pipeline_view(_get_pipeline(get_platform(request).store, name))
 
     @api.delete("/pipelines/{name}")
     async def delete_pipeline(
         name: str, request: Request, force_deployments_deletion: str = "false"
     ) -> dict[str, Any]:
-        store = _platform(request).store
+        store = get_platform(request).store
         _get_pipeline(store, name)
         deployments = store.list_deployments(name)
         if deployments and force_deployments_deletion.lower() != "true":
@@ -519,25 +493,25 @@ def _pipeline_routes(api: APIRouter) -> None:
 
     @api.post("/pipelines/{name}/logs")
     async def pipeline_logs(name: str, request: Request) -> list[Any]:
-        _get_pipeline(_platform(request).store, name)
+        _get_pipeline(get_platform(request).store, name)
         return []  # nothing is built, so there are no build logs
 
     @api.get("/pipelines/{name}/executions")
     async def list_executions(name: str, request: Request) -> list[dict[str, Any]]:
-        store = _platform(request).store
+        store = get_platform(request).store
         _get_pipeline(store, name)
         return [execution_list_item(e) for e in store.list_executions(name)]
 
     @api.get("/pipelines/{name}/executions/latest")
     async def latest_execution(name: str, request: Request) -> Any:
-        store = _platform(request).store
+        store = get_platform(request).store
         _get_pipeline(store, name)
         latest = store.latest_execution(pipeline_name=name)
         return Response(status_code=204) if latest is None else {"execution_id": latest}
 
     @api.post("/pipelines/{name}/run")
     async def run_pipeline(name: str, request: Request) -> dict[str, str]:
-        platform = _platform(request)
+        platform = get_platform(request)
         record = _get_pipeline(platform.store, name)
         fields, uploads = await _read_body(request)
         json_inputs = _json_field(fields, "json_inputs", dict, {})
@@ -603,14 +577,14 @@ def _execution_routes(api: APIRouter) -> None:
     async def get_execution(
         execution_id: str, request: Request, include_io_values: str = "true"
     ) -> dict[str, Any]:
-        execution = _get_execution(_platform(request).store, execution_id)
+        execution = _get_execution(get_platform(request).store, execution_id)
         return execution_view(execution, include_io_values.lower() != "false")
 
     @api.get("/executions/{execution_id}/outputs")
     async def get_outputs(
         execution_id: str, request: Request, wait_for_completion: str = "false"
     ) -> Any:
-        platform = _platform(request)
+        platform = get_platform(request)
         _get_execution(platform.store, execution_id)
         if wait_for_completion.lower() == "true":
             status = await _wait_terminal(platform, execution_id, platform.config.long_poll_seconds)
@@ -623,19 +597,19 @@ def _execution_routes(api: APIRouter) -> None:
 
     @api.get("/executions/{execution_id}/outputs/{name}")
     async def get_output(execution_id: str, name: str, request: Request) -> Response:
-        store = _platform(request).store
+        store = get_platform(request).store
         execution = _get_execution(store, execution_id)
         return _value_response(execution, "outputs", name, store.execution_dir(execution_id))
 
     @api.get("/executions/{execution_id}/inputs/{name}")
     async def get_input(execution_id: str, name: str, request: Request) -> Response:
-        store = _platform(request).store
+        store = get_platform(request).store
         execution = _get_execution(store, execution_id)
         return _value_response(execution, "inputs", name, store.execution_dir(execution_id))
 
     @api.post("/executions/{execution_id}/logs")
     async def get_logs(execution_id: str, request: Request) -> list[list[dict[str, str]]]:
-        store = _platform(request).store
+        store = get_platform(request).store
         _get_execution(store, execution_id)
         body, _ = await _read_body(request)
         bounds = {}
@@ -653,7 +627,7 @@ def _execution_routes(api: APIRouter) -> None:
 
     @api.delete("/executions/{execution_id}")
     async def delete_execution(execution_id: str, request: Request) -> dict[str, str]:
-        platform = _platform(request)
+        platform = get_platform(request)
         execution = _get_execution(platform.store, execution_id)
         # Open question 15: deleting a running execution stops its process.
         if execution["status"] not in TERMINAL_STATUSES:
@@ -707,7 +681,7 @@ async def _trigger(platform: Platform, deployment: dict[str, Any], request: Requ
 def _deployment_routes(api: APIRouter) -> None:
     @api.post("/endpoints")
     async def create_endpoint(request: Request) -> dict[str, Any]:
-        platform = _platform(request)
+        platform = get_platform(request)
         body, _ = await _read_body(request)
         record = _get_pipeline(platform.store, str(body.get("pipeline_name")))
         deployment = build_deployment({**body, "execution_rule": "endpoint"}, record["parameters"])
@@ -731,41 +705,41 @@ def _deployment_routes(api: APIRouter) -> None:
 
     @api.get("/deployments")
     async def list_deployments(request: Request) -> list[dict[str, Any]]:
-        return [deployment_list_item(d) for d in _platform(request).store.list_deployments()]
+        return [deployment_list_item(d) for d in get_platform(request).store.list_deployments()]
 
     @api.get("/deployments/{name}")
     async def get_deployment(name: str, request: Request) -> dict[str, Any]:
         # Deployments are "up" as soon as created: ?wait_for_completion=true answers at once.
-        return _get_deployment(_platform(request).store, name)
+        return _get_deployment(get_platform(request).store, name)
 
     @api.delete("/deployments/{name}")
     async def delete_deployment(name: str, request: Request) -> dict[str, Any]:
-        store = _platform(request).store
+        store = get_platform(request).store
         deployment = _get_deployment(store, name)
         store.delete_deployment(name)
         return {"name": name, "execution_rule": deployment["execution_rule"]}
 
     @api.get("/deployments/{name}/executions/latest")
     async def latest(name: str, request: Request) -> Any:
-        store = _platform(request).store
+        store = get_platform(request).store
         _get_deployment(store, name)
         execution_id = store.latest_execution(deployment_name=name)
         return Response(status_code=204) if execution_id is None else {"execution_id": execution_id}
 
     @api.post("/deployments/{name}/executions")
     async def trigger_with_sdk_token(name: str, request: Request) -> dict[str, str]:
-        platform = _platform(request)
+        platform = get_platform(request)
         deployment = _get_deployment(platform.store, name)
         return {"execution_id": await _trigger(platform, deployment, request)}
 
     @api.post("/deployments/{name}/logs")
     async def deployment_logs(name: str, request: Request) -> list[Any]:
-        _get_deployment(_platform(request).store, name)
+        _get_deployment(get_platform(request).store, name)
         return []  # elastic deployments have no pod logs; see the executions' logs
 
     @api.post("/endpoints/{name}/generate-new-token")
     async def generate_new_token(name: str, request: Request) -> dict[str, str]:
-        store = _platform(request).store
+        store = get_platform(request).store
         deployment = _get_deployment(store, name)
         fields, _ = await _read_body(request)
         token = fields.get("endpoint_token") or new_endpoint_token()
@@ -808,7 +782,7 @@ def _endpoint_execution(
 def _endpoint_routes(app: FastAPI) -> None:
     @app.post("/endpoints/{path}")
     async def trigger(path: str, request: Request) -> JSONResponse:
-        platform = _platform(request)
+        platform = get_platform(request)
         deployment = _endpoint_auth(platform.store, path, _endpoint_token(request, query=False))
         execution_id = await _trigger(platform, deployment, request)
         # Open question 2: 200 with the id in the body and the legacy header, no redirect;
@@ -819,7 +793,7 @@ def _endpoint_routes(app: FastAPI) -> None:
 
     @app.get("/endpoints/v1/{path}/executions/{execution_id}")
     async def results(path: str, execution_id: str, request: Request) -> Response:
-        platform = _platform(request)
+        platform = get_platform(request)
         deployment = _endpoint_auth(platform.store, path, _endpoint_token(request))
         execution = _endpoint_execution(platform.store, deployment, execution_id)
         status = await _wait_terminal(platform, execution_id, platform.config.long_poll_seconds)
@@ -843,7 +817,7 @@ def _endpoint_routes(app: FastAPI) -> None:
 
     @app.get("/endpoints/v1/{path}/executions/{execution_id}/outputs/{name}")
     async def download(path: str, execution_id: str, name: str, request: Request) -> Response:
-        platform = _platform(request)
+        platform = get_platform(request)
         deployment = _endpoint_auth(platform.store, path, _endpoint_token(request))
         execution = _endpoint_execution(platform.store, deployment, execution_id)
         item = next(
@@ -869,7 +843,7 @@ def _endpoint_routes(app: FastAPI) -> None:
 
 def _control_routes(app: FastAPI) -> None:
     def check(request: Request) -> FaultInjector:
-        platform = _platform(request)
+        platform = get_platform(request)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if not (scheme.lower() == "bearer" and platform.tokens.is_sdk_token(token.strip())):
             platform.tokens.check_bearer(request.headers.get("authorization"))
@@ -896,7 +870,7 @@ def _control_routes(app: FastAPI) -> None:
     async def status(request: Request) -> dict[str, Any]:
         """Executions by status and the unfinished ones (never affected by faults)."""
         check(request)
-        store = _platform(request).store
+        store = get_platform(request).store
         return {"executions": store.count_by_status(), "unfinished": store.unfinished_ids()}
 
 
@@ -912,21 +886,21 @@ def _xml_error(status: int, code: str, message: str) -> Response:
 def _datastore_routes(api: APIRouter, app: FastAPI) -> None:
     @api.get("/data-store/list")
     async def list_objects(request: Request, folder_path: str = "") -> dict[str, Any]:
-        items = await run_in_threadpool(_platform(request).datastore.list, folder_path or None)
+        items = await run_in_threadpool(get_platform(request).datastore.list, folder_path or None)
         return {"items": items, "continuation_token": None}
 
     @api.post("/data-store/information")
     async def information(request: Request) -> dict[str, Any]:
         fields, _ = await _read_body(request)
         path = str(fields.get("path_to_object") or "")
-        info = _platform(request).datastore.info(path)
+        info = get_platform(request).datastore.info(path)
         if info is None:
             raise not_found("Object", path)
         return info
 
     @api.get("/data-store/upload")
     async def upload_url(request: Request, path_to_object: str) -> dict[str, Any]:
-        fields = _platform(request).datastore.presigned_fields("upload", path_to_object)
+        fields = get_platform(request).datastore.presigned_fields("upload", path_to_object)
         base = str(request.base_url).rstrip("/")
         return {"signed_url": f"{base}/_local/data-store/upload", "fields": fields}
 
@@ -934,7 +908,7 @@ def _datastore_routes(api: APIRouter, app: FastAPI) -> None:
     async def download_url(request: Request) -> dict[str, Any]:
         fields, _ = await _read_body(request)
         path = str(fields.get("path_to_object") or "")
-        datastore = _platform(request).datastore
+        datastore = get_platform(request).datastore
         if datastore.info(path) is None:
             raise not_found("Object", path)
         base = str(request.base_url).rstrip("/")
@@ -944,7 +918,7 @@ def _datastore_routes(api: APIRouter, app: FastAPI) -> None:
     async def delete_object(request: Request) -> dict[str, Any]:
         fields, _ = await _read_body(request)
         path = str(fields.get("path_to_object") or "")
-        file = _platform(request).datastore.path(path)
+        file = get_platform(request).datastore.path(path)
         if not file.is_file():
             raise not_found("Object", path)
         file.unlink()
@@ -961,7 +935,7 @@ def _datastore_routes(api: APIRouter, app: FastAPI) -> None:
     @app.post("/_local/data-store/upload")
     async def presigned_upload(request: Request) -> Response:
         fields, files = await _read_body(request)
-        datastore = _platform(request).datastore
+        datastore = get_platform(request).datastore
         try:
             path = datastore.check("upload", fields)
         except PermissionError as exc:
@@ -974,7 +948,7 @@ def _datastore_routes(api: APIRouter, app: FastAPI) -> None:
 
     @app.get("/_local/data-store/object")
     async def presigned_download(request: Request) -> Response:
-        datastore = _platform(request).datastore
+        datastore = get_platform(request).datastore
         try:
             path = datastore.check("download", dict(request.query_params))
         except PermissionError as exc:

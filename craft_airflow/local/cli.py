@@ -127,8 +127,9 @@ def serve(config: PlatformConfig) -> None:
     """
     import uvicorn
 
-    from craft_airflow.local.app import Platform, asgi_app, create_app
+    from craft_airflow.local.app import asgi_app, create_app
     from craft_airflow.local.declared import DeclarationError
+    from craft_airflow.local.state import Platform
 
     if config.shutdown_grace_seconds < 0:
         raise SystemExit("craft-local: shutdown-grace-seconds must not be negative")
