@@ -1,0 +1,1 @@
+"""The embedded platform's routers, one per resource."""
