@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from craft_airflow.local.pages.views import deployment_page, execution_page
+from craft_airflow.local.pages.views import deployment_page, execution_page, when
 from craft_airflow.local.state import Platform, get_platform
 
 #: Executions listed on a pipeline or deployment page, newest first.
@@ -31,6 +31,7 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.filters["segment"] = lambda value: quote(str(value), safe="")
+_env.filters["when"] = when
 
 
 class _PagePath(Convertor[str]):

@@ -52,11 +52,18 @@ def _source(item: dict[str, Any]) -> str:
         return "null"
     if kind == "endpoint":
         name = mapping.get("endpoint_input_name") or mapping.get("endpoint_output_name")
-        return f"endpoint {name}" if name else "endpoint"
+        return f"endpoint field {name}" if name else "endpoint"
     return "run"
 
 
-def _io_row(item: dict[str, Any], kind: str, show_value: bool) -> dict[str, Any]:
+def when(value: str | None) -> str:
+    """A platform date for a person: ``2026-01-02 03:04:05.678 UTC``."""
+    return value.replace("T", " ").replace("Z", " UTC") if value else ""
+
+
+def _io_row(
+    item: dict[str, Any], kind: str, show_value: bool, unavailable: str = ""
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "name": item[f"pipeline_{kind}_name"],
         "data_type": item["data_type"],
@@ -69,9 +76,9 @@ def _io_row(item: dict[str, Any], kind: str, show_value: bool) -> dict[str, Any]
         row["note"] = "value not shown (it comes from an environment variable)"
     elif item["data_type"] == "file":
         if not row["file"]:
-            row["note"] = "no file"
+            row["note"] = "no file" if show_value else unavailable
     elif not show_value:
-        row["note"] = "available once the execution succeeded"
+        row["note"] = unavailable
     elif item.get("_omit"):
         row["note"] = "not given (the function's default applies)"
     else:
@@ -94,13 +101,18 @@ def execution_page(
     if start is not None:
         elapsed = duration(((end or now or datetime.now(UTC)) - start).total_seconds())
     succeeded = execution["status"] == "Succeeded"
+    unavailable = (
+        f"no value: the execution is {execution['status']}"
+        if finished
+        else "available once the execution succeeded"
+    )
     return {
         "execution": execution,
         "finished": finished,
         "refresh_seconds": None if finished else REFRESH_SECONDS,
         "duration": elapsed,
         "inputs": [_io_row(i, "input", True) for i in execution["inputs"]],
-        "outputs": [_io_row(o, "output", succeeded) for o in execution["outputs"]],
+        "outputs": [_io_row(o, "output", succeeded, unavailable) for o in execution["outputs"]],
         "logs": logs,
     }
 
