@@ -36,9 +36,12 @@ def test_overview_and_lists(platform: EmbeddedPlatform) -> None:
     for name in ("all-types", "failing", "slow", "word-count"):
         assert f"/pipelines/{name}" in links
     assert "/deployments/all-types-endpoint" in links
-    assert "/deployments/all-types-endpoint" not in _links(_page(platform, "/pipelines"))
-    assert "/pipelines/failing" not in _links(_page(platform, "/deployments"))
-    assert "/deployments/word-count-endpoint" in _links(_page(platform, "/deployments"))
+    pipelines = _page(platform, "/pipelines")
+    assert "/pipelines/slow" in _links(pipelines)
+    assert "<h2>Deployments</h2>" not in pipelines
+    deployments = _page(platform, "/deployments")
+    assert "/deployments/word-count-endpoint" in _links(deployments)
+    assert "<h2>Pipelines</h2>" not in deployments
 
 
 def test_succeeded_execution_page(platform: EmbeddedPlatform, api: Api) -> None:
@@ -53,6 +56,9 @@ def test_succeeded_execution_page(platform: EmbeddedPlatform, api: Api) -> None:
     assert f"Execution {execution_id}" in page
     assert 'class="status status-Succeeded">Succeeded<' in page
     assert REFRESH not in page
+    assert (
+        httpx.head(f"{platform.url}/executions/{execution_id}", headers=BROWSER).status_code == 200
+    )
     for label in ("Created", "Started", "Ended", "Duration"):
         assert f"<dt>{label}</dt>" in page
     assert 'href="/pipelines/all-types"' in page

@@ -49,6 +49,8 @@ class _PagePath(Convertor[str]):
 register_url_convertor("craft_page_path", _PagePath())
 
 router = APIRouter()
+#: Page routes answer HEAD too, so the catch-all below never takes a HEAD of a real page.
+_READ = ["GET", "HEAD"]
 _Platform = Annotated[Platform, Depends(get_platform)]
 
 
@@ -64,17 +66,17 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=_READ, response_class=HTMLResponse)
 def overview(platform: _Platform) -> HTMLResponse:
     return _lists(platform, pipelines=True, deployments=True)
 
 
-@router.get("/pipelines", response_class=HTMLResponse)
+@router.api_route("/pipelines", methods=_READ, response_class=HTMLResponse)
 def pipelines(platform: _Platform) -> HTMLResponse:
     return _lists(platform, pipelines=True, deployments=False)
 
 
-@router.get("/deployments", response_class=HTMLResponse)
+@router.api_route("/deployments", methods=_READ, response_class=HTMLResponse)
 def deployments(platform: _Platform) -> HTMLResponse:
     return _lists(platform, pipelines=False, deployments=True)
 
@@ -93,7 +95,7 @@ def _lists(platform: Platform, *, pipelines: bool, deployments: bool) -> HTMLRes
     )
 
 
-@router.get("/pipelines/{name}", response_class=HTMLResponse)
+@router.api_route("/pipelines/{name}", methods=_READ, response_class=HTMLResponse)
 def pipeline(name: str, platform: _Platform) -> HTMLResponse:
     record = platform.store.get_pipeline(name)
     if record is None:
@@ -109,7 +111,7 @@ def pipeline(name: str, platform: _Platform) -> HTMLResponse:
     )
 
 
-@router.get("/deployments/{name}", response_class=HTMLResponse)
+@router.api_route("/deployments/{name}", methods=_READ, response_class=HTMLResponse)
 def deployment(name: str, platform: _Platform) -> HTMLResponse:
     record = platform.store.get_deployment(name)
     if record is None:
@@ -123,7 +125,7 @@ def deployment(name: str, platform: _Platform) -> HTMLResponse:
     )
 
 
-@router.get("/executions/{execution_id}", response_class=HTMLResponse)
+@router.api_route("/executions/{execution_id}", methods=_READ, response_class=HTMLResponse)
 def execution(execution_id: str, platform: _Platform) -> HTMLResponse:
     record = platform.store.get_execution(execution_id)
     if record is None:
@@ -131,7 +133,9 @@ def execution(execution_id: str, platform: _Platform) -> HTMLResponse:
     return _page("execution.html", **execution_page(record, platform.store.logs(execution_id)))
 
 
-@router.get("/executions/{execution_id}/{kind}/{name}/file", response_model=None)
+@router.api_route(
+    "/executions/{execution_id}/{kind}/{name}/file", methods=_READ, response_model=None
+)
 def download(execution_id: str, kind: str, name: str, platform: _Platform) -> Response:
     """The file of an input (``kind`` ``inputs``) or of a succeeded execution's output."""
     record = platform.store.get_execution(execution_id)
