@@ -51,6 +51,6 @@ def test_no_project_file_points_outside_the_repository():
         str(path.relative_to(REPO_ROOT))
         for path in _project_files()
         if path != Path(__file__).resolve()
-        and re.search(r"\.\./shared|craft-platform-api", path.read_text())
+        and re.search(r"\.\./shared|craft-platform-api", path.read_text(errors="replace"))
     ]
     assert not outside
