@@ -58,6 +58,11 @@ def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse
     return HTMLResponse(_env.get_template(template).render(**context), status_code=status_code)
 
 
+def _newest(executions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``executions`` to list (newest first, at most :data:`MAX_LISTED`) and their ``total``."""
+    return {"executions": executions[::-1][:MAX_LISTED], "total": len(executions)}
+
+
 def _not_found(what: str) -> HTMLResponse:
     return _page("not_found.html", 404, what=what)
 
@@ -106,8 +111,7 @@ def pipeline(name: str, platform: _Platform) -> HTMLResponse:
         pipeline=record["parameters"],
         created_at=record["created_at"],
         deployments=[deployment_page(d) for d in platform.store.list_deployments(name)],
-        executions=executions[::-1][:MAX_LISTED],
-        total=len(executions),
+        **_newest(executions),
     )
 
 
@@ -120,8 +124,7 @@ def deployment(name: str, platform: _Platform) -> HTMLResponse:
     return _page(
         "deployment.html",
         deployment=deployment_page(record),
-        executions=executions[::-1][:MAX_LISTED],
-        total=len(executions),
+        **_newest(executions),
     )
 
 
