@@ -277,8 +277,8 @@ def create_app(config: PlatformConfig) -> FastAPI:
     _endpoint_routes(app)
     _control_routes(app)
     app.include_router(api)
+    app.include_router(pods_router)  # before the pages: they end with a catch-all
     app.include_router(pages_router)
-    app.include_router(pods_router)
     # Served stack: fault injection -> body size limit -> routes.
     faults = FaultInjector(BodySizeLimit(app, config.max_request_bytes), config.faults)
     app.state.platform = Platform(

@@ -320,8 +320,8 @@ class KubernetesRuntime:
     def _follow(self, execution_id: str, pod_name: str, skip: int) -> None:
         from kubernetes.client.exceptions import ApiException
 
-        seen = 0
         while not self._stopping.is_set():
+            seen = 0
             try:
                 response = self.core.read_namespaced_pod_log(
                     pod_name,
@@ -344,9 +344,10 @@ class KubernetesRuntime:
                         seen += 1
                         if seen > skip:
                             self._store_line(execution_id, raw)
-            except Exception:  # closed from another thread, or the connection broke
+            except Exception as exc:  # closed from another thread, or the connection broke
                 if self._stopping.is_set() or execution_id not in self._active:
                     return
+                log.info("execution %s: log stream broke (%s), reading on", execution_id, exc)
             finally:
                 with self._lock:
                     self._streams.pop(execution_id, None)
@@ -357,7 +358,10 @@ class KubernetesRuntime:
                     self._store_line(execution_id, pending)
             if self._container_done(pod_name):
                 return
-            skip = seen  # the stream broke while the container runs: read on
+            # The stream ended but the kubelet has not reported the container's end yet (or the
+            # connection broke): look again shortly.
+            self._stopping.wait(POLL_SECONDS)
+            skip = max(skip, seen)  # the stream broke while the container runs: read on
 
     def _store_line(self, execution_id: str, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r")

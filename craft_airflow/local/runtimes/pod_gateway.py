@@ -46,6 +46,7 @@ class PodGateway:
 
     def open(self, launch: Launch) -> threading.Event:
         """Accept the pod API of ``launch``; the event is set when its report arrives."""
+        launch.exec_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._launches[launch.execution_id] = launch
             event = self._reported.setdefault(launch.execution_id, threading.Event())
