@@ -155,7 +155,7 @@ def test_a_memory_limit_exceeded_ends_the_execution_error_oomkilled(
     message = done["error"]["message"]
     assert "OOMKilled" in message and "48Mi" in message, message
     # The other pipelines keep the platform defaults.
-    assert api.finish("word-count", {"text": "a b"})["status"] == "Succeeded"
+    assert api.wait_for(api.start("slow", {"seconds": 0.1}), timeout=60)["status"] == "Succeeded"
 
 
 def test_a_pod_deleted_mid_run_ends_the_execution_error(cluster: Cluster, api: Api) -> None:
