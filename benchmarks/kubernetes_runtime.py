@@ -173,8 +173,8 @@ def main() -> None:
                 f"\nPlatform server RSS: {baseline:.0f} MiB before the batch,"
                 f" peak {peak:.0f} MiB during it."
             )
-            if own_cluster:
-                base = Path(kubeconfig).parent
+            base = Path(kubeconfig).parent  # tools/k8s-local.sh keeps its pid files there
+            if (base / "etcd.pid").exists():
                 print("\nCluster processes after the batch (RSS MiB):\n")
                 print(c.table(["process", "RSS MiB"], cluster_memory(base)))
     finally:
