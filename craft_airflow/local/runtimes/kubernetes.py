@@ -320,6 +320,7 @@ class KubernetesRuntime:
     def _follow(self, execution_id: str, pod_name: str, skip: int) -> None:
         from kubernetes.client.exceptions import ApiException
 
+        give_up = time.monotonic() + 60
         while not self._stopping.is_set():
             seen = 0
             try:
@@ -331,8 +332,13 @@ class KubernetesRuntime:
                     timestamps=True,
                     _preload_content=False,
                 )
-            except ApiException:
-                return  # the pod is gone
+            except ApiException as exc:
+                # 400: the kubelet has not reported the container started yet (a quick one
+                # may even have ended already): ask again; 404: the pod is gone.
+                if exc.status != 400 or time.monotonic() > give_up:
+                    return
+                self._stopping.wait(POLL_SECONDS / 2)
+                continue
             with self._lock:
                 self._streams[execution_id] = response
             pending = b""
