@@ -6,7 +6,7 @@ A runtime runs one prepared execution (:class:`Launch`) to its end and says how 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -76,7 +76,6 @@ class Outcome:
     timeout_s: float | None = None
     error: str | None = None
     detached: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 class Runtime(Protocol):
