@@ -40,7 +40,7 @@ test-airflow-3.1: $(AF31_STAMP)
 		tests/test_io.py tests/test_outputs.py tests/test_links.py
 
 demo: $(STAMP)
-	$(BIN)/python -m craft_airflow.demo
+	$(BIN)/python -m craft_airflow.local.demo
 
 # Benchmarks that print figures (each starts and stops its own platform); see README "Benchmarks".
 bench: $(STAMP)

@@ -6,7 +6,7 @@ connection at the platform (endpoint tokens read from its deployments with the S
 each example DAG with ``airflow dags test``, prints what every task returned, and stops and
 removes everything it started, also on Ctrl-C or failure. Exits non-zero if a DAG run fails.
 
-    python -m craft_airflow.demo [--dag DAG_ID ...] [--no-deferrable] [--keep]
+    python -m craft_airflow.local.demo [--dag DAG_ID ...] [--no-deferrable] [--keep]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PREVIEW_CHARS = 200
 
 def _find_example_dags() -> Path:
     for candidate in (
-        Path(__file__).resolve().parents[1] / "example_dags",
+        Path(__file__).resolve().parents[2] / "example_dags",
         Path.cwd() / "example_dags",
     ):
         if (candidate / "pipelines").is_dir():
