@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 from conditions import wait_until
 
+from craft_airflow.local.connection import CONN_ID, TOKEN_VARIABLE
 from craft_airflow.local.server import EmbeddedPlatform
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags" / "pipelines"
@@ -140,3 +142,29 @@ def start_platform(tmp: Path, *extra: str, declared: bool = True) -> EmbeddedPla
         pipelines_dir=EXAMPLES if declared else None,
         extra_args=["--long-poll-seconds", "0.5", *extra],
     ).start()
+
+
+def run_printed(commands: str, token: str) -> dict[str, Any]:
+    """Run the printed lines in bash with the token variable set; ``airflow`` is a stand-in that
+    records its arguments. Return the exported connection and the ``airflow`` arguments."""
+    lines = [line.strip() for line in commands.splitlines()]
+    export = next(line for line in lines if line.startswith("export "))
+    add = next(line for line in lines if line.startswith("airflow "))
+    script = "\n".join(
+        [
+            "airflow() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \"$@\"; }",
+            export,
+            f'printf "%s\\n" "$AIRFLOW_CONN_{CONN_ID.upper()}"',
+            add,
+        ]
+    )
+    result = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", TOKEN_VARIABLE: token},
+        timeout=30,
+        check=True,
+    )
+    exported, argv = result.stdout.splitlines()
+    return {"exported": json.loads(exported), "argv": json.loads(argv)}

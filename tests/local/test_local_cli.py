@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
+from conditions import wait_until
+from platform_kit import run_printed
 
 from craft_airflow.local.cli import build_parser, config_from_args, env_var
 
@@ -53,3 +60,50 @@ def test_bad_rate_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(SystemExit, match="rate-429"):
         config_from_args(args)
+
+
+def test_serve_prints_the_connection_that_reaches_it_without_the_token(tmp_path: Path) -> None:
+    """On a port chosen by the system (``--port 0``): the printed URL is the bound one."""
+    token = "serve-prints-conn-token-5e0b"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "craft_airflow.local",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CRAFT_LOCAL_SDK_TOKEN": token},
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        wait_until(
+            lambda: any("airflow connections add" in line for line in lines) or proc.poll(),
+            30,
+            "the printed connection",
+        )
+        ran = run_printed("".join(lines), token)
+        url = ran["exported"]["host"]
+        assert ran["exported"]["extra"] == {"control_url": url}
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url) and not url.endswith(":0")
+        refresh = httpx.post(f"{url}/api/v1/auth/refresh", json={"refresh_token": token})
+        assert refresh.status_code == 200, refresh.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+    output = "".join(lines)
+    assert "Application shutdown complete" in output
+    assert token not in output
