@@ -168,3 +168,62 @@ def run_printed(commands: str, token: str) -> dict[str, Any]:
     )
     exported, argv = result.stdout.splitlines()
     return {"exported": json.loads(exported), "argv": json.loads(argv)}
+
+
+ALL_TYPES_TOKEN = "all-types-endpoint-local-token"
+
+
+ERROR_KEYS = {"message", "name", "request_id", "additional_data"}
+
+
+ECHO = (
+    "def main(n, flag, label='x'):\n    return {'doubled': n * 2, 'flag': flag, 'label': label}\n"
+)
+
+
+def endpoint_results(
+    platform: EmbeddedPlatform, path: str, execution_id: str, token: str
+) -> httpx.Response:
+    """Follow the results long-poll by hand, checking each 307 keeps the token."""
+    url = f"{platform.url}/endpoints/v1/{path}/executions/{execution_id}?token={token}"
+    for _ in range(60):
+        response = httpx.get(url, follow_redirects=False, timeout=30)
+        if response.status_code != 307:
+            return response
+        assert response.headers["location"].endswith(f"?token={token}")
+        url = platform.url + response.headers["location"]
+    raise AssertionError("no result")
+
+
+def trigger_endpoint(
+    platform: EmbeddedPlatform, path: str, token: str, **kwargs: Any
+) -> httpx.Response:
+    return httpx.post(
+        f"{platform.url}/endpoints/{path}",
+        headers={"Authorization": f"EndpointToken {token}"},
+        follow_redirects=False,
+        **kwargs,
+    )
+
+
+def output_values(execution: dict) -> dict:
+    return {o["pipeline_output_name"]: o.get("value") for o in execution["outputs"]}
+
+
+def tar_archive(*members: tarfile.TarInfo) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for member in members:
+            tar.addfile(member, io.BytesIO(b"x" * member.size) if member.isfile() else None)
+    buffer.seek(0)
+    return buffer
+
+
+def tar_member(
+    name: str, kind: bytes = tarfile.REGTYPE, size: int = 1, link: str = ""
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size if kind == tarfile.REGTYPE else 0
+    info.linkname = link
+    return info

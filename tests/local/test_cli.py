@@ -1,4 +1,5 @@
-"""The ``serve`` command line: options, environment variables, required settings."""
+"""The ``serve`` command line: options, environment variables, required settings, the printed
+connection, no access log."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 from conditions import wait_until
-from platform_kit import run_printed
+from platform_kit import Api, run_printed
 
 from craft_airflow.local.cli import build_parser, config_from_args, env_var
+from craft_airflow.local.server import EmbeddedPlatform
 
 
 def test_env_vars_provide_every_option(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -107,3 +109,14 @@ def test_serve_prints_the_connection_that_reaches_it_without_the_token(tmp_path:
     output = "".join(lines)
     assert "Application shutdown complete" in output
     assert token not in output
+
+
+def test_tokens_are_never_logged(platform: EmbeddedPlatform, api: Api) -> None:
+    httpx.get(
+        f"{platform.url}/endpoints/v1/all-types-endpoint/executions/nope?token=all-types-endpoint-local-token"
+    )
+    api.get("/api/v1/users/me")
+    log = platform.log_path.read_text()
+    assert "serving on" in log
+    for secret in (platform.sdk_token, "all-types-endpoint-local-token", api.jwt()):
+        assert secret not in log
