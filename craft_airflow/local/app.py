@@ -23,6 +23,7 @@ from craft_airflow.local.declared import load_declarations
 from craft_airflow.local.errors import PlatformError, error_body
 from craft_airflow.local.faults import FaultInjector
 from craft_airflow.local.limits import BodySizeLimit
+from craft_airflow.local.pages.routes import router as pages_router
 from craft_airflow.local.routes import (
     auth,
     control,
@@ -88,6 +89,7 @@ def create_app(config: PlatformConfig) -> FastAPI:
         datastore.signed_router,
         endpoints.router,
         control.router,
+        pages_router,
     ):
         app.include_router(router)
     # Served stack: fault injection -> body size limit -> routes.
