@@ -60,9 +60,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/import_cost.py
 	$(BIN)/python benchmarks/platform_throughput.py
 
+# The token goes through the environment (CRAFT_LOCAL_SDK_TOKEN), as the printed connection reads it.
+CRAFT_LOCAL_SDK_TOKEN ?= local-sdk-token
 platform: $(STAMP)
-	$(BIN)/craft-local serve --host 127.0.0.1 --port 8765 --data-dir .craft-local \
-		--sdk-token local-sdk-token --pipelines example_dags/pipelines
+	CRAFT_LOCAL_SDK_TOKEN="$(CRAFT_LOCAL_SDK_TOKEN)" $(BIN)/craft-local serve --host 127.0.0.1 \
+		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
 	rm -rf $(VENV) $(AF31_VENV) .craft-local dist build .pytest_cache .mypy_cache .ruff_cache
