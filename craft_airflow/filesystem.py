@@ -50,11 +50,11 @@ def get_fs(conn_id: str | None, storage_options: dict[str, Any] | None = None) -
 
     :param conn_id: an Airflow connection of type ``craft_ai`` with an SDK token.
     :param storage_options: ``block_size`` (bytes per read request) is the one option.
-    :raises CraftConfigError: the connection is unknown, invalid or has no SDK token.
+
+    The connection is read at the first call, not here: ``ObjectStoragePath`` builds its
+    filesystem while constructing a path, and hides errors raised then.
     """
-    fs = CraftFileSystem(conn_id=conn_id or DEFAULT_CONN_ID, **(storage_options or {}))
-    fs.check_connection()
-    return fs
+    return CraftFileSystem(conn_id=conn_id or DEFAULT_CONN_ID, **(storage_options or {}))
 
 
 def _info(name: str, obj: DataStoreObject | None = None) -> dict[str, Any]:
@@ -113,21 +113,23 @@ class CraftFileSystem(AbstractFileSystem):
 
     @cached_property
     def hook(self) -> CraftDataStoreHook:
-        """The hook performing the calls (created on first use)."""
+        """The hook performing the calls, created on first use from a valid connection.
+
+        :raises CraftConfigError: the connection is unknown, invalid or has no SDK token.
+        """
         from craft_airflow.hooks.datastore import CraftDataStoreHook
 
-        return CraftDataStoreHook(craft_conn_id=self.conn_id)
-
-    def check_connection(self) -> None:
-        """Read and validate the connection now: it must exist and hold an SDK token.
-
-        :raises CraftConfigError: naming the connection and what is missing.
-        """
-        if not self.hook.config.sdk_token:
+        hook = CraftDataStoreHook(craft_conn_id=self.conn_id)
+        try:
+            config = hook.config
+        except CraftConfigError as exc:
+            raise CraftConfigError(f"{PROTOCOL}://{self.conn_id}@/… paths: {exc}") from None
+        if not config.sdk_token:
             raise CraftConfigError(
                 f"Connection {self.conn_id!r} has no SDK token (password field): the Craft data "
                 "store (craft:// paths) needs one; endpoint tokens do not give access to it"
             )
+        return hook
 
     # -- paths ----------------------------------------------------------------------------
 
@@ -354,15 +356,18 @@ class CraftFileSystem(AbstractFileSystem):
 
     def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
         """Delete objects; a folder only with ``recursive=True`` (every object below it)."""
-        for p in reversed(self.expand_path(path, recursive=recursive, maxdepth=maxdepth)):
-            if self.info(p)["type"] == "directory":
-                if not recursive:
-                    raise IsADirectoryError(
-                        f"{self._uri(p)} is a folder of the data store; pass recursive=True to "
-                        "delete every object below it"
-                    )
+        for one in path if isinstance(path, list | tuple) else [path]:
+            name = self._strip_protocol(one)
+            if self.info(name)["type"] == "file":
+                self.rm_file(name)
                 continue
-            self.rm_file(p)
+            if not recursive:
+                raise IsADirectoryError(
+                    f"{self._uri(name)} is a folder of the data store; pass recursive=True to "
+                    "delete every object below it"
+                )
+            for file in self.find(name, maxdepth=maxdepth):
+                self.rm_file(file)
 
 
 class CraftReadFile(AbstractBufferedFile):
@@ -418,6 +423,69 @@ class CraftWriteFile(AbstractBufferedFile):
             self.discard()
         else:
             self.close()
+
+
+# -- craft paths in run mappings ------------------------------------------------------------
+
+
+def datastore_key(value: Any, conn_id: str, where: str = "datastore_path") -> Any:
+    """The plain data-store path of a ``craft://`` path or URI, else ``value`` unchanged.
+
+    :param value: an ``ObjectStoragePath``, a ``craft://<conn_id>@/<path>`` URI or a plain
+        data-store path.
+    :param conn_id: the connection of the run: a craft path must name the same one (a path
+        without one means ``craft_ai_default``, as for ``ObjectStoragePath``).
+    :param where: the field, for messages.
+    :raises CraftInputError: another connection's path, a path of another scheme, or the root.
+    """
+    from craft_airflow.io import CraftInputError
+
+    if isinstance(value, UPath):
+        protocol = value.protocol
+        if protocol != PROTOCOL:
+            raise CraftInputError(
+                f"{where}: expected a data-store path (str) or a {PROTOCOL}:// path, got a "
+                f"{protocol or 'local'}:// path {str(value)!r}"
+            )
+        path_conn = getattr(value, "conn_id", None) or DEFAULT_CONN_ID
+        text = value.path
+    elif isinstance(value, str) and value.startswith(f"{PROTOCOL}:"):
+        path_conn = CraftFileSystem._get_kwargs_from_urls(value).get("conn_id") or DEFAULT_CONN_ID
+        text = value
+    else:
+        return value
+    if path_conn != conn_id:
+        raise CraftInputError(
+            f"{where}: {str(value)!r} is in the data store of connection {path_conn!r}, but the "
+            f"run uses connection {conn_id!r}; expected a {PROTOCOL}://{conn_id}@/… path (each "
+            "environment has its own data store)"
+        )
+    key = object_key(CraftFileSystem._strip_protocol(text))
+    if not key:
+        raise CraftInputError(f"{where}: {str(value)!r} is the data store's root; expected a file")
+    return key
+
+
+def datastore_keys_in(mapping: Any, conn_id: str, label: str) -> Any:
+    """``mapping`` (a list of InputSource/OutputDestination or dicts) with each craft
+    ``datastore_path`` turned into its plain path (see :func:`datastore_key`); anything else
+    is returned as is, for the mapping's own validation to judge."""
+    import dataclasses
+
+    if not isinstance(mapping, list | tuple):
+        return mapping
+    result: list[Any] = []
+    for index, item in enumerate(mapping):
+        where = f"{label}[{index}].datastore_path"
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            value = getattr(item, "datastore_path", None)
+            key = datastore_key(value, conn_id, where)
+            item = item if key is value else dataclasses.replace(item, datastore_path=key)
+        elif isinstance(item, dict) and "datastore_path" in item:
+            key = datastore_key(item["datastore_path"], conn_id, where)
+            item = item if key is item["datastore_path"] else {**item, "datastore_path": key}
+        result.append(item)
+    return result
 
 
 class CraftPath(UPath):
