@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "hooks"))
 
-from scripted_server import Recorded, ScriptedServer, reply  # noqa: E402
+from scripted_server import Recorded, ScriptedServer, reply
 
 CONN = "craft_ai_default"
 
