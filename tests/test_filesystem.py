@@ -456,3 +456,113 @@ def test_mapping_rejects_another_connections_path() -> None:
             CONN,
             "m",
         )
+
+
+# -- wire format: the same data-store calls as the official SDK --------------------------------
+
+
+def _body(recorded: Recorded) -> tuple[str, Any]:
+    """``(media type, decoded body)``: JSON parsed, forms as dicts, multipart as
+    ``[(name, value)]`` with the file part's bytes."""
+    from email.parser import BytesParser
+    from urllib.parse import parse_qs
+
+    content_type = {k.lower(): v for k, v in recorded.headers.items()}.get("content-type", "")
+    media = content_type.split(";")[0].strip()
+    if not recorded.body:
+        return media, None
+    if media == "application/json":
+        return media, json.loads(recorded.body)
+    if media == "application/x-www-form-urlencoded":
+        return media, parse_qs(recorded.body.decode())
+    if media == "multipart/form-data":
+        message = BytesParser().parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + recorded.body
+        )
+        parts = []
+        for part in message.get_payload():
+            name = part.get_param("name", header="content-disposition")
+            value = part.get_payload(decode=True)
+            # presigned fields differ per URL (expiry, signature); names, order, key and file do not
+            parts.append((name, value if name in ("key", "file") else "<presigned>"))
+        return media, parts
+    return media, recorded.body
+
+
+def _wire(requests: list[Recorded]) -> list[tuple[Any, ...]]:
+    """Data-store calls as ``(method, path, query, media type, body, has Authorization)``."""
+    calls = []
+    for r in requests:
+        if "data-store" not in r.path:
+            continue
+        query = {k: v for k, v in r.query.items() if k not in ("expires", "signature")}
+        media, body = _body(r)
+        auth = any(k.lower() == "authorization" for k in r.headers)
+        calls.append((r.method, r.path, query, media, body, auth))
+    return calls
+
+
+def test_data_store_calls_match_the_official_sdk(
+    root: Any, conn: ScriptedServer, store: ScriptedServer, craft_platform: Any, tmp_path: Path
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+    from craft_ai_sdk import CraftAiSdk
+
+    key = "wire/format/object.bin"
+    source = tmp_path / "object.bin"
+    source.write_bytes(os.urandom(50_000))
+    sdk = CraftAiSdk(
+        sdk_token=craft_platform.sdk_token,
+        environment_url=conn.url,
+        control_url=conn.url,
+        verbose_log=False,
+    )
+    remote = ObjectStoragePath(f"craft://{CONN}@/{key}")
+
+    def record(action: Any) -> list[tuple[Any, ...]]:
+        conn.requests.clear()
+        store.requests.clear()
+        action()
+        return _wire(conn.requests + store.requests)
+
+    def only(calls: list[tuple[Any, ...]], method: str, suffix: str) -> list[tuple[Any, ...]]:
+        return [c for c in calls if c[0] == method and c[1].endswith(suffix)]
+
+    ours_up = record(lambda: ObjectStoragePath(f"file://{source}").copy(remote))
+    sdk_up = record(lambda: sdk.upload_data_store_object(str(source), key))
+    for method, suffix in (("GET", "/data-store/upload"), ("POST", "/_local/data-store/upload")):
+        assert only(ours_up, method, suffix) == only(sdk_up, method, suffix), suffix
+        assert len(only(ours_up, method, suffix)) == 1
+    (upload,) = only(ours_up, "POST", "/_local/data-store/upload")
+    assert upload[4][-1] == ("file", source.read_bytes())
+    assert upload[5] is False  # no Authorization to the presigned URL
+
+    ours_info = record(lambda: remote.stat())
+    sdk_info = record(lambda: sdk.get_data_store_object_information(key))
+    assert only(ours_info, "POST", "/information") == only(sdk_info, "POST", "/information")
+    assert only(ours_info, "POST", "/information")[0][3:5] == (
+        "application/json",
+        {"path_to_object": key},
+    )
+
+    ours_list = record(lambda: remote.fs.ls("/wire/format"))
+    sdk_list = record(lambda: sdk.list_data_store_objects("wire/format"))
+    assert only(ours_list, "GET", "/data-store/list") == only(sdk_list, "GET", "/data-store/list")
+
+    ours_down = record(lambda: remote.copy(ObjectStoragePath(f"file://{tmp_path}/ours.bin")))
+    sdk_down = record(lambda: sdk.download_data_store_object(key, str(tmp_path / "sdk.bin")))
+    for method, suffix in (("POST", "/data-store/download"), ("GET", "/_local/data-store/object")):
+        assert only(ours_down, method, suffix) == only(sdk_down, method, suffix), suffix
+        assert len(only(ours_down, method, suffix)) == 1
+    assert (tmp_path / "ours.bin").read_bytes() == (tmp_path / "sdk.bin").read_bytes()
+
+    ours_delete = record(lambda: remote.unlink())
+    remote.write_bytes(b"again")
+    sdk_delete = record(lambda: sdk.delete_data_store_object(key))
+    assert only(ours_delete, "DELETE", "/delete") == only(sdk_delete, "DELETE", "/delete")
+    assert only(ours_delete, "DELETE", "/delete")[0][3:] == (
+        "application/x-www-form-urlencoded",
+        {"path_to_object": [key]},
+        True,
+    )
+    assert not remote.exists()
