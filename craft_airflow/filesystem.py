@@ -21,6 +21,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -167,10 +168,11 @@ class CraftFileSystem(AbstractFileSystem):
 
     # -- listing and information --------------------------------------------------------
 
-    def _objects_under(self, key: str) -> list[DataStoreObject]:
-        """Objects strictly below the folder ``key`` (a store may list by plain prefix)."""
+    def _objects_under(self, key: str) -> Iterator[DataStoreObject]:
+        """Objects strictly below the folder ``key`` (a store may list by plain prefix), page
+        by page: asking for the first one reads one page only."""
         prefix = f"{key}/" if key else ""
-        return [o for o in self.hook.list_objects(key) if o.path.startswith(prefix)]
+        return (o for o in self.hook.list_objects(key) if o.path.startswith(prefix))
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         """The files and sub-folders directly in folder ``path`` (a file lists as itself)."""
@@ -224,7 +226,7 @@ class CraftFileSystem(AbstractFileSystem):
         obj = self.hook.object_info(key)
         if obj is not None:
             return _info(name, obj)
-        if next(iter(self._objects_under(key)), None) is not None:
+        if next(self._objects_under(key), None) is not None:
             return _info(name)
         raise FileNotFoundError(f"{self._uri(name)}: no such object or folder in the data store")
 
