@@ -239,6 +239,20 @@ class CraftFileSystem(AbstractFileSystem):
             return False
         return True
 
+    def isfile(self, path: str) -> bool:
+        """Whether ``path`` is an object; connection and auth errors are raised."""
+        try:
+            return bool(self.info(path)["type"] == "file")
+        except FileNotFoundError:
+            return False
+
+    def isdir(self, path: str) -> bool:
+        """Whether ``path`` is a folder (objects live below it); errors are raised."""
+        try:
+            return bool(self.info(path)["type"] == "directory")
+        except FileNotFoundError:
+            return False
+
     def modified(self, path: str) -> datetime:
         info = self.info(path)
         if info["type"] != "file" or info.get("mtime") is None:

@@ -8,6 +8,7 @@ or read as one byte range.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -92,10 +93,11 @@ class CraftDataStoreHook(CraftAIHook):
         before ``start``, so memory stays bounded by the range.
         """
         response = self._presigned_get(path, start, end)
-        sink = _Bytes()
+        # BytesIO.getvalue() hands its buffer over: no second copy of the range.
+        sink = io.BytesIO()
         skip = start if response.status == 200 else 0
         self._copy_body(response, path, sink, end - start, skip=skip)
-        return sink.value()
+        return sink.getvalue()
 
     def delete(self, path: str) -> None:
         """Delete the object at ``path``.
@@ -170,20 +172,6 @@ class CraftDataStoreHook(CraftAIHook):
         finally:
             raw.close()
         return written
-
-
-class _Bytes:
-    """A write-only sink collecting chunks, joined once at the end."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-
-    def write(self, chunk: bytes) -> int:
-        self._chunks.append(chunk)
-        return len(chunk)
-
-    def value(self) -> bytes:
-        return b"".join(self._chunks)
 
 
 __all__ = ["CraftDataStoreHook"]
