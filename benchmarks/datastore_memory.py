@@ -17,18 +17,12 @@ Usage: ``python benchmarks/datastore_memory.py [--sizes-mib 64]`` (or ``BENCH_SI
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import _common as c
-from output_streaming_memory import BLOCK, proc_status, reset_peak, write_file
+from output_streaming_memory import BLOCK, arguments, in_child, peak_figures, write_file
 
 CASES = ("write", "read", "copy in", "copy out")
 
@@ -71,41 +65,11 @@ def run_case(case: str, size: int, work: Path, tag: str) -> None:
 
 def child(case: str, size: int, work: Path) -> None:
     """Warm up with 1 MiB, then measure ``case`` at ``size``; print one JSON line."""
-    with c.quiet(work / "child.log"):
-        run_case(case, BLOCK, work, "warm")
-        before = proc_status()["VmRSS"]
-        reset = reset_peak()
-        started = time.monotonic()
-        run_case(case, size, work, "big")
-        seconds = time.monotonic() - started
-        after = proc_status()
-    print(
-        json.dumps(
-            {"rss_before": before, "peak": after["VmHWM"], "seconds": seconds, "reset": reset}
-        )
-    )
-
-
-def measure(case: str, size: int, work: Path) -> dict[str, Any]:
-    answer = subprocess.run(
-        [sys.executable, __file__, "--child", case, "--size", str(size), "--work", str(work)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if answer.returncode != 0:
-        log = (work / "child.log").read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"case {case} {size}: exit {answer.returncode}\n{answer.stderr}\n{log}")
-    return json.loads(answer.stdout.strip().splitlines()[-1])
+    peak_figures(lambda n, tag: run_case(case, n, work, tag), size, work)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes-mib", default=os.environ.get("BENCH_SIZES_MIB", "64"))
-    parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
-    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(CASES, "64")
     if args.child:
         child(args.child, args.size, args.work)
         return
@@ -123,7 +87,7 @@ def main() -> None:
                 write_file(work / "local-big.bin", size)
                 for case in CASES:
                     c.progress(f"{case}: {c.mib(size)} MiB")
-                    f = measure(case, size, work)
+                    f = in_child(__file__, case, size, work)
                     delta = f["peak"] - f["rss_before"]
                     rows.append(
                         [
