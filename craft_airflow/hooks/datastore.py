@@ -26,6 +26,8 @@ _QUERY = re.compile(r"\?[^\s'\"<>)]*")
 
 #: Status of an expired or refused presigned URL; a fresh URL is asked for once.
 _PRESIGNED_REFUSED = 403
+#: Presigned download URLs kept (the oldest is dropped first).
+_KEPT_URLS = 128
 
 
 class CraftDataStoreHook(CraftAIHook):
@@ -122,6 +124,8 @@ class CraftDataStoreHook(CraftAIHook):
         key = ds.object_key(path)
         for attempt in range(2):
             url = self._signed_urls.get(key) or self.download_url(path)
+            if key not in self._signed_urls and len(self._signed_urls) >= _KEPT_URLS:
+                del self._signed_urls[next(iter(self._signed_urls))]
             self._signed_urls[key] = url
             request = ds.build_presigned_download(url, path, start, end)
             try:
