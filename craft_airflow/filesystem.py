@@ -444,6 +444,12 @@ class CraftWriteFile(AbstractBufferedFile):
 # -- craft paths in run mappings ------------------------------------------------------------
 
 
+def path_conn_id(path: UPath) -> str | None:
+    """The connection id of an ``ObjectStoragePath``: an attribute on Airflow 3.3, a storage
+    option on Airflow 3.1."""
+    return getattr(path, "conn_id", None) or path.storage_options.get("conn_id")
+
+
 def datastore_key(value: Any, conn_id: str, where: str = "datastore_path") -> Any:
     """The plain data-store path of a ``craft://`` path or URI, else ``value`` unchanged.
 
@@ -463,7 +469,7 @@ def datastore_key(value: Any, conn_id: str, where: str = "datastore_path") -> An
                 f"{where}: expected a data-store path (str) or a {PROTOCOL}:// path, got a "
                 f"{protocol or 'local'}:// path {str(value)!r}"
             )
-        path_conn = getattr(value, "conn_id", None) or DEFAULT_CONN_ID
+        path_conn = path_conn_id(value) or DEFAULT_CONN_ID
         text = value.path
     elif isinstance(value, str) and value.startswith(f"{PROTOCOL}:"):
         path_conn = CraftFileSystem._get_kwargs_from_urls(value).get("conn_id") or DEFAULT_CONN_ID

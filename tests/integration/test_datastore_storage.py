@@ -45,6 +45,8 @@ def test_craft_paths_in_and_out_of_a_pipeline_run(
 ):
     from airflow.sdk import ObjectStoragePath
 
+    from craft_airflow.filesystem import path_conn_id
+
     text = TEXT
     run = run_any_dag(storage_dag, deferrable=deferrable)
     assert run.state == "success", run.task_states
@@ -54,7 +56,7 @@ def test_craft_paths_in_and_out_of_a_pipeline_run(
     uri = run.xcom("upload")
     assert isinstance(uri, str) and uri.startswith("craft://craft_ai_default@/airflow-e2e/")
     path = ObjectStoragePath(uri)
-    assert path.conn_id == "craft_ai_default"
+    assert path_conn_id(path) == "craft_ai_default"
     assert (datastore / path.key).read_text() == text
 
     # file input read from craft://, file output written to craft:// output storage
