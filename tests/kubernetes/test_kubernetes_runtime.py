@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conditions import wait_until
-from conftest import Cluster
+from kube_kit import Cluster
 from platform_kit import TOKEN, Api, create_pipeline
 
 from craft_airflow.local.server import EmbeddedPlatform

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import MANAGED, Cluster, runtime_env
+from kube_kit import MANAGED, Cluster, runtime_env
 
 REPO = Path(__file__).resolve().parents[2]
 

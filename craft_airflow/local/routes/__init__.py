@@ -1,1 +1,1 @@
-"""The embedded platform's routers, one per resource."""
+"""The embedded platform's HTTP routes: one :class:`fastapi.APIRouter` per resource."""
