@@ -115,6 +115,8 @@ kubeconfig() { echo $B/admin.kubeconfig; }
 
 start() {
   cd $B
+  exec 9>$B/start.lock
+  flock 9  # a second start waits for the first, then finds the cluster up
   if curl -skf -H 'Authorization: Bearer admin-token' https://127.0.0.1:26443/readyz >/dev/null 2>&1; then
     echo "cluster already up: KUBECONFIG=$B/admin.kubeconfig"
     return 0
