@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import unquote
 
+from craft_airflow.errors import CraftInputError
+
 if TYPE_CHECKING:
     from craft_airflow.protocol import FileInput
 
@@ -25,10 +27,6 @@ DATA_TYPES = frozenset({"string", "number", "boolean", "json", "array", "file"})
 
 #: Where a mapping is used: a pipeline run accepts fewer mapping kinds than an endpoint deployment.
 MappingTarget = Literal["run", "endpoint"]
-
-
-class CraftInputError(ValueError):
-    """An input or a mapping does not fit the pipeline; the message names the field."""
 
 
 @dataclass(frozen=True)

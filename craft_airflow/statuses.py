@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from craft_airflow.errors import InvalidTriggerEvent
+
 
 class ExecutionStatus(StrEnum):
     """Status of a platform execution, spelled exactly as on the wire (contract §3.4)."""
@@ -91,10 +93,6 @@ class ExecutionEvent:
     def is_success(self) -> bool:
         """Whether the execution succeeded."""
         return self.status == TriggerEventStatus.SUCCESS
-
-
-class InvalidTriggerEvent(ValueError):
-    """An event payload outside the closed set, or malformed."""
 
 
 def parse_trigger_event(event: Mapping[str, Any] | None) -> ExecutionEvent:

@@ -22,6 +22,7 @@ from craft_airflow.errors import (
     CraftAPIError,
     CraftError,
     CraftExecutionFailed,
+    CraftInputError,
     CraftWaitTimeout,
 )
 from craft_airflow.links import persist_execution_link
@@ -54,7 +55,9 @@ def seconds_or_none(value: float | timedelta | None, name: str) -> float | None:
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0 (or a timedelta), got {value!r}")
+        raise CraftInputError(
+            f"{name} must be a number of seconds >= 0 (or a timedelta), got {value!r}"
+        )
     return float(value)
 
 
@@ -62,14 +65,14 @@ def require_name(value: T, name: str) -> T:
     """Return ``value`` unless it is ``None`` or a blank string (anything but a string is an
     XComArg, resolved at run time)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError(f"{name} must be a non-empty string")
+        raise CraftInputError(f"{name} must be a non-empty string")
     return value
 
 
 def validate_poll_interval(value: float | timedelta) -> float:
     seconds = seconds_or_none(value, "poll_interval")
     if not seconds:
-        raise ValueError(f"poll_interval must be > 0, got {value!r}")
+        raise CraftInputError(f"poll_interval must be > 0, got {value!r}")
     return seconds
 
 

@@ -93,7 +93,7 @@ def wait_for_execution(
         except CraftAuthError:
             raise
         except CraftAPIError as exc:
-            if exc.status_code is None:
+            if exc.status_code is None:  # an unreadable answer, not a finished execution
                 raise
             finished_error = exc
         else:

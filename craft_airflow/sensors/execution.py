@@ -101,7 +101,9 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not isinstance(self.execution_id, str) or not self.execution_id.strip():
             # A template or XCom gave nothing usable (e.g. an upstream task that returned None).
-            raise ValueError(
+            from craft_airflow.errors import CraftInputError
+
+            raise CraftInputError(
                 f"execution_id is {self.execution_id!r} once rendered; expected a non-empty "
                 "execution id, e.g. the 'execution_id' XCom of a Craft task that did not wait"
             )
