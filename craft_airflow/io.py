@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from craft_airflow.errors import CraftInputError
 
 if TYPE_CHECKING:
-    from craft_airflow.protocol import FileInput
+    from craft_airflow.protocol.http import FileInput
 
 #: The platform's input/output data types (§3.1).
 DATA_TYPES = frozenset({"string", "number", "boolean", "json", "array", "file"})
@@ -359,7 +359,7 @@ def open_file_input(name: str, source: Any, stack: ExitStack) -> FileInput:
     """
     from airflow.sdk import ObjectStoragePath
 
-    from craft_airflow.protocol import FileInput
+    from craft_airflow.protocol.http import FileInput
 
     stream: BinaryIO
     if isinstance(source, bytes | bytearray | memoryview):
@@ -420,7 +420,7 @@ def _check_local_file(path: Path) -> None:
 
 
 def _open_storage_path(name: str, path: Any, stack: ExitStack) -> FileInput:
-    from craft_airflow.protocol import FileInput
+    from craft_airflow.protocol.http import FileInput
 
     try:
         exists = path.is_file()

@@ -25,6 +25,7 @@ from craft_airflow.errors import (
     install_log_redaction,
     redact,
 )
+from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
 from craft_airflow.protocol.calls import CallContext, call_json, perform
@@ -48,8 +49,7 @@ from craft_airflow.protocol.readers import (
     read_logs,
     read_outputs,
 )
-from craft_airflow.protocol.waiting import wait_steps
-from craft_airflow.statuses import ExecutionEvent
+from craft_airflow.protocol.waiting import endpoint_outcome_steps, execution_outcome_steps
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
@@ -348,15 +348,6 @@ class CraftAIHook(BaseHook):
         self.log.info("Started execution %s of %s", execution_id, what)
         return execution_id
 
-    def _endpoint_token(self, endpoint_name: str) -> str:
-        token = self.config.endpoint_token_for(endpoint_name)
-        if token is None:
-            raise CraftConfigError(
-                f"Connection {self.craft_conn_id!r} has no endpoint token for {endpoint_name!r}: "
-                "set extra 'endpoint_token' or 'endpoint_tokens'."
-            )
-        return token
-
     def _stream_to(self, request: HttpRequest, dest: BinaryIO) -> int:
         response = self._drive(perform(self._ctx, request))
         for _ in range(MAX_DOWNLOAD_REDIRECTS):
@@ -476,7 +467,7 @@ class CraftAIHook(BaseHook):
 
         :param endpoint_url_path: public path of the endpoint; defaults to the deployment name.
         """
-        token = self._endpoint_token(deployment_name)
+        token = self.config.require_endpoint_token(deployment_name)
         request = b.build_trigger_endpoint(
             self.config, endpoint_url_path or deployment_name, token, inputs=inputs, files=files
         )
@@ -492,31 +483,45 @@ class CraftAIHook(BaseHook):
         )
         return read_execution(self._json(request))
 
-    def wait_for_execution(
-        self,
-        execution_id: str,
-        *,
-        timeout: float | None = None,
-        endpoint_name: str | None = None,
-        endpoint_url_path: str | None = None,
-        poll_interval: float = 5.0,
-    ) -> ExecutionEvent:
-        """Block until the execution finishes or ``timeout`` passes; same decisions as the
-        trigger. Returns a ``success``, ``failed``, ``skipped`` or ``timeout`` event.
+    def wait_for_outcome(
+        self, execution_id: str, *, timeout: float | None = None, poll_interval: float = 5.0
+    ) -> WaitOutcome:
+        """Block until the execution ends or ``timeout`` passes, following it with the SDK token
+        (same decisions as the trigger); a failure's outcome carries the last log lines.
 
         :param timeout: seconds to wait at most (``None``: no limit).
-        :param endpoint_name: with an endpoint-token-only connection, the deployment whose
-            results route is polled.
         :param poll_interval: pause after a "not yet" answered in under a second.
         :raises CraftError: when the execution cannot be followed (auth, unreachable...).
         """
         return self._drive(
-            wait_steps(
+            execution_outcome_steps(
+                self._ctx, execution_id, timeout=timeout, poll_interval=poll_interval
+            )
+        )
+
+    def wait_for_endpoint_outcome(
+        self,
+        endpoint_name: str,
+        execution_id: str,
+        *,
+        endpoint_url_path: str | None = None,
+        timeout: float | None = None,
+        poll_interval: float = 5.0,
+    ) -> WaitOutcome:
+        """Block until the execution ends or ``timeout`` passes, following it through the
+        endpoint results route (§7.2) with the endpoint token of ``endpoint_name``.
+
+        :param endpoint_url_path: the endpoint's public path (defaults to ``endpoint_name``).
+        :raises CraftError: when the execution cannot be followed.
+        """
+        token = self.config.require_endpoint_token(endpoint_name)
+        return self._drive(
+            endpoint_outcome_steps(
                 self._ctx,
+                endpoint_url_path or endpoint_name,
                 execution_id,
+                token,
                 timeout=timeout,
-                endpoint_name=endpoint_name,
-                endpoint_url_path=endpoint_url_path,
                 poll_interval=poll_interval,
             )
         )
@@ -547,7 +552,7 @@ class CraftAIHook(BaseHook):
         :raises CraftExecutionFailed: the endpoint reports the execution failed.
         :raises CraftAPIError: not finished yet, or another error.
         """
-        token = self._endpoint_token(endpoint_name)
+        token = self.config.require_endpoint_token(endpoint_name)
         request = b.build_endpoint_results(self.config, endpoint_url_path, execution_id, token)
         try:
             response = self._drive(perform(self._ctx, request))
@@ -565,7 +570,7 @@ class CraftAIHook(BaseHook):
 
     def download_endpoint_file(self, url: str, dest: BinaryIO, *, endpoint_name: str) -> int:
         """Stream a file output of the endpoint route (``<url>?token=``) into ``dest``."""
-        token = self._endpoint_token(endpoint_name)
+        token = self.config.require_endpoint_token(endpoint_name)
         return self._stream_to(b.build_download_endpoint_file(self.config, url, token), dest)
 
     def get_logs(self, execution_id: str) -> list[dict]:
@@ -578,15 +583,6 @@ class CraftAIHook(BaseHook):
             self._json(b.build_list_pipeline_executions(self.config, pipeline_name)),
             "the pipeline's executions",
         )
-
-    def execution_url(
-        self,
-        execution_id: str,
-        pipeline_name: str | None = None,
-        deployment_name: str | None = None,
-    ) -> str:
-        """Web UI link of an execution (see ``execution_url_template``)."""
-        return self.config.execution_url(execution_id, pipeline_name, deployment_name)
 
 
 __all__ = ["CraftAIHook"]

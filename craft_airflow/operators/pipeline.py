@@ -63,6 +63,8 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         (templated)
     """
 
+    pipeline_name: str
+
     template_fields: Sequence[str] = (
         "pipeline_name",
         "inputs",
@@ -107,11 +109,6 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         self.inputs_mapping = inputs_mapping
         self.outputs_mapping = outputs_mapping
         self.wait_for_completion = wait_for_completion
-
-    # -- CraftJobMixin -------------------------------------------------------------------
-
-    def _pipeline_name(self) -> str | None:
-        return self.pipeline_name
 
     # -- execute -------------------------------------------------------------------------------
 

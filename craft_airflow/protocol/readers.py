@@ -197,15 +197,3 @@ def execution_error_message(execution: Mapping[str, Any]) -> str | None:
     if isinstance(error, str) and error:
         return error
     return None
-
-
-#: First line of :func:`last_log_lines`' text.
-LAST_LOG_LINES_HEADER = "Last log lines:"
-
-
-def last_log_lines(logs: list[dict], count: int = 10) -> str | None:
-    """``Last log lines:`` and the last ``count`` non-empty log messages, or ``None``."""
-    lines = [str(x.get("message", "")).rstrip() for x in logs if x.get("message")]
-    if not lines:
-        return None
-    return f"{LAST_LOG_LINES_HEADER}\n" + "\n".join(lines[-count:])

@@ -22,8 +22,9 @@ from craft_airflow.errors import (
     CraftExecutionFailed,
 )
 from craft_airflow.hooks.craft import CraftAIHook, classify_requests_exception
-from craft_airflow.protocol import FailureKind, FileInput
-from craft_airflow.statuses import ExecutionStatus, TriggerEventStatus
+from craft_airflow.outcomes import OutcomeStatus
+from craft_airflow.protocol.http import FailureKind, FileInput
+from craft_airflow.statuses import ExecutionStatus
 
 PROXY_502_PAGE = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
@@ -63,8 +64,8 @@ def test_run_wait_outputs_logs_and_listing(platform_conn):
     execution_id = hook.run_pipeline(
         "slow", inputs={"seconds": 0.5}, inputs_mapping=None, outputs_mapping=None
     )
-    event = hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.2)
-    assert event.status == TriggerEventStatus.SUCCESS, event
+    event = hook.wait_for_outcome(execution_id, timeout=60, poll_interval=0.2)
+    assert event.status == OutcomeStatus.SUCCESS, event
     assert event.execution_status == ExecutionStatus.SUCCEEDED
     assert hook.get_execution(execution_id)["status"] == "Succeeded"
     outputs = {o["pipeline_output_name"]: o.get("value") for o in hook.get_outputs(execution_id)}
@@ -78,8 +79,8 @@ def test_run_wait_outputs_logs_and_listing(platform_conn):
 def test_failed_execution_gives_failed_event_with_the_error(platform_conn):
     hook = CraftAIHook()
     execution_id = hook.run_pipeline("failing", inputs={"message": "kaboom-42"})
-    event = hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.2)
-    assert event.status == TriggerEventStatus.FAILED
+    event = hook.wait_for_outcome(execution_id, timeout=60, poll_interval=0.2)
+    assert event.status == OutcomeStatus.FAILED
     assert event.execution_status in (ExecutionStatus.FAILED, ExecutionStatus.ERROR)
     assert "kaboom-42" in event.message
 
@@ -90,7 +91,7 @@ def test_file_input_and_streamed_file_output(platform_conn):
     execution_id = hook.run_pipeline(
         "word-count", files={"document": FileInput("doc.txt", io.BytesIO(text))}
     )
-    assert hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.2).is_success
+    assert hook.wait_for_outcome(execution_id, timeout=60, poll_interval=0.2).is_success
     dest = io.BytesIO()
     assert hook.download_output(execution_id, "upper", dest) == len(text)
     assert dest.getvalue() == text.upper()
@@ -100,9 +101,9 @@ def test_wait_timeout_names_the_execution(platform_conn):
     hook = CraftAIHook()
     execution_id = hook.run_pipeline("slow", inputs={"seconds": 8})
     started = time.monotonic()
-    event = hook.wait_for_execution(execution_id, timeout=1, poll_interval=0.2)
+    event = hook.wait_for_outcome(execution_id, timeout=1, poll_interval=0.2)
     assert time.monotonic() - started < 5
-    assert event.status == TriggerEventStatus.TIMEOUT
+    assert event.status == OutcomeStatus.TIMEOUT
     assert execution_id in event.message
     assert hook.get_execution(execution_id)["status"] in ("Pending", "Running")
 
@@ -113,7 +114,7 @@ def test_trigger_deployment_with_the_sdk_token(platform_conn):
     execution_id = hook.trigger_deployment(
         "all-types-endpoint", inputs={"text": "hi", "number": 2, "items": [1, 2]}
     )
-    assert hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.2).is_success
+    assert hook.wait_for_outcome(execution_id, timeout=60, poll_interval=0.2).is_success
     execution = hook.get_execution(execution_id, include_io_values=True)
     assert execution["deployment_name"] == "all-types-endpoint"
 
@@ -124,10 +125,10 @@ def test_endpoint_token_route_end_to_end(endpoint_only_conn):
     execution_id = hook.trigger_endpoint(
         "word-count-endpoint", files={"document": ("d.txt", io.BytesIO(text))}
     )
-    event = hook.wait_for_execution(
-        execution_id, timeout=60, endpoint_name="word-count-endpoint", poll_interval=0.2
+    event = hook.wait_for_endpoint_outcome(
+        "word-count-endpoint", execution_id, timeout=60, poll_interval=0.2
     )
-    assert event.status == TriggerEventStatus.SUCCESS
+    assert event.status == OutcomeStatus.SUCCESS
     results = hook.get_endpoint_results(
         "word-count-endpoint", execution_id, endpoint_name="word-count-endpoint"
     )
@@ -147,11 +148,11 @@ def test_endpoint_failure_and_bad_token(endpoint_only_conn, monkeypatch):
         inputs={"text": "x"},
         files={"document": ("d.bin", io.BytesIO(BAD_UTF8))},
     )
-    event = hook.wait_for_execution(
-        execution_id, timeout=60, endpoint_name="all-types-endpoint", poll_interval=0.2
+    event = hook.wait_for_endpoint_outcome(
+        "all-types-endpoint", execution_id, timeout=60, poll_interval=0.2
     )
     # The pipeline reads the document as text and fails on bytes that are not UTF-8.
-    assert event.status == TriggerEventStatus.FAILED, event
+    assert event.status == OutcomeStatus.FAILED, event
     with pytest.raises(CraftExecutionFailed):
         hook.get_endpoint_results(
             "all-types-endpoint", execution_id, endpoint_name="all-types-endpoint"
@@ -173,7 +174,7 @@ def test_missing_pipeline_is_a_clear_api_error(platform_conn):
 def test_request_count_of_a_5s_run_and_wait(proxy_conn):
     hook = CraftAIHook()
     execution_id = hook.run_pipeline("slow", inputs={"seconds": 5})
-    event = hook.wait_for_execution(execution_id, timeout=60)
+    event = hook.wait_for_outcome(execution_id, timeout=60)
     assert event.is_success
     seen = [(r.method, r.path.rsplit("/", 1)[-1]) for r in proxy_conn.requests]
     print("requests for a 5 s run-and-wait:", len(seen), seen)
@@ -340,8 +341,8 @@ def test_no_token_in_urllib3_debug_logs(endpoint_only_conn, caplog):
     hook = CraftAIHook()
     execution_id = hook.trigger_endpoint("all-types-endpoint", inputs={"text": "t"})
     with caplog.at_level(logging.DEBUG):
-        hook.wait_for_execution(
-            execution_id, timeout=60, endpoint_name="all-types-endpoint", poll_interval=0.2
+        hook.wait_for_endpoint_outcome(
+            "all-types-endpoint", execution_id, timeout=60, poll_interval=0.2
         )
     assert any("/endpoints/v1/" in r.getMessage() for r in caplog.records)
     assert not any("all-types-endpoint-local-token" in r.getMessage() for r in caplog.records)

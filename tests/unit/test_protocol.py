@@ -24,17 +24,9 @@ from craft_airflow.errors import (
 )
 from craft_airflow.hooks.craft import requests_kwargs
 from craft_airflow.hooks.craft_async import httpx_kwargs
-from craft_airflow.protocol import (
-    Action,
-    AuthKind,
-    CallContext,
-    FailureKind,
-    FileInput,
-    HttpRequest,
-    Response,
-    Send,
-    Sleep,
-    TransportFailure,
+from craft_airflow.outcomes import OutcomeStatus
+from craft_airflow.protocol.adoption import inputs_match, recent_candidates
+from craft_airflow.protocol.builders import (
     build_download_endpoint_file,
     build_endpoint_results,
     build_get_execution,
@@ -43,22 +35,30 @@ from craft_airflow.protocol import (
     build_trigger_deployment,
     build_trigger_endpoint,
     build_wait_outputs,
-    classify,
+)
+from craft_airflow.protocol.calls import AmbiguousSend, CallContext, perform
+from craft_airflow.protocol.decisions import Action, classify
+from craft_airflow.protocol.http import (
+    AuthKind,
+    FailureKind,
+    FileInput,
+    HttpRequest,
+    Response,
+    Send,
+    Sleep,
+    Timeouts,
+    TransportFailure,
+)
+from craft_airflow.protocol.readers import (
     decode_body,
-    inputs_match,
     parse_error,
-    perform,
     read_endpoint_results,
     read_execution_id,
     read_logs,
-    recent_candidates,
     unwrap_endpoint_output,
-    wait_for_endpoint_results,
-    wait_for_execution,
 )
-from craft_airflow.protocol.calls import AmbiguousSend
-from craft_airflow.protocol.http import Timeouts
-from craft_airflow.statuses import ExecutionStatus, TriggerEventStatus
+from craft_airflow.protocol.waiting import endpoint_outcome_steps, execution_outcome_steps
+from craft_airflow.statuses import ExecutionStatus
 
 ENV = "https://env.example.com"
 CONFIG = CraftConnectionConfig(
@@ -608,36 +608,41 @@ def test_wait_quick_307_sleeps_slow_307_does_not_then_reads_status():
         return script.pop(0)
 
     event, sent = drive(
-        wait_for_execution(ctx, "e", timeout=None, poll_interval=4), responder, clock
+        execution_outcome_steps(ctx, "e", timeout=None, poll_interval=4), responder, clock
     )
-    assert event.status == TriggerEventStatus.SUCCESS
+    assert event.status == OutcomeStatus.SUCCESS
     assert event.execution_status == ExecutionStatus.SUCCEEDED
     assert [s.seconds for s in sent if isinstance(s, Sleep)] == [4]
     assert sent[-1].request.url.endswith("/executions/e")
 
 
-def test_wait_failed_uses_platform_error_else_last_log_lines():
+def test_wait_failed_carries_platform_error_and_log_tail_from_one_logs_call():
     ctx, clock = context()
     ctx.tokens.store(make_jwt(), clock.now)
     script = iter(
         [
             answer(500, b'{"message": "execution failed"}'),
             answer(200, b'{"status": "Failed"}'),
-            answer(200, json.dumps([[{"message": f"line {i}"} for i in range(20)]]).encode()),
+            answer(200, json.dumps([[{"message": f"line {i}"} for i in range(30)]]).encode()),
         ]
     )
-    event, _ = drive(wait_for_execution(ctx, "e", timeout=None), lambda s: next(script), clock)
-    assert event.status == TriggerEventStatus.FAILED
-    assert "line 19" in event.message and "line 9" not in event.message
+    event, _ = drive(execution_outcome_steps(ctx, "e", timeout=None), lambda s: next(script), clock)
+    assert event.status == OutcomeStatus.FAILED
+    assert event.log_tail == tuple(f"line {i}" for i in range(10, 30))
+    assert "line" not in event.message  # the tail is a field, not spliced into the message
+    assert next(script, None) is None  # exactly one logs call
     script = iter(
         [
             answer(200, b'{"outputs": []}'),
             answer(200, b'{"status": "Error", "error": {"message": "ZeroDivisionError"}}'),
+            answer(200, json.dumps([[{"message": "dividing"}]]).encode()),
         ]
     )
-    event, _ = drive(wait_for_execution(ctx, "e", timeout=None), lambda s: next(script), clock)
+    event, _ = drive(execution_outcome_steps(ctx, "e", timeout=None), lambda s: next(script), clock)
     assert event.execution_status == ExecutionStatus.ERROR
     assert "ZeroDivisionError" in event.message
+    assert event.log_tail == ("dividing",)
+    assert "Last log lines:\ndividing" in event.failure_text()
 
 
 def test_wait_deadline_gives_timeout_event_and_bounds_the_read_timeout():
@@ -650,8 +655,8 @@ def test_wait_deadline_gives_timeout_event_and_bounds_the_read_timeout():
         clock.now += step.timeouts.read
         return TransportFailure(FailureKind.NO_ANSWER, "read timeout")
 
-    event, _ = drive(wait_for_execution(ctx, "ex-7", timeout=20), responder, clock)
-    assert event.status == TriggerEventStatus.TIMEOUT
+    event, _ = drive(execution_outcome_steps(ctx, "ex-7", timeout=20), responder, clock)
+    assert event.status == OutcomeStatus.TIMEOUT
     assert "ex-7" in event.message
     assert reads[0] == 20
 
@@ -660,12 +665,12 @@ def test_wait_skipped_and_unknown_statuses():
     ctx, clock = context()
     ctx.tokens.store(make_jwt(), clock.now)
     for status, expected in [
-        ("Skipped", TriggerEventStatus.SKIPPED),
-        ("Vanished", TriggerEventStatus.ERROR),
+        ("Skipped", OutcomeStatus.SKIPPED),
+        ("Vanished", OutcomeStatus.ERROR),
     ]:
         script = [answer(200, b"{}"), answer(200, json.dumps({"status": status}).encode())]
         event, _ = drive(
-            wait_for_execution(ctx, "e", timeout=None), lambda s, sc=script: sc.pop(0), clock
+            execution_outcome_steps(ctx, "e", timeout=None), lambda s, sc=script: sc.pop(0), clock
         )
         assert event.status == expected
 
@@ -683,11 +688,13 @@ def test_wait_tolerates_a_few_outputs_errors_while_the_execution_runs():
         answer(200, b"{}"),
         answer(200, b'{"status": "Succeeded"}'),
     ]
-    event, _ = drive(wait_for_execution(ctx, "e", timeout=None), lambda s: script.pop(0), clock)
-    assert event.status == TriggerEventStatus.SUCCESS
+    event, _ = drive(
+        execution_outcome_steps(ctx, "e", timeout=None), lambda s: script.pop(0), clock
+    )
+    assert event.status == OutcomeStatus.SUCCESS
     script = [glitch, running] * (CONFIG.max_retries + 1)
     with pytest.raises(CraftAPIError, match="glitch"):
-        drive(wait_for_execution(ctx, "e", timeout=None), lambda s: script.pop(0), clock)
+        drive(execution_outcome_steps(ctx, "e", timeout=None), lambda s: script.pop(0), clock)
 
 
 def test_wait_404_on_the_execution_raises():
@@ -700,28 +707,28 @@ def test_wait_404_on_the_execution_raises():
         ]
     )
     with pytest.raises(CraftAPIError, match="no such execution"):
-        drive(wait_for_execution(ctx, "e", timeout=None), lambda s: next(script), clock)
+        drive(execution_outcome_steps(ctx, "e", timeout=None), lambda s: next(script), clock)
 
 
 def test_endpoint_wait_outcomes():
     ctx, clock = context()
     script = iter([Response(302, {}, b"", elapsed=0.0), answer(200, b'{"outputs": {}}')])
     event, sent = drive(
-        wait_for_endpoint_results(ctx, "path", "e", "tok", timeout=None, poll_interval=1),
+        endpoint_outcome_steps(ctx, "path", "e", "tok", timeout=None, poll_interval=1),
         lambda s: next(script),
         clock,
     )
-    assert event.status == TriggerEventStatus.SUCCESS
+    assert event.status == OutcomeStatus.SUCCESS
     assert all(s.bearer is None for s in sent if isinstance(s, Send))
     event, _ = drive(
-        wait_for_endpoint_results(ctx, "path", "e", "tok", timeout=None),
+        endpoint_outcome_steps(ctx, "path", "e", "tok", timeout=None),
         lambda s: answer(500, b'{"message": "Execution e ended Failed: boom"}'),
         clock,
     )
-    assert event.status == TriggerEventStatus.FAILED and "boom" in event.message
+    assert event.status == OutcomeStatus.FAILED and "boom" in event.message
     with pytest.raises(CraftAuthError):
         drive(
-            wait_for_endpoint_results(ctx, "path", "e", "tok", timeout=None),
+            endpoint_outcome_steps(ctx, "path", "e", "tok", timeout=None),
             lambda s: answer(401),
             clock,
         )

@@ -4,17 +4,18 @@ import json
 
 import pytest
 
+from craft_airflow.errors import InvalidTriggerEvent
+from craft_airflow.outcomes import (
+    OutcomeStatus,
+    WaitOutcome,
+    outcome_for_finished,
+    outcome_for_status,
+    timeout_outcome,
+)
 from craft_airflow.statuses import (
     FAILED_STATUSES,
     TERMINAL_STATUSES,
-    ExecutionEvent,
     ExecutionStatus,
-    InvalidTriggerEvent,
-    TriggerEventStatus,
-    event_for_finished,
-    event_for_status,
-    parse_trigger_event,
-    timeout_event,
 )
 
 
@@ -39,14 +40,14 @@ def test_status_sets_match_the_contract():
         (ExecutionStatus.PENDING, None),
         (ExecutionStatus.RUNNING, None),
         (None, None),
-        (ExecutionStatus.SUCCEEDED, TriggerEventStatus.SUCCESS),
-        (ExecutionStatus.SKIPPED, TriggerEventStatus.SKIPPED),
-        (ExecutionStatus.FAILED, TriggerEventStatus.FAILED),
-        (ExecutionStatus.ERROR, TriggerEventStatus.FAILED),
+        (ExecutionStatus.SUCCEEDED, OutcomeStatus.SUCCESS),
+        (ExecutionStatus.SKIPPED, OutcomeStatus.SKIPPED),
+        (ExecutionStatus.FAILED, OutcomeStatus.FAILED),
+        (ExecutionStatus.ERROR, OutcomeStatus.FAILED),
     ],
 )
 def test_event_for_status(status, expected):
-    event = event_for_status("ex-1", status, detail="boom")
+    event = outcome_for_status("ex-1", status, detail="boom")
     if expected is None:
         assert event is None
     else:
@@ -54,28 +55,29 @@ def test_event_for_status(status, expected):
         assert event.status == expected
         assert event.execution_id == "ex-1"
         assert event.execution_status == status
-        assert ("boom" in event.message) == (expected == TriggerEventStatus.FAILED)
+        assert ("boom" in event.message) == (expected == OutcomeStatus.FAILED)
 
 
 def test_finished_with_unknown_or_running_status_is_an_error_not_a_wait():
-    assert event_for_finished("ex", "Cancelled").status == TriggerEventStatus.ERROR
-    assert event_for_finished("ex", "Running").status == TriggerEventStatus.ERROR
-    assert event_for_finished("ex", "Succeeded").status == TriggerEventStatus.SUCCESS
+    assert outcome_for_finished("ex", "Cancelled").status == OutcomeStatus.ERROR
+    assert outcome_for_finished("ex", "Running").status == OutcomeStatus.ERROR
+    assert outcome_for_finished("ex", "Succeeded").status == OutcomeStatus.SUCCESS
 
 
 def test_event_round_trips_through_json():
-    event = event_for_status("ex-2", ExecutionStatus.FAILED, detail="x")
+    event = outcome_for_status("ex-2", ExecutionStatus.FAILED, detail="x")
     assert event is not None
-    payload = json.loads(json.dumps(event.to_dict()))
+    payload = json.loads(json.dumps(event.to_event()))
     assert payload == {
         "status": "failed",
         "execution_id": "ex-2",
         "execution_status": "Failed",
         "message": event.message,
+        "log_tail": [],
     }
-    assert parse_trigger_event(payload) == event
-    timeout = timeout_event("ex-3", 12.3)
-    assert parse_trigger_event(timeout.to_dict()) == timeout
+    assert WaitOutcome.from_event(payload) == event
+    timeout = timeout_outcome("ex-3", 12.3)
+    assert WaitOutcome.from_event(timeout.to_event()) == timeout
     assert "ex-3" in timeout.message
 
 
@@ -94,10 +96,10 @@ def test_event_round_trips_through_json():
 )
 def test_parse_trigger_event_rejects_anything_outside_the_closed_set(payload):
     with pytest.raises(InvalidTriggerEvent):
-        parse_trigger_event(payload)
+        WaitOutcome.from_event(payload)
 
 
 def test_parse_trigger_event_defaults_missing_message():
-    assert parse_trigger_event({"status": "error", "execution_id": "x"}) == ExecutionEvent(
-        TriggerEventStatus.ERROR, "x", None, ""
+    assert WaitOutcome.from_event({"status": "error", "execution_id": "x"}) == WaitOutcome(
+        OutcomeStatus.ERROR, "x", None, ""
     )
