@@ -14,9 +14,14 @@ $(STAMP): pyproject.toml Makefile
 		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
 	touch $(STAMP)
 
+# mypy on the whole package, then --strict on the provider's typed core.
+STRICT_PACKAGES := craft_airflow/operators craft_airflow/sensors craft_airflow/triggers \
+	craft_airflow/hooks craft_airflow/protocol
+
 lint: $(STAMP)
 	$(BIN)/ruff check craft_airflow tests example_dags
 	$(BIN)/mypy craft_airflow
+	$(BIN)/mypy --strict $(STRICT_PACKAGES)
 
 # pytest exits 5 when no test ran, which fails this target too.
 test: lint

@@ -218,7 +218,9 @@ def _unknown_name(kind: str, name: str, declared: Mapping[str, Any]) -> str:
     return f"the pipeline has no {kind} {name!r} (declared: {known})"
 
 
-def declared_io(pipeline: Mapping[str, Any], kind: Literal["inputs", "outputs"]) -> dict[str, dict]:
+def declared_io(
+    pipeline: Mapping[str, Any], kind: Literal["inputs", "outputs"]
+) -> dict[str, dict[str, Any]]:
     """The pipeline's input or output definitions by name, from a §3.2 pipeline object."""
     params = pipeline.get("parameters") or {}
     items = params.get(kind) or []

@@ -76,7 +76,7 @@ class RetryState:
 
     def backoff(self) -> float:
         p = self.policy
-        ceiling = min(p.cap, p.base * (2**self.retries))
+        ceiling = min(p.cap, p.base * (2.0**self.retries))
         return p.rng() * ceiling
 
     def next_delay(self, retry_after: str | float | None = None) -> float | None:

@@ -330,7 +330,8 @@ class CraftAIHook(BaseHook):
             try:
                 step = steps.send(result)
             except StopIteration as stop:
-                return stop.value
+                value: T = stop.value
+                return value
             if isinstance(step, Sleep):
                 self.log.debug("Waiting %.1f s before the next request", step.seconds)
                 time.sleep(step.seconds)
@@ -403,7 +404,7 @@ class CraftAIHook(BaseHook):
         except Exception:
             return ()
 
-    def get_pipeline(self, pipeline_name: str) -> dict:
+    def get_pipeline(self, pipeline_name: str) -> dict[str, Any]:
         """Return the pipeline definition (§3.2)."""
         return dict(self._json(b.build_get_pipeline(self.config, pipeline_name)) or {})
 
@@ -413,8 +414,8 @@ class CraftAIHook(BaseHook):
         *,
         inputs: dict[str, Any] | None = None,
         files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None = None,
-        inputs_mapping: list[dict] | None = None,
-        outputs_mapping: list[dict] | None = None,
+        inputs_mapping: list[dict[str, Any]] | None = None,
+        outputs_mapping: list[dict[str, Any]] | None = None,
     ) -> str:
         """Run a pipeline (§5.1) and return the execution id (without waiting).
 
@@ -435,7 +436,7 @@ class CraftAIHook(BaseHook):
         intent = CreationIntent("run", pipeline_name=pipeline_name, inputs=dict(inputs or {}))
         return self._create(request, intent, f"pipeline {pipeline_name}")
 
-    def get_deployment(self, deployment_name: str) -> dict:
+    def get_deployment(self, deployment_name: str) -> dict[str, Any]:
         """Return the deployment (§6.1). It may hold the endpoint token: do not log it."""
         return dict(self._json(b.build_get_deployment(self.config, deployment_name)) or {})
 
@@ -476,7 +477,9 @@ class CraftAIHook(BaseHook):
         )
         return self._create(request, intent, f"endpoint {deployment_name}")
 
-    def get_execution(self, execution_id: str, *, include_io_values: bool = False) -> dict:
+    def get_execution(
+        self, execution_id: str, *, include_io_values: bool = False
+    ) -> dict[str, Any]:
         """Return the execution object (§5.3)."""
         request = b.build_get_execution(
             self.config, execution_id, include_io_values=include_io_values
@@ -526,7 +529,7 @@ class CraftAIHook(BaseHook):
             )
         )
 
-    def get_outputs(self, execution_id: str) -> list[dict]:
+    def get_outputs(self, execution_id: str) -> list[dict[str, Any]]:
         """Return the §5.4 outputs list of a finished execution (one answer, no waiting).
 
         :raises CraftAPIError: the execution is not finished.
@@ -544,7 +547,7 @@ class CraftAIHook(BaseHook):
 
     def get_endpoint_results(
         self, endpoint_url_path: str, execution_id: str, *, endpoint_name: str
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Return the final ``outputs`` dict of the endpoint route (§7.2), raw per output:
         ``{"value": v}``, ``{"url": u}`` or a bare value (see
         :func:`craft_airflow.protocol.unwrap_endpoint_output`).
@@ -573,11 +576,11 @@ class CraftAIHook(BaseHook):
         token = self.config.require_endpoint_token(endpoint_name)
         return self._stream_to(b.build_download_endpoint_file(self.config, url, token), dest)
 
-    def get_logs(self, execution_id: str) -> list[dict]:
+    def get_logs(self, execution_id: str) -> list[dict[str, Any]]:
         """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7)."""
         return read_logs(self._json(b.build_get_logs(self.config, execution_id)))
 
-    def list_pipeline_executions(self, pipeline_name: str) -> list[dict]:
+    def list_pipeline_executions(self, pipeline_name: str) -> list[dict[str, Any]]:
         """Return the pipeline's executions (§5.2)."""
         return read_list(
             self._json(b.build_list_pipeline_executions(self.config, pipeline_name)),

@@ -176,7 +176,8 @@ class CraftAIAsyncHook(BaseHook):
                 try:
                     step = steps.send(result)
                 except StopIteration as stop:
-                    return stop.value
+                    value: T = stop.value
+                    return value
                 if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)
                     result = None
@@ -184,7 +185,9 @@ class CraftAIAsyncHook(BaseHook):
                     self.log.debug("Craft AI: %s", step.request.describe())
                     result = await self._send(client, step, config)
 
-    async def get_execution(self, execution_id: str, *, include_io_values: bool = False) -> dict:
+    async def get_execution(
+        self, execution_id: str, *, include_io_values: bool = False
+    ) -> dict[str, Any]:
         """Return the execution object (§5.3)."""
         ctx = await self._context()
         request = b.build_get_execution(

@@ -13,9 +13,9 @@ operator stay cheap to parse.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowSkipException
 
@@ -32,6 +32,8 @@ from craft_airflow.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
+    from airflow.sdk.types import Logger
+    from airflow.triggers.base import BaseTrigger
 
     from craft_airflow.hooks.craft import CraftAIHook
     from craft_airflow.routes import CraftRoute
@@ -70,7 +72,31 @@ def validate_poll_interval(value: float | timedelta) -> float:
     return seconds
 
 
-class CraftExecutionMixin:
+class AirflowTask(Protocol):
+    """What the mixins need from the Airflow class they are mixed into (``BaseOperator`` or
+    ``BaseSensorOperator``), typed as Airflow types it."""
+
+    log: Logger
+
+    def defer(
+        self,
+        *,
+        trigger: BaseTrigger,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | int | float | None = None,
+    ) -> NoReturn: ...
+
+
+# The mixins subclass the protocol for the type checker only: at run time the Airflow class
+# later in the MRO provides ``log`` and ``defer``, and nothing of the mixin must shadow them.
+if TYPE_CHECKING:
+    _AirflowTask = AirflowTask
+else:
+    _AirflowTask = object
+
+
+class CraftExecutionMixin(_AirflowTask):
     """Waiting for a Craft execution and handling its end, shared by operators and the sensor.
 
     The class using it sets ``craft_conn_id``, ``deferrable`` and ``output_storage`` (the
@@ -81,8 +107,7 @@ class CraftExecutionMixin:
 
     craft_conn_id: str
     deferrable: bool
-    output_storage: Any
-    log: Any
+    output_storage: str | ObjectStoragePath | None
     #: The pipeline or endpoint deployment the execution belongs to, when known.
     pipeline_name: str | None = None
     endpoint_name: str | None = None
@@ -126,7 +151,7 @@ class CraftExecutionMixin:
     def announce_execution(self, context: Context, execution_id: str) -> None:
         """Push the ``execution_id`` XCom and the extra link's URL; log where to follow it."""
         self._craft_execution_id = execution_id
-        ti: Any = context["ti"]
+        ti = context["ti"]
         ti.xcom_push(key=EXECUTION_ID_XCOM_KEY, value=execution_id)
         url = self.craft_execution_url = self._execution_url(execution_id)
         persist_execution_link(context, url)
@@ -170,12 +195,10 @@ class CraftExecutionMixin:
 
     def defer_to_trigger(self, execution_id: str) -> None:
         """Hand the wait to the triggerer; the task resumes in :meth:`execute_complete`."""
-        from airflow.providers.common.compat.sdk import timezone
-
         from craft_airflow.triggers.execution import CraftExecutionTrigger
 
         timeout = self._wait_timeout()
-        end_time = timezone.utcnow() + timedelta(seconds=timeout) if timeout is not None else None
+        end_time = datetime.now(UTC) + timedelta(seconds=timeout) if timeout is not None else None
         trigger = CraftExecutionTrigger(
             execution_id=execution_id,
             conn_id=self.craft_conn_id,
@@ -184,7 +207,7 @@ class CraftExecutionMixin:
             poll_interval=self._poll_seconds(),
         )
         self.log.info("Deferring until Craft AI execution %s ends", execution_id)
-        self.defer(trigger=trigger, method_name="execute_complete")  # type: ignore[attr-defined]
+        self.defer(trigger=trigger, method_name="execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: validate the event, then finish."""

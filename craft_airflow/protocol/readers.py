@@ -118,7 +118,7 @@ def read_execution_id(data: Any, headers: Mapping[str, str] | None = None) -> st
     raise CraftAPIError(None, "The platform accepted the request but returned no execution_id")
 
 
-def read_outputs(data: Any) -> list[dict]:
+def read_outputs(data: Any) -> list[dict[str, Any]]:
     """§5.4 body -> the ``outputs`` list."""
     outputs = _require_mapping(data, "the outputs").get("outputs")
     if outputs is None:
@@ -128,7 +128,7 @@ def read_outputs(data: Any) -> list[dict]:
     return [o for o in outputs if isinstance(o, dict)]
 
 
-def read_logs(data: Any) -> list[dict]:
+def read_logs(data: Any) -> list[dict[str, Any]]:
     """§5.7: the first inner list (one per step). A flat list is accepted as is."""
     if not isinstance(data, list) or not data:
         return []
@@ -138,11 +138,11 @@ def read_logs(data: Any) -> list[dict]:
     return [x for x in data if isinstance(x, dict)]
 
 
-def read_execution(data: Any) -> dict:
+def read_execution(data: Any) -> dict[str, Any]:
     return dict(_require_mapping(data, "the execution"))
 
 
-def read_list(data: Any, what: str) -> list[dict]:
+def read_list(data: Any, what: str) -> list[dict[str, Any]]:
     if data is None:
         return []
     if isinstance(data, Mapping):
