@@ -42,7 +42,7 @@ $(AF31_STAMP): pyproject.toml Makefile
 test-airflow-3.1: $(AF31_STAMP)
 	$(AF31_VENV)/bin/pytest -q tests/unit tests/test_provider_info.py tests/example_dags \
 		tests/operators tests/sensors tests/triggers tests/integration tests/hooks \
-		tests/test_io.py tests/test_outputs.py tests/test_links.py
+		tests/inputs tests/test_outputs.py tests/test_links.py
 
 demo: $(STAMP)
 	$(BIN)/python -m craft_airflow.demo

@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
 from airflow.sdk import BaseOperator
 
-from craft_airflow.io import (
+from craft_airflow.inputs.files import open_file_inputs
+from craft_airflow.inputs.mappings import (
     InputSource,
     OutputDestination,
-    declared_io,
     normalize_inputs_mapping,
     normalize_outputs_mapping,
-    open_file_inputs,
-    split_inputs,
 )
+from craft_airflow.inputs.values import declared_io, split_inputs
 from craft_airflow.links import CraftExecutionLink
 from craft_airflow.operators._base import CraftJobMixin, require_name
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from craft_airflow import __version__
 from craft_airflow.errors import redact
+from craft_airflow.inputs.files import FileInput
 
 CLIENT_HEADER = "craft-ai-client"
 # The SDK sends "craft-ai-sdk@<version>"; no source says the platform checks the value, so the
@@ -34,18 +35,6 @@ class TimeoutKind(StrEnum):
     NORMAL = "normal"
     LONG_POLL = "long_poll"
     DOWNLOAD = "download"
-
-
-@dataclass(frozen=True)
-class FileInput:
-    """A file sent as a multipart part named after the input.
-
-    :param filename: file name announced in the part.
-    :param stream: an open binary stream, read from its current position.
-    """
-
-    filename: str
-    stream: BinaryIO
 
 
 @dataclass(frozen=True)

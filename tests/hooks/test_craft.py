@@ -22,8 +22,9 @@ from craft_airflow.errors import (
     CraftExecutionFailed,
 )
 from craft_airflow.hooks.craft import CraftAIHook, classify_requests_exception
+from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import OutcomeStatus
-from craft_airflow.protocol.http import FailureKind, FileInput
+from craft_airflow.protocol.http import FailureKind
 from craft_airflow.statuses import ExecutionStatus
 
 PROXY_502_PAGE = (

@@ -10,8 +10,9 @@ import requests
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.hooks.craft import CHUNK_SIZE, MultipartBody, requests_kwargs
+from craft_airflow.inputs.files import FileInput
 from craft_airflow.protocol.builders import build_run_pipeline
-from craft_airflow.protocol.http import FileInput, Send, Timeouts, file_parts
+from craft_airflow.protocol.http import Send, Timeouts, file_parts
 
 CONFIG = CraftConnectionConfig(
     environment_url="https://env.example.com",

@@ -24,6 +24,7 @@ from craft_airflow.errors import (
 )
 from craft_airflow.hooks.craft import requests_kwargs
 from craft_airflow.hooks.craft_async import httpx_kwargs
+from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import OutcomeStatus
 from craft_airflow.protocol.adoption import inputs_match, recent_candidates
 from craft_airflow.protocol.builders import (
@@ -41,7 +42,6 @@ from craft_airflow.protocol.decisions import Action, classify
 from craft_airflow.protocol.http import (
     AuthKind,
     FailureKind,
-    FileInput,
     HttpRequest,
     Response,
     Send,
