@@ -95,7 +95,6 @@ class HttpRequest:
     :param json: JSON body, when not ``None``.
     :param data: form fields (urlencoded, or text parts when ``files`` is set).
     :param files: multipart file parts.
-    :param follow_redirects: always ``False``: a 3xx is read, not followed.
     :param idempotent: safe to send again after an ambiguous failure.
     :param creates_execution: sending it twice may run the pipeline twice.
     :param long_poll: a 3xx answer means "not finished yet".
@@ -112,7 +111,6 @@ class HttpRequest:
     json: Any = field(default=None, repr=False)
     data: Mapping[str, str] | None = field(default=None, repr=False)
     files: tuple[FilePart, ...] = ()
-    follow_redirects: bool = False
     idempotent: bool = True
     creates_execution: bool = False
     long_poll: bool = False

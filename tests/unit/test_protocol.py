@@ -289,7 +289,7 @@ def test_read_only_urls_and_flags():
     assert (
         prepare_ours(wait).url == f"{ENV}/api/v1/executions/ex-1/outputs?wait_for_completion=true"
     )
-    assert wait.long_poll and wait.idempotent and not wait.follow_redirects
+    assert wait.long_poll and wait.idempotent
     get = build_get_execution(CONFIG, "ex-1")
     assert prepare_ours(get).url == f"{ENV}/api/v1/executions/ex-1?include_io_values=false"
     assert prepare_ours(build_get_execution(CONFIG, "ex-1", include_io_values=True)).url == (
