@@ -40,9 +40,8 @@ $(AF31_STAMP): pyproject.toml Makefile
 	touch $(AF31_STAMP)
 
 test-airflow-3.1: $(AF31_STAMP)
-	$(AF31_VENV)/bin/pytest -q tests/unit tests/test_provider_info.py tests/example_dags \
-		tests/operators tests/sensors tests/triggers tests/integration tests/hooks \
-		tests/inputs tests/test_outputs.py tests/test_links.py
+	$(AF31_VENV)/bin/pytest -q tests/test_*.py tests/protocol tests/inputs tests/example_dags \
+		tests/operators tests/sensors tests/triggers tests/integration tests/hooks
 
 demo: $(STAMP)
 	$(BIN)/python -m craft_airflow.demo

@@ -1,3 +1,5 @@
+"""craft_airflow.outcomes: the closed set of outcomes and the trigger event payload."""
+
 from __future__ import annotations
 
 import json
@@ -13,25 +15,8 @@ from craft_airflow.outcomes import (
     timeout_outcome,
 )
 from craft_airflow.statuses import (
-    FAILED_STATUSES,
-    TERMINAL_STATUSES,
     ExecutionStatus,
 )
-
-
-def test_status_sets_match_the_contract():
-    assert {str(s) for s in ExecutionStatus} == {
-        "Pending",
-        "Running",
-        "Succeeded",
-        "Skipped",
-        "Failed",
-        "Error",
-    }
-    assert {str(s) for s in TERMINAL_STATUSES} == {"Succeeded", "Skipped", "Failed", "Error"}
-    assert {str(s) for s in FAILED_STATUSES} == {"Failed", "Error"}
-    assert ExecutionStatus.parse("Cancelled") is None
-    assert ExecutionStatus.parse(None) is None
 
 
 @pytest.mark.parametrize(
@@ -46,7 +31,7 @@ def test_status_sets_match_the_contract():
         (ExecutionStatus.ERROR, OutcomeStatus.FAILED),
     ],
 )
-def test_event_for_status(status, expected):
+def test_outcome_for_status(status, expected):
     event = outcome_for_status("ex-1", status, detail="boom")
     if expected is None:
         assert event is None
@@ -64,7 +49,7 @@ def test_finished_with_unknown_or_running_status_is_an_error_not_a_wait():
     assert outcome_for_finished("ex", "Succeeded").status == OutcomeStatus.SUCCESS
 
 
-def test_event_round_trips_through_json():
+def test_outcome_round_trips_through_the_event_payload():
     event = outcome_for_status("ex-2", ExecutionStatus.FAILED, detail="x")
     assert event is not None
     payload = json.loads(json.dumps(event.to_event()))
@@ -94,12 +79,24 @@ def test_event_round_trips_through_json():
         {"status": "failed", "execution_id": "x", "execution_status": "Exploded"},
     ],
 )
-def test_parse_trigger_event_rejects_anything_outside_the_closed_set(payload):
+def test_from_event_rejects_anything_outside_the_closed_set(payload):
     with pytest.raises(InvalidTriggerEvent):
         WaitOutcome.from_event(payload)
 
 
-def test_parse_trigger_event_defaults_missing_message():
+def test_from_event_defaults_missing_message():
     assert WaitOutcome.from_event({"status": "error", "execution_id": "x"}) == WaitOutcome(
         OutcomeStatus.ERROR, "x", None, ""
     )
+
+
+def test_old_events_without_log_tail_and_bad_tails():
+    assert WaitOutcome.from_event({"status": "failed", "execution_id": "x"}).log_tail == ()
+    with pytest.raises(InvalidTriggerEvent, match="log_tail"):
+        WaitOutcome.from_event({"status": "failed", "execution_id": "x", "log_tail": "a line"})
+
+
+def test_failure_text_puts_the_tail_under_its_header():
+    outcome = WaitOutcome(OutcomeStatus.FAILED, "x", None, "boom", ("a", "b"))
+    assert outcome.failure_text() == "boom\nLast log lines:\na\nb"
+    assert WaitOutcome(OutcomeStatus.FAILED, "x").failure_text() == "Craft AI execution x failed."
