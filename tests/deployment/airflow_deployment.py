@@ -88,6 +88,9 @@ class AirflowDeployment:
             "AIRFLOW__API__BASE_URL": self.api_url,
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            # The default 5 s is too short on a loaded 2-core machine: a task whose "start" call
+            # timed out retries it, and the api-server refuses the retry (400, already running).
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             **(extra_env or {}),
@@ -211,7 +214,9 @@ class AirflowAPI:
     def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
         """Unpause and trigger ``dag_id``; the new run's id."""
         self.send("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-        run = self.send("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        run = self.send(
+            "POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}}
+        )
         return str(run["dag_run_id"])
 
     def run_state(self, dag_id: str, run_id: str) -> str:

@@ -7,8 +7,10 @@ waits with a deadline, then SIGKILLs it: a SIGTERM to Airflow's scheduler can ha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -100,10 +102,8 @@ class Service:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def _signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def stop(self, timeout: float = 20) -> None:
         """The graceful signal to the process group, then SIGKILL after ``timeout`` seconds."""
@@ -114,10 +114,8 @@ class Service:
         if self.proc is None:
             return
         self._signal_group(signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
         self._close_log()
 
     def _close_log(self) -> None:
@@ -136,10 +134,8 @@ def stop_all(services: Sequence[Service], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for service in started:
         assert service.proc is not None
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             service.proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
     for service in started:
         service.kill()
 
@@ -305,3 +301,39 @@ class RedisServer:
 
     def stop(self) -> None:
         self.service.stop()
+
+
+def _descendants(root: int) -> set[int]:
+    """PIDs of every living descendant of ``root`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def listening_sockets_of_descendants() -> list[tuple[str, int]]:
+    """``(local address, pid)`` of every listening TCP socket of a process this test started
+    (``ss -ltnp``), IPv4 and IPv6."""
+    mine = _descendants(os.getpid())
+    output = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in output.splitlines():
+        columns = line.split()
+        local = columns[3]
+        for pid in re.findall(r"pid=(\d+)", line):
+            if int(pid) in mine:
+                found.append((local, int(pid)))
+    return found

@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import craft_airflow
-from craft_airflow.local.server import EmbeddedPlatform, free_port
+import httpx
 from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
 from deployment.services import PostgresServer
 from deployment.timings import phase
+
+import craft_airflow
+from craft_airflow.local.server import EmbeddedPlatform, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
@@ -129,3 +131,31 @@ def airflow_deployment(
             api.send("POST", "/connections", connection_body(platform, declared_endpoint_tokens()))
             api.wait_dags([*EXAMPLE_DAG_IDS, *TEST_DAG_IDS])
         yield deployment, api
+
+
+class PlatformAPI:
+    """The embedded platform's API with an access token from the SDK token."""
+
+    def __init__(self, platform: EmbeddedPlatform) -> None:
+        self.platform = platform
+        self.client = httpx.Client(base_url=platform.url, timeout=60)
+        token = self.client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": platform.sdk_token}
+        ).json()["access_token"]
+        self.client.headers["Authorization"] = f"Bearer {token}"
+
+    def executions(self, pipeline: str) -> list[dict]:
+        response = self.client.get(f"/api/v1/pipelines/{pipeline}/executions")
+        assert response.status_code == 200, response.text
+        return list(response.json())
+
+    def status(self) -> dict:
+        """``GET /_local/status`` (the SDK token is accepted there)."""
+        response = self.client.get(
+            "/_local/status", headers={"Authorization": f"Bearer {self.platform.sdk_token}"}
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def close(self) -> None:
+        self.client.close()

@@ -6,31 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pytest
-
 from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
-from deployment.stack import EXAMPLE_DAG_IDS
-from deployment.timings import phase
 
 LINK_NAME = "Craft AI execution"
 LINK_XCOM = "_link_CraftExecutionLink"
-
-
-class ExampleRuns(dict):
-    """dag_id -> run_id of one finished run of each example DAG."""
-
-
-@pytest.fixture(scope="session")
-def example_runs(local_deployment: tuple[AirflowDeployment, AirflowAPI]) -> ExampleRuns:
-    """Each example DAG triggered once, all at the same time, and waited for."""
-    _, api = local_deployment
-    runs = ExampleRuns()
-    with phase(f"run the {len(EXAMPLE_DAG_IDS)} example DAGs (at once)"):
-        for dag_id in EXAMPLE_DAG_IDS:
-            runs[dag_id] = api.trigger(dag_id)
-        for dag_id, run_id in runs.items():
-            api.wait_run(dag_id, run_id, timeout=420)
-    return runs
 
 
 def stored_file(uri: str, deployment: AirflowDeployment) -> str:
@@ -53,7 +32,7 @@ def assert_announced(
     return str(execution_id)
 
 
-def test_every_example_dag_is_covered(example_runs: ExampleRuns) -> None:
+def test_every_example_dag_is_covered(example_runs: dict[str, str]) -> None:
     assert set(example_runs) == {
         "craft_chain_file_outputs",
         "craft_failure_handling",
@@ -128,7 +107,10 @@ def test_chain_file_outputs(example_runs, local_deployment) -> None:
     assert stored_file(second["upper"], deployment) == document.upper()
     assert first["upper"] != second["upper"]
     assert api.xcom(dag_id, run_id, "count_words", "upper") == first["upper"]
-    assert api.xcom(dag_id, run_id, "compare") == {"first": first["words"], "second": first["words"]}
+    assert api.xcom(dag_id, run_id, "compare") == {
+        "first": first["words"],
+        "second": first["words"],
+    }
 
 
 def test_mapped_runs(example_runs, local_deployment, platform) -> None:
