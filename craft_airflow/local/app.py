@@ -53,6 +53,7 @@ from craft_airflow.local.mappings import (
     resolve_run_inputs,
     run_outputs,
 )
+from craft_airflow.local.pages.routes import router as pages_router
 from craft_airflow.local.pipelines import (
     MAX_FORM_FIELDS,
     build_parameters,
@@ -269,6 +270,7 @@ def create_app(config: PlatformConfig) -> FastAPI:
     _endpoint_routes(app)
     _control_routes(app)
     app.include_router(api)
+    app.include_router(pages_router)
     # Served stack: fault injection -> body size limit -> routes.
     faults = FaultInjector(BodySizeLimit(app, config.max_request_bytes), config.faults)
     app.state.platform = Platform(
