@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 from conditions import wait_until
 from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
+from deployment.stack import LINK_NAME
 from deployment.timings import phase
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -25,7 +26,6 @@ from craft_airflow.get_provider_info import get_provider_info
 
 DAG_ID = "craft_run_pipeline"
 TASK_ID = "run_all_types"
-LINK_NAME = "Craft AI execution"
 UI_TIMEOUT = 90  # a React page on a loaded 2-core machine
 
 

@@ -25,6 +25,8 @@ TEST_DAGS = Path(__file__).resolve().parent / "dags"
 DAG_FOLDERS = {"example-dags": EXAMPLE_DAGS, "deployment-test-dags": TEST_DAGS}
 PIPELINE_FOLDERS = (EXAMPLE_DAGS / "pipelines", Path(__file__).resolve().parent / "pipelines")
 SDK_TOKEN = "deployment-test-sdk-token-51c2e8"
+#: The extra link's name, as the UI and the extra-links endpoint show it.
+LINK_NAME = "Craft AI execution"
 EXAMPLE_DAG_IDS = sorted(p.stem for p in EXAMPLE_DAGS.glob("craft_*.py"))
 TEST_DAG_IDS = sorted(p.stem for p in TEST_DAGS.glob("craft_*.py"))
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
+from deployment.stack import LINK_NAME
 
-LINK_NAME = "Craft AI execution"
 LINK_XCOM = "_link_CraftExecutionLink"
 
 

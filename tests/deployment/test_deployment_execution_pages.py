@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
+from deployment.stack import LINK_NAME
 
-LINK_NAME = "Craft AI execution"
 # (dag_id, task_id, status word, output names the page shows)
 LINKED_TASKS = [
     (
