@@ -221,9 +221,17 @@ def test_extra_link_opens_the_execution_page(
         logged_in.switch_to.window(opened)
         find(logged_in, By.TAG_NAME, "body")
         screenshot("execution-page")
-    assert logged_in.current_url.endswith(f"/executions/{execution_id}")
-    text = logged_in.find_element(By.TAG_NAME, "body").text
-    assert execution_id in text
-    assert "Succeeded" in text
+        assert logged_in.current_url.endswith(f"/executions/{execution_id}")
+        text = logged_in.find_element(By.TAG_NAME, "body").text
+        assert execution_id in text
+        assert "Succeeded" in text
+        # Below the inputs (which share most names): the outputs, with their values.
+        outputs = find(logged_in, By.XPATH, "//h2[normalize-space()='Outputs']")
+        logged_in.execute_script("arguments[0].scrollIntoView({block: 'start'})", outputs)
+        screenshot("execution-page-outputs")
+    after = text.split("\nOutputs\n", 1)[-1]
+    assert after != text, "no Outputs section on the execution page"
+    values = api.xcom(DAG_ID, triggered_run, TASK_ID)
     for output in ("text", "number", "flag", "payload", "items", "report"):
-        assert output in text, f"output {output!r} not on the execution page"
+        assert output in after, f"output {output!r} not on the execution page"
+    assert values["text"] in after  # upper-cased by the pipeline: an output value, not an input

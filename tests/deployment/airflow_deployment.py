@@ -143,7 +143,7 @@ class AirflowDeployment:
 
     def stop(self) -> None:
         """Every component, by PID (process group), with a deadline then SIGKILL."""
-        stop_all(self.services, timeout=15)
+        stop_all(self.services, timeout=10)
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {s.name}\n{s.log_tail(lines)}" for s in self.services)

@@ -46,5 +46,7 @@ def test_extra_link_opens_a_readable_execution_page(
     assert status in page.text
     for name in outputs:
         assert name in page.text, f"output {name!r} not on the page of {execution_id}"
+    if task_id == "run_all_types":  # inputs share the outputs' names: look for a value too
+        assert api.xcom(dag_id, run_id, task_id)["text"] in page.text
     if status == "Failed":
         assert f"boom from {run_id}" in page.text  # the error of a failed execution
