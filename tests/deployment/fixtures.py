@@ -3,6 +3,7 @@ conftest imports them): PostgreSQL, the embedded platform, a LocalExecutor Airfl
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,19 +22,23 @@ def print_phases(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("deployment phases")
     for line in report():
         terminalreporter.write_line(line)
-    if ROOTS:
-        terminalreporter.write_line(f"processes' logs and data: {ROOTS[0]}")
+    for root in ROOTS:
+        if root.exists():
+            terminalreporter.write_line(f"processes' logs and data kept in {root}")
 
 
 ROOTS: list[Path] = []
 
 
 @pytest.fixture(scope="session")
-def deploy_root() -> Path:
+def deploy_root(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A folder for the session's servers: removed at the end unless a test failed."""
     stack.assert_installed_provider()
     root = Path(tempfile.mkdtemp(prefix="craft-deployment-"))
     ROOTS.append(root)
-    return root
+    yield root
+    if not request.session.testsfailed:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
