@@ -5,7 +5,8 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist test-kubernetes
+.PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist test-deployment \
+	test-browser deploy-debs deploy-provider test-kubernetes
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +15,14 @@ $(STAMP): pyproject.toml Makefile
 		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
 	touch $(STAMP)
 
+# mypy on the whole package, then --strict on the provider's typed core.
+STRICT_PACKAGES := craft_airflow/operators craft_airflow/sensors craft_airflow/triggers \
+	craft_airflow/hooks craft_airflow/protocol
+
 lint: $(STAMP)
 	$(BIN)/ruff check craft_airflow tests example_dags
 	$(BIN)/mypy craft_airflow
+	$(BIN)/mypy --strict $(STRICT_PACKAGES)
 
 # pytest exits 5 when no test ran, which fails this target too.
 test: lint
@@ -35,9 +41,8 @@ $(AF31_STAMP): pyproject.toml Makefile
 	touch $(AF31_STAMP)
 
 test-airflow-3.1: $(AF31_STAMP)
-	$(AF31_VENV)/bin/pytest -q tests/unit tests/test_provider_info.py tests/example_dags \
-		tests/operators tests/sensors tests/triggers tests/integration tests/hooks \
-		tests/test_io.py tests/test_outputs.py tests/test_links.py
+	$(AF31_VENV)/bin/pytest -q tests/test_*.py tests/protocol tests/inputs tests/example_dags \
+		tests/operators tests/sensors tests/triggers tests/integration tests/hooks
 
 # An sdist and a wheel in dist/ (uv builds them in an isolated environment from pyproject.toml).
 dist: $(STAMP)
@@ -49,6 +54,39 @@ dist: $(STAMP)
 # with the extra. Prints its timings. Not part of `make test` (pytest skips dist/ folders).
 test-dist: dist
 	$(BIN)/pytest -p no:cacheprovider tests/dist
+
+# A real deployment (tests/deployment/, tests/browser/): PostgreSQL, Redis and Chromium from
+# Debian's packages; Airflow, the Celery provider and the provider itself installed NON-editable in
+# their own venv, as a user installs them (the provider is reinstalled from the tree at each run).
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+DEPLOY_DEBS := postgresql redis-server chromium chromium-driver
+DEPLOY_PYPI := "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-celery psycopg2-binary asyncpg \
+	pytest selenium
+
+$(DEPLOY_STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install -q --disable-pip-version-check uv
+	$(DEPLOY_VENV)/bin/uv pip install -q --compile-bytecode -p $(DEPLOY_VENV)/bin/python \
+		".[local,test]" $(DEPLOY_PYPI)
+	touch $(DEPLOY_STAMP)
+
+# The Debian packages, installed only when one is missing (CI runs as root).
+deploy-debs:
+	@dpkg -s $(DEPLOY_DEBS) >/dev/null 2>&1 || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+		--no-install-recommends $(DEPLOY_DEBS); }
+
+# The provider from this tree, as a wheel build (not editable), on top of the venv's packages.
+deploy-provider: $(DEPLOY_STAMP)
+	$(DEPLOY_VENV)/bin/uv pip install -q --compile-bytecode -p $(DEPLOY_VENV)/bin/python \
+		--reinstall-package craft-airflow --refresh-package craft-airflow --no-deps .
+
+test-deployment: deploy-debs deploy-provider
+	$(DEPLOY_VENV)/bin/pytest -q tests/deployment
+
+test-browser: deploy-debs deploy-provider
+	$(DEPLOY_VENV)/bin/pytest -q tests/browser
 
 # The Kubernetes runtime against a real single-node cluster (tools/k8s-local.sh: built once
 # under K8S_BASE, ~7 min and ~5.5 GB the first time); the cluster is stopped even on failure.
@@ -78,4 +116,5 @@ platform: $(STAMP)
 		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
-	rm -rf $(VENV) $(AF31_VENV) .craft-local dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AF31_VENV) $(DEPLOY_VENV) .craft-local dist build .pytest_cache .mypy_cache \
+		.ruff_cache
