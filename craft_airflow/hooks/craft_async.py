@@ -21,6 +21,7 @@ from airflow.sdk import BaseHook
 
 from craft_airflow.connection import CraftConnectionConfig, amask_secrets, from_connection
 from craft_airflow.errors import install_log_redaction
+from craft_airflow.hooks import shared_state
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json
 from craft_airflow.protocol.http import (
@@ -113,8 +114,6 @@ class CraftAIAsyncHook(BaseHook):
         super().__init__(**kwargs)
         self.craft_conn_id = craft_conn_id
         self._ctx: CallContext | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._users = 0
 
     async def get_config(self) -> CraftConnectionConfig:
         """Read and validate the connection (once), registering its secrets for masking."""
@@ -128,31 +127,25 @@ class CraftAIAsyncHook(BaseHook):
             extras = await aextra() if aextra is not None else conn.extra_dejson
             config = from_connection(conn, mask=False, extras=extras)
             await amask_secrets(config)
-            self._ctx = CallContext(config)
+            # One access token per (control URL, SDK token) for the whole process.
+            self._ctx = CallContext(config, tokens=shared_state.shared_tokens(config))
         return self._ctx
 
     @asynccontextmanager
     async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
-        """One client shared by the calls in flight on this hook, closed by the last one."""
+        """A client of the event loop's shared pool for this connection's TLS setting (one pool
+        per loop and TLS setting, closed with the loop: :mod:`~craft_airflow.hooks.shared_state`).
+        """
         config = await self.get_config()
-        verify = await asyncio.to_thread(tls_verification, config.verify_tls)
-        if self._client is None:  # no await between this check and the assignment
-            self._client = httpx.AsyncClient(follow_redirects=False, verify=verify, trust_env=True)
-        client = self._client
-        self._users += 1
-        try:
+        pool = (await shared_state.loop_state()).pools.get(config.verify_tls)
+        if pool is None:
+            verify = await asyncio.to_thread(tls_verification, config.verify_tls)
+            pool = await shared_state.shared_pool(config.verify_tls, verify)
+        async with pool.borrow() as client:
             yield client
-        finally:
-            self._users -= 1
-            if self._users == 0 and self._client is client:
-                self._client = None
-                await client.aclose()
 
     async def aclose(self) -> None:
-        """Close the client if no call is using it."""
-        if self._client is not None and self._users == 0:
-            client, self._client = self._client, None
-            await client.aclose()
+        """Nothing to close: the pool belongs to the event loop and outlives the hook."""
 
     async def _send(
         self, client: httpx.AsyncClient, step: Send, config: CraftConnectionConfig
@@ -180,6 +173,10 @@ class CraftAIAsyncHook(BaseHook):
                 if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)
                     result = None
+                elif shared_state.is_refresh(step.request, config):
+                    result = await shared_state.single_flight_refresh(
+                        config, functools.partial(self._send, client, step, config)
+                    )
                 else:
                     self.log.debug("Craft AI: %s", step.request.describe())
                     result = await self._send(client, step, config)
