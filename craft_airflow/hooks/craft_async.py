@@ -12,7 +12,7 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -20,23 +20,44 @@ import httpx
 from airflow.sdk import BaseHook
 
 from craft_airflow.connection import CraftConnectionConfig, amask_secrets, from_connection
-from craft_airflow.errors import install_log_redaction
+from craft_airflow.errors import (
+    CraftAPIError,
+    CraftConfigError,
+    CraftConnectionError,
+    CraftExecutionFailed,
+    install_log_redaction,
+    redact,
+)
 from craft_airflow.hooks import shared_state
 from craft_airflow.protocol import builders as b
-from craft_airflow.protocol.calls import CallContext, call_json
+from craft_airflow.protocol.calls import CallContext, call_json, perform
+from craft_airflow.protocol.decisions import endpoint_error_is_execution_failure, is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
+    HttpRequest,
     Response,
     Send,
     Sleep,
     TransportFailure,
     describe_exception,
 )
-from craft_airflow.protocol.readers import read_execution
+from craft_airflow.protocol.readers import (
+    decode_body,
+    read_endpoint_results,
+    read_execution,
+    read_logs,
+    read_outputs,
+)
 from craft_airflow.protocol.waiting import wait_steps
 from craft_airflow.statuses import ExecutionEvent
 
 T = TypeVar("T")
+#: Writes one chunk of a downloaded file (off the event loop: see ``craft_airflow.finishing``).
+AsyncWrite = Callable[[bytes], Awaitable[object]]
+#: Bytes read from the platform per chunk of a file download.
+CHUNK_SIZE = 1024 * 1024
+#: Redirects a file download may answer before the bytes (e.g. to a presigned store URL).
+MAX_DOWNLOAD_REDIRECTS = 3
 
 # httpx logs every request URL at INFO ("HTTP Request: GET ...?token=..."): keep it quiet, and
 # redact what still gets through (the secrets masker covers the registered tokens as well).
@@ -152,7 +173,21 @@ class CraftAIAsyncHook(BaseHook):
     ) -> Response | TransportFailure:
         started = time.monotonic()
         try:
-            raw = await client.request(**httpx_kwargs(step))
+            if step.request.stream:
+                kwargs = httpx_kwargs(step)
+                follow = kwargs.pop("follow_redirects")
+                raw = await client.send(
+                    client.build_request(**kwargs), stream=True, follow_redirects=follow
+                )
+                if raw.status_code < 300:  # the caller reads the body, then closes it
+                    elapsed = time.monotonic() - started
+                    return Response(raw.status_code, dict(raw.headers), b"", elapsed, raw)
+                try:
+                    await raw.aread()
+                finally:
+                    await raw.aclose()
+            else:
+                raw = await client.request(**httpx_kwargs(step))
         except httpx.HTTPError as exc:
             return TransportFailure(
                 classify_httpx_exception(exc), describe_exception(exc, config.secrets)
@@ -214,3 +249,104 @@ class CraftAIAsyncHook(BaseHook):
                 poll_interval=poll_interval,
             )
         )
+
+    # -- reading a finished execution (a task finishing on the triggerer) ---------------------
+
+    async def get_logs(self, execution_id: str) -> list[dict]:
+        """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7)."""
+        ctx = await self._context()
+        return read_logs(
+            await self._drive(call_json(ctx, b.build_get_logs(ctx.config, execution_id)))
+        )
+
+    async def get_outputs(self, execution_id: str) -> list[dict]:
+        """Return the §5.4 outputs list of a finished execution (one answer, no waiting).
+
+        :raises CraftAPIError: the execution is not finished.
+        """
+        ctx = await self._context()
+        request = b.build_wait_outputs(ctx.config, execution_id)
+        response = await self._drive(perform(ctx, request))
+        if is_not_yet(request, response):
+            raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
+        return read_outputs(decode_body(response.status, response.body, response.content_type))
+
+    async def download_output(self, execution_id: str, output_name: str, write: AsyncWrite) -> int:
+        """Stream one output's bytes (§5.5) through ``write``; return the number of bytes."""
+        ctx = await self._context()
+        return await self._stream_to(
+            b.build_download_output(ctx.config, execution_id, output_name), write
+        )
+
+    async def get_endpoint_results(
+        self, endpoint_url_path: str, execution_id: str, *, endpoint_name: str
+    ) -> dict:
+        """The final ``outputs`` of the endpoint route (§7.2), as the sync hook returns them.
+
+        :raises CraftExecutionFailed: the endpoint reports the execution failed.
+        """
+        ctx = await self._context()
+        token = self._endpoint_token(ctx.config, endpoint_name)
+        request = b.build_endpoint_results(ctx.config, endpoint_url_path, execution_id, token)
+        try:
+            response = await self._drive(perform(ctx, request))
+        except CraftAPIError as exc:
+            if endpoint_error_is_execution_failure(exc):
+                raise CraftExecutionFailed(
+                    execution_id, None, f"Execution {execution_id} failed: {exc.platform_message}"
+                ) from None
+            raise
+        if is_not_yet(request, response):
+            raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
+        return read_endpoint_results(
+            decode_body(response.status, response.body, response.content_type)
+        )
+
+    async def download_endpoint_file(
+        self, url: str, write: AsyncWrite, *, endpoint_name: str
+    ) -> int:
+        """Stream a file output of the endpoint route (``<url>?token=``) through ``write``."""
+        ctx = await self._context()
+        token = self._endpoint_token(ctx.config, endpoint_name)
+        return await self._stream_to(b.build_download_endpoint_file(ctx.config, url, token), write)
+
+    def _endpoint_token(self, config: CraftConnectionConfig, endpoint_name: str) -> str:
+        token = config.endpoint_token_for(endpoint_name)
+        if token is None:
+            raise CraftConfigError(
+                f"Connection {self.craft_conn_id!r} has no endpoint token for {endpoint_name!r}: "
+                "set extra 'endpoint_token' or 'endpoint_tokens'."
+            )
+        return token
+
+    async def _stream_to(self, request: HttpRequest, write: AsyncWrite) -> int:
+        ctx = await self._context()
+        response = await self._drive(perform(ctx, request))
+        for _ in range(MAX_DOWNLOAD_REDIRECTS):
+            location = response.header("location")
+            if response.raw is not None or not (300 <= response.status < 400 and location):
+                break
+            request = b.build_follow_download(request, location)
+            response = await self._drive(perform(ctx, request))
+        raw = response.raw
+        if raw is None:
+            raise CraftAPIError(
+                response.status, f"{request.operation}: answered {response.status} without a file"
+            )
+        written = 0
+        try:
+            async for chunk in raw.aiter_bytes(CHUNK_SIZE):
+                if chunk:
+                    await write(chunk)
+                    written += len(chunk)
+        except httpx.HTTPError as exc:
+            raise CraftConnectionError(
+                redact(
+                    f"{request.operation} broke off after {written} bytes: "
+                    f"{type(exc).__name__}: {exc}",
+                    ctx.config.secrets,
+                )
+            ) from None
+        finally:
+            await raw.aclose()
+        return written

@@ -39,6 +39,8 @@ class CraftExecutionTrigger(BaseTrigger):
         route is polled.
     :param endpoint_url_path: that endpoint's public path (defaults to ``endpoint_name``).
     :param poll_interval: pause after a "not yet" answered in under a second.
+    :param finish: a :class:`~craft_airflow.finishing.FinishPlan` as kwargs: the trigger then ends
+        the task itself (outputs, XComs, logs) instead of resuming it on a worker.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class CraftExecutionTrigger(BaseTrigger):
         endpoint_name: str | None = None,
         endpoint_url_path: str | None = None,
         poll_interval: float = 5.0,
+        finish: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.execution_id = execution_id
@@ -58,6 +61,7 @@ class CraftExecutionTrigger(BaseTrigger):
         self.endpoint_name = endpoint_name
         self.endpoint_url_path = endpoint_url_path
         self.poll_interval = float(poll_interval)
+        self.finish = finish
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and the (secret-free) keyword arguments to rebuild the trigger."""
@@ -70,6 +74,7 @@ class CraftExecutionTrigger(BaseTrigger):
                 "endpoint_name": self.endpoint_name,
                 "endpoint_url_path": self.endpoint_url_path,
                 "poll_interval": self.poll_interval,
+                "finish": self.finish,
             },
         )
 
@@ -80,8 +85,22 @@ class CraftExecutionTrigger(BaseTrigger):
         return CraftAIAsyncHook(self.conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Wait, then yield exactly one event (``ExecutionEvent.to_dict()``)."""
-        yield TriggerEvent((await self._outcome()).to_dict())
+        """Wait, then yield exactly one event: the task's end (with ``finish``), else
+        ``ExecutionEvent.to_dict()`` for the worker to resume with."""
+        outcome = await self._outcome()
+        if self.finish is None:
+            yield TriggerEvent(outcome.to_dict())
+            return
+        from craft_airflow.finishing import FinishPlan, finish_event
+
+        route = (
+            (self.endpoint_name, self.endpoint_url_path or self.endpoint_name)
+            if self.endpoint_name
+            else None
+        )
+        yield await finish_event(
+            self._hook(), FinishPlan.from_kwargs(self.finish), outcome, route, self.log
+        )
 
     async def _outcome(self) -> ExecutionEvent:
         timeout = None if self.end_time is None else self.end_time - time.time()

@@ -42,6 +42,7 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
         "endpoint_name",
         "endpoint_url_path",
         "poll_interval",
+        "finish",
     }
     # The connection is re-read on the triggerer: nothing secret-looking is carried.
     assert not any("token" in k or "password" in k for k in kwargs)
