@@ -37,7 +37,8 @@ def plan(tmp_path: Path, execution_id: str, **kwargs) -> dict:
     ).to_kwargs()
 
 
-async def test_success_pushes_the_worker_xcoms_and_streams_files(platform_conn, tmp_path, capsys):
+@pytest.mark.usefixtures("platform_conn")
+async def test_success_pushes_the_worker_xcoms_and_streams_files(tmp_path, capsys):
     from airflow.triggers.base import TaskSuccessEvent
 
     execution_id = CraftAIHook().run_pipeline(
@@ -63,7 +64,8 @@ async def test_success_pushes_the_worker_xcoms_and_streams_files(platform_conn, 
     assert "[craft]" in capsys.readouterr().out
 
 
-async def test_no_return_value_without_do_xcom_push(platform_conn, tmp_path):
+@pytest.mark.usefixtures("platform_conn")
+async def test_no_return_value_without_do_xcom_push(tmp_path):
     execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 0.2})
     trigger = CraftExecutionTrigger(
         execution_id,
@@ -75,9 +77,8 @@ async def test_no_return_value_without_do_xcom_push(platform_conn, tmp_path):
     assert set(event.xcoms) == {"execution_id", "craft_execution_link"}
 
 
-async def test_failure_fails_the_task_with_the_message_and_log_tail(
-    platform_conn, tmp_path, capsys
-):
+@pytest.mark.usefixtures("platform_conn")
+async def test_failure_fails_the_task_with_the_message_and_log_tail(tmp_path, capsys):
     from airflow.triggers.base import TaskFailedEvent
 
     execution_id = CraftAIHook().run_pipeline("failing", inputs={"message": "finish-kaboom"})
@@ -92,7 +93,8 @@ async def test_failure_fails_the_task_with_the_message_and_log_tail(
     assert LAST_LOG_LINES_HEADER in failure  # the same log tail the worker's message carries
 
 
-async def test_timeout_fails_the_task(platform_conn, tmp_path, capsys):
+@pytest.mark.usefixtures("platform_conn")
+async def test_timeout_fails_the_task(tmp_path, capsys):
     from airflow.triggers.base import TaskFailedEvent
 
     execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 8})
@@ -108,7 +110,8 @@ async def test_timeout_fails_the_task(platform_conn, tmp_path, capsys):
     assert "Task failed: CraftWaitTimeout" in capsys.readouterr().out
 
 
-async def test_endpoint_route_outputs(endpoint_only_conn, tmp_path):
+@pytest.mark.usefixtures("endpoint_only_conn")
+async def test_endpoint_route_outputs(tmp_path):
     from airflow.triggers.base import TaskSuccessEvent
 
     execution_id = CraftAIHook().trigger_endpoint(
