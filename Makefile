@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/output_streaming_memory.py
 	$(BIN)/python benchmarks/import_cost.py
 	$(BIN)/python benchmarks/platform_throughput.py
+	$(BIN)/python benchmarks/triggerer_capacity.py
 
 platform: $(STAMP)
 	$(BIN)/craft-local serve --host 127.0.0.1 --port 8765 --data-dir .craft-local \

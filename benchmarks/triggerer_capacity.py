@@ -9,7 +9,11 @@ RSS before the first trigger), CPU seconds of the waits' process (from the first
 last event), detection latency p50 / p99 (the stand-in's end of the execution to the trigger's
 event), token refreshes, HTTP requests per execution.
 
-Usage: ``python benchmarks/triggerer_capacity.py [--counts 1000,10000] [--rate 100] [--hold 20]``
+Waits are started at ``--start-rate`` per second (a triggerer picks triggers up as tasks defer);
+"ramp s" is the time until all of them hold a long-poll.
+
+Usage: ``python benchmarks/triggerer_capacity.py [--counts 1000,10000] [--rate 100] [--hold 20]
+[--start-rate 200]``
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +54,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _waits(url: str, count: int, rate: float) -> dict[str, Any]:
+async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[str, Any]:
     import httpx
 
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
@@ -66,8 +71,18 @@ async def _waits(url: str, count: int, rate: float) -> dict[str, Any]:
         async for event in trigger.run():
             events[event.payload["execution_id"]] = (time.time(), event.payload["status"])
 
-    tasks = [asyncio.create_task(wait(i)) for i in range(count)]
-    while (await control.get("/standin/stats")).json()["held"] < count:
+    # Waits start at ``start_rate`` per second, as a triggerer picks up triggers as tasks defer
+    # (10,000 connections opened in the same instant would only measure the listen backlog).
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(count):
+        tasks.append(asyncio.create_task(wait(i)))
+        if i % 50 == 49:
+            await asyncio.sleep(50 / start_rate)
+    while True:
+        held = (await control.get("/standin/stats")).json()["held"]
+        ended_early = sum(task.done() for task in tasks)
+        if held + ended_early >= count:
+            break
         await asyncio.sleep(0.5)
     ramp = time.time() - started
     rss_in_flight = rss_bytes()
@@ -97,26 +112,27 @@ async def _waits(url: str, count: int, rate: float) -> dict[str, Any]:
         "refreshes": counts.get("refresh", 0),
         "requests_per_execution": requests / count,
         "counts": counts,
-        "statuses": sorted({status for _, status in events.values()}),
+        "statuses": dict(Counter(status for _, status in events.values())),
+        "ended_before_the_ends": ended_early,
         "connections": stats["connections"],
     }
 
 
-def child(url: str, count: int, rate: float) -> None:
+def child(url: str, count: int, rate: float, start_rate: float) -> None:
     from load_standin import raise_fd_limit
 
     raise_fd_limit()
     os.environ["AIRFLOW_CONN_CRAFT_AI_DEFAULT"] = json.dumps(
         {"conn_type": "craft_ai", "host": url, "password": SDK_TOKEN, "extra": {"control_url": url}}
     )
-    result = asyncio.run(_waits(url, count, rate))
+    result = asyncio.run(_waits(url, count, rate, start_rate))
     print("RESULT " + json.dumps(result), flush=True)
 
 
 SDK_TOKEN = "standin-sdk-token-7f3a"
 
 
-def run_one(count: int, rate: float, hold: float) -> dict[str, Any]:
+def run_one(count: int, rate: float, hold: float, start_rate: float) -> dict[str, Any]:
     """Start the stand-in, run the waits in a child process, stop the stand-in by its PID."""
     standin = subprocess.Popen(
         [sys.executable, str(HERE / "load_standin.py"), "--count", str(count), "--hold", str(hold)],
@@ -139,7 +155,7 @@ def run_one(count: int, rate: float, hold: float) -> dict[str, Any]:
                 AIRFLOW__CORE__UNIT_TEST_MODE="True",
             )
             out = subprocess.run(
-                [sys.executable, __file__, "--child", url, str(count), str(rate)],
+                [sys.executable, __file__, "--child", url, str(count), str(rate), str(start_rate)],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -163,15 +179,16 @@ def main() -> None:
     parser.add_argument("--counts", default="1000,10000")
     parser.add_argument("--rate", type=float, default=100.0, help="executions ended per second")
     parser.add_argument("--hold", type=float, default=20.0, help="long-poll hold (s)")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--start-rate", type=float, default=200.0, help="waits started per second")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), float(args.child[2]))
+        child(args.child[0], int(args.child[1]), float(args.child[2]), float(args.child[3]))
         return
     rows = []
     for count in (int(n) for n in args.counts.split(",")):
         c.progress(f"{count} concurrent waits")
-        r = run_one(count, args.rate, args.hold)
+        r = run_one(count, args.rate, args.hold, args.start_rate)
         rows.append(
             [
                 f"{r['count']:,}",
@@ -185,10 +202,11 @@ def main() -> None:
                 f"{r['ramp_s']:.0f}",
             ]
         )
-        c.progress(json.dumps(r["counts"]))
+        c.progress(json.dumps({k: r[k] for k in ("counts", "statuses", "connections")}))
     print(
-        f"\nTriggerer capacity (one event loop; executions end at {args.rate:g}/s once all "
-        f"waits hold a long-poll; hold {args.hold:g} s)\n"
+        f"\nTriggerer capacity (one event loop; waits started at {args.start_rate:g}/s; "
+        f"executions end at {args.rate:g}/s once all waits hold a long-poll; "
+        f"hold {args.hold:g} s)\n"
     )
     print(
         c.table(
