@@ -5,7 +5,7 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo platform bench clean test-airflow-3.1
+.PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,19 @@ test-airflow-3.1: $(AF31_STAMP)
 		tests/operators tests/sensors tests/triggers tests/integration tests/hooks \
 		tests/test_io.py tests/test_outputs.py tests/test_links.py
 
+# An sdist and a wheel in dist/ (uv builds them in an isolated environment from pyproject.toml).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/uv build -q --out-dir dist
+
+# The built wheel in a fresh venv next to Airflow: `airflow providers list`, the wheel's
+# Requires-Dist (the platform's dependencies only in the `local` extra), craft-local without and
+# with the extra. Prints its timings. Not part of `make test` (pytest skips dist/ folders).
+test-dist: dist
+	$(BIN)/pytest -p no:cacheprovider tests/dist
+
 demo: $(STAMP)
-	$(BIN)/python -m craft_airflow.demo
+	$(BIN)/python -m craft_airflow.local.demo
 
 # Benchmarks that print figures (each starts and stops its own platform); see README "Benchmarks".
 bench: $(STAMP)
@@ -50,9 +61,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/platform_throughput.py
 	$(BIN)/python benchmarks/triggerer_capacity.py
 
+# The token goes through the environment (CRAFT_LOCAL_SDK_TOKEN), as the printed connection reads it.
+CRAFT_LOCAL_SDK_TOKEN ?= local-sdk-token
 platform: $(STAMP)
-	$(BIN)/craft-local serve --host 127.0.0.1 --port 8765 --data-dir .craft-local \
-		--sdk-token local-sdk-token --pipelines example_dags/pipelines
+	CRAFT_LOCAL_SDK_TOKEN="$(CRAFT_LOCAL_SDK_TOKEN)" $(BIN)/craft-local serve --host 127.0.0.1 \
+		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
-	rm -rf $(VENV) $(AF31_VENV) .craft-local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AF31_VENV) .craft-local dist build .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,7 @@ connection at the platform (endpoint tokens read from its deployments with the S
 each example DAG with ``airflow dags test``, prints what every task returned, and stops and
 removes everything it started, also on Ctrl-C or failure. Exits non-zero if a DAG run fails.
 
-    python -m craft_airflow.demo [--dag DAG_ID ...] [--no-deferrable] [--keep]
+    python -m craft_airflow.local.demo [--dag DAG_ID ...] [--no-deferrable] [--keep]
 """
 
 from __future__ import annotations
@@ -24,15 +24,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from craft_airflow.local.connection import CONN_ID, connection_json
+
 # Deployments whose endpoint token goes into the connection; the others are triggered with the
 # SDK token, so the demo shows both routes.
 ENDPOINTS_WITH_TOKEN = ("all-types-endpoint",)
 PREVIEW_CHARS = 200
+CONN_VARIABLE = f"AIRFLOW_CONN_{CONN_ID.upper()}"
 
 
 def _find_example_dags() -> Path:
     for candidate in (
-        Path(__file__).resolve().parents[1] / "example_dags",
+        Path(__file__).resolve().parents[2] / "example_dags",
         Path.cwd() / "example_dags",
     ):
         if (candidate / "pipelines").is_dir():
@@ -57,15 +60,8 @@ def _airflow_env(
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
     }
     if connection is not None:
-        env["AIRFLOW_CONN_CRAFT_AI_DEFAULT"] = connection
+        env[CONN_VARIABLE] = connection
     return env
-
-
-def _connection(url: str, sdk_token: str, endpoint_tokens: dict[str, str] | None = None) -> str:
-    extra: dict[str, Any] = {"control_url": url}
-    if endpoint_tokens:
-        extra["endpoint_tokens"] = endpoint_tokens
-    return json.dumps({"conn_type": "craft_ai", "host": url, "password": sdk_token, "extra": extra})
 
 
 def _airflow(args: list[str], env: dict[str, str], log_path: Path) -> int:
@@ -204,14 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         platform.start()
         _print(f"  listening on {platform.url}")
 
-        os.environ["AIRFLOW_CONN_CRAFT_AI_DEFAULT"] = _connection(platform.url, sdk_token)
+        os.environ[CONN_VARIABLE] = connection_json(platform.url, sdk_token)
         from craft_airflow.hooks.craft import CraftAIHook
 
         hook = CraftAIHook()
         tokens = {n: hook.get_deployment(n)["endpoint_token"] for n in ENDPOINTS_WITH_TOKEN}
         hook.close()
-        connection = _connection(platform.url, sdk_token, tokens)
-        os.environ["AIRFLOW_CONN_CRAFT_AI_DEFAULT"] = connection
+        connection = connection_json(platform.url, sdk_token, tokens)
+        os.environ[CONN_VARIABLE] = connection
         env = _airflow_env(home, dags, connection, args.deferrable)
 
         _print(f"Migrating the Airflow metadata database ({home}) ...")
