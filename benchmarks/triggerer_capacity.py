@@ -203,6 +203,7 @@ def main() -> None:
             ]
         )
         c.progress(json.dumps({k: r[k] for k in ("counts", "statuses", "connections")}))
+        c.progress(" | ".join(rows[-1]))
     print(
         f"\nTriggerer capacity (one event loop; waits started at {args.start_rate:g}/s; "
         f"executions end at {args.rate:g}/s once all waits hold a long-poll; "
