@@ -16,18 +16,17 @@ Airflow 3.3 lets a trigger end its task itself: a ``TaskSuccessEvent`` / ``TaskF
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from craft_airflow.statuses import ExecutionEvent, TriggerEventStatus
-
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.types import Logger
     from airflow.triggers.base import BaseTaskEndEvent
 
-    from craft_airflow.errors import CraftExecutionFailed
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+    from craft_airflow.outcomes import WaitOutcome
+    from craft_airflow.routes import CraftRoute
 
 #: ``[craft_ai] finish_on_triggerer``: the default of the operators' ``finish_on_triggerer``.
 CONFIG_SECTION = "craft_ai"
@@ -58,7 +57,6 @@ class FinishPlan:
     :param xcoms: XComs pushed again at the end (``execution_id``, the extra link's URL).
     :param push_return_value: push the outputs as ``return_value`` (``do_xcom_push``).
     :param multiple_outputs: also push one XCom per output name.
-    :param endpoint_names: key endpoint-mapped outputs by endpoint output name.
     """
 
     output_dir: str
@@ -66,7 +64,6 @@ class FinishPlan:
     xcoms: dict[str, str] = field(default_factory=dict)
     push_return_value: bool = True
     multiple_outputs: bool = False
-    endpoint_names: bool = False
 
     def to_kwargs(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,7 +80,7 @@ def finish_on_triggerer_default() -> bool:
     """``[craft_ai] finish_on_triggerer`` (default ``True``)."""
     from airflow.providers.common.compat.sdk import conf
 
-    return conf.getboolean(CONFIG_SECTION, CONFIG_KEY, fallback=True)
+    return bool(conf.getboolean(CONFIG_SECTION, CONFIG_KEY, fallback=True))
 
 
 def airflow_routes_failed_end_events() -> bool:
@@ -155,7 +152,6 @@ def finish_plan(
         xcoms=xcoms,
         push_return_value=bool(getattr(task, "do_xcom_push", True)),
         multiple_outputs=bool(getattr(task, "multiple_outputs", False)),
-        endpoint_names=task._deployment_name() is not None,
     )
 
 
@@ -163,43 +159,43 @@ def finish_plan(
 
 
 async def copy_logs(
-    hook: CraftAIAsyncHook, execution_id: str, log: logging.Logger | Any
-) -> list[dict]:
-    """Copy the execution's logs into the task's log (``[craft]`` prefix); return them.
+    hook: CraftAIAsyncHook, route: CraftRoute, execution_id: str, log: Logger
+) -> None:
+    """Copy the execution's logs into the task's log (``[craft]`` prefix), as the worker does.
 
-    Best effort, as on the worker: a wait that ended must not fail because of the logs.
+    Best effort: a wait that ended must not fail because of the logs. The endpoint route has
+    no logs.
     """
-    config = await hook.get_config()
-    if not config.sdk_token:
+    from craft_airflow.routes import RouteKind
+
+    if route.kind != RouteKind.SDK:
         log.info("Execution logs need the SDK token; not copied.")
-        return []
+        return
     try:
         logs = await hook.get_logs(execution_id)
     except Exception as err:
         log.warning("Could not read the logs of Craft AI execution %s: %s", execution_id, err)
-        return []
+        return
     log.info("Logs of Craft AI execution %s (%d lines):", execution_id, len(logs))
     for line in logs:
         log.info("[craft] %s %s", line.get("timestamp", ""), line.get("message", ""))
-    return logs
 
 
 async def read_outputs(
-    hook: CraftAIAsyncHook,
-    plan: FinishPlan,
-    execution_id: str,
-    route: tuple[str, str] | None,
+    hook: CraftAIAsyncHook, plan: FinishPlan, execution_id: str, route: CraftRoute
 ) -> dict[str, Any]:
-    """The outputs by name; file outputs streamed under ``plan.output_dir``."""
+    """The outputs by name (as ``route.read_outputs`` gives them on a worker); file outputs
+    streamed under ``plan.output_dir``."""
     from airflow.sdk import ObjectStoragePath
 
     from craft_airflow.outputs import acollect_endpoint_outputs, acollect_run_outputs
+    from craft_airflow.routes import RouteKind
 
     dest_dir = ObjectStoragePath(plan.output_dir, conn_id=plan.output_conn_id)
-    if route is not None:
-        endpoint_name, url_path = route
+    if route.kind == RouteKind.ENDPOINT:
+        endpoint_name = str(route.endpoint_name)
         results = await hook.get_endpoint_results(
-            url_path, execution_id, endpoint_name=endpoint_name
+            str(route.url_path), execution_id, endpoint_name=endpoint_name
         )
         return await acollect_endpoint_outputs(
             results,
@@ -212,41 +208,38 @@ async def read_outputs(
         await hook.get_outputs(execution_id),
         download=lambda name, write: hook.download_output(execution_id, name, write),
         dest_dir=dest_dir,
-        endpoint_names=plan.endpoint_names,
+        endpoint_names=route.endpoint_name is not None,
     )
-
-
-def failure_error(event: ExecutionEvent, logs: list[dict]) -> CraftExecutionFailed:
-    """The error the worker path raises for a failed execution (same text, same tail)."""
-    from craft_airflow.errors import CraftExecutionFailed
-    from craft_airflow.operators._base import FAILURE_LOG_LINES
-    from craft_airflow.protocol.readers import LAST_LOG_LINES_HEADER, last_log_lines
-
-    execution_id = event.execution_id
-    message = event.message or f"Craft AI execution {execution_id} failed."
-    tail = last_log_lines(logs, FAILURE_LOG_LINES)
-    message = message.split(LAST_LOG_LINES_HEADER)[0].rstrip()
-    if tail:
-        message = f"{message}\n{tail}"
-    status = str(event.execution_status) if event.execution_status else None
-    return CraftExecutionFailed(execution_id, status, message)
 
 
 async def finish_event(
     hook: CraftAIAsyncHook,
     plan: FinishPlan,
-    event: ExecutionEvent,
-    route: tuple[str, str] | None,
-    log: logging.Logger | Any,
+    outcome: WaitOutcome,
+    route: CraftRoute,
+    log: Logger,
 ) -> BaseTaskEndEvent:
-    """The task's end for the wait's outcome ``event`` (what the worker would have done)."""
+    """The task's end for the wait's ``outcome``: what ``finish_execution`` does on a worker."""
     from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent
 
-    from craft_airflow.errors import CraftError, CraftWaitTimeout
+    from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
+    from craft_airflow.outcomes import OutcomeStatus
 
-    execution_id = event.execution_id
-    logs = await copy_logs(hook, execution_id, log)
-    if event.status == TriggerEventStatus.SUCCESS:
+    execution_id = outcome.execution_id
+    error: CraftError
+    if outcome.status == OutcomeStatus.FAILED:
+        if outcome.log_tail:  # read once by the wait, as on a worker
+            log.info(
+                "Last %d log lines of Craft AI execution %s:", len(outcome.log_tail), execution_id
+            )
+            for line in outcome.log_tail:
+                log.info("[craft] %s", line)
+        status = str(outcome.execution_status) if outcome.execution_status else None
+        error = CraftExecutionFailed(execution_id, status, outcome.failure_text())
+        log.error("Task failed: %s: %s", type(error).__name__, error)
+        return TaskFailedEvent(xcoms=dict(plan.xcoms))
+    await copy_logs(hook, route, execution_id, log)
+    if outcome.status == OutcomeStatus.SUCCESS:
         log.info("Craft AI execution %s succeeded", execution_id)
         try:
             outputs = await read_outputs(hook, plan, execution_id, route)
@@ -260,15 +253,14 @@ async def finish_event(
                 xcoms.update({str(k): v for k, v in outputs.items()})
         log.info("Task ended on the triggerer: success")
         return TaskSuccessEvent(xcoms=xcoms)
-    if event.status == TriggerEventStatus.SKIPPED:
-        log.info("Task skipped: %s", event.message)
+    if outcome.status == OutcomeStatus.SKIPPED:
+        log.info("Task skipped: %s", outcome.message)
         return TaskSkippedEvent(xcoms=dict(plan.xcoms))
-    error: CraftError
-    if event.status == TriggerEventStatus.FAILED:
-        error = failure_error(event, logs)
-    elif event.status == TriggerEventStatus.TIMEOUT:
-        error = CraftWaitTimeout(execution_id, event.message or None)
+    if outcome.status == OutcomeStatus.TIMEOUT:
+        error = CraftWaitTimeout(execution_id, outcome.message or None)
     else:
-        error = CraftError(event.message or f"Could not follow Craft AI execution {execution_id}.")
+        error = CraftError(
+            outcome.message or f"Could not follow Craft AI execution {execution_id}."
+        )
     log.error("Task failed: %s: %s", type(error).__name__, error)
     return TaskFailedEvent(xcoms=dict(plan.xcoms))

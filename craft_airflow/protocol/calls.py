@@ -17,7 +17,12 @@ from typing import Any, TypeVar
 
 from craft_airflow.auth import TokenCache
 from craft_airflow.connection import CraftConnectionConfig
-from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConnectionError
+from craft_airflow.errors import (
+    CraftAPIError,
+    CraftAuthError,
+    CraftConnectionError,
+    CraftRequestError,
+)
 from craft_airflow.protocol.builders import build_refresh
 from craft_airflow.protocol.decisions import Action, classify
 from craft_airflow.protocol.http import (
@@ -52,7 +57,7 @@ class AmbiguousSend(Exception):
     :param started_wall: wall-clock time the first attempt started.
     """
 
-    def __init__(self, started_wall: float, error: CraftAPIError) -> None:
+    def __init__(self, started_wall: float, error: CraftRequestError) -> None:
         super().__init__(str(error))
         self.started_wall = started_wall
         self.error = error
@@ -93,13 +98,14 @@ class CallContext:
         return Timeouts(connect=connect, read=read)
 
 
-def _gave_up(error: CraftAPIError, retries: int, elapsed: float) -> CraftAPIError:
+def _gave_up(error: CraftRequestError, retries: int, elapsed: float) -> CraftRequestError:
     suffix = f" (gave up after {retries} retries over {elapsed:.0f} s)"
     if isinstance(error, CraftConnectionError):
         return CraftConnectionError(
             f"{error.platform_message} (unreachable after {retries + 1} attempts over "
             f"{elapsed:.0f} s: gave up after {retries} retries)"
         )
+    assert isinstance(error, CraftAPIError)
     return CraftAPIError(
         error.status_code, error.platform_message + suffix, error.name, error.request_id
     )
@@ -110,9 +116,10 @@ def perform(
 ) -> Steps[Response]:
     """Send ``request`` until it gets a final answer; return that :class:`Response`.
 
-    Returns on "done" and "not yet" (a long-poll 3xx). Raises :class:`CraftAPIError` (or a
-    subclass) on failure, :class:`AmbiguousSend` for a creating call that may have been
-    processed, :class:`DeadlineReached` when ``deadline`` (a ``ctx.clock`` value) passes.
+    Returns on "done" and "not yet" (a long-poll 3xx). Raises :class:`CraftRequestError` (a
+    :class:`CraftConnectionError` or a :class:`CraftAPIError`) on failure,
+    :class:`AmbiguousSend` for a creating call that may have been processed,
+    :class:`DeadlineReached` when ``deadline`` (a ``ctx.clock`` value) passes.
     """
     state = ctx.policy().start()
     refreshed = False
