@@ -18,7 +18,7 @@ from craft_fixtures import (  # noqa: F401 (fixtures)
 
 from craft_airflow.finishing import FinishPlan, fallback_reason
 from craft_airflow.hooks.craft import CraftAIHook
-from craft_airflow.protocol import FileInput
+from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import LOG_TAIL_HEADER as LAST_LOG_LINES_HEADER
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 

@@ -14,7 +14,7 @@ from craft_fixtures import set_connection
 from craft_airflow.auth import TokenCache
 from craft_airflow.hooks import shared_state
 from craft_airflow.hooks.craft_async import CraftAIAsyncHook
-from craft_airflow.statuses import TriggerEventStatus
+from craft_airflow.outcomes import OutcomeStatus
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from load_standin import LoadStandIn
@@ -36,11 +36,11 @@ async def test_many_waits_share_one_refresh_and_one_pool(standin):
     hooks = [CraftAIAsyncHook() for _ in range(N)]
     events = await asyncio.gather(
         *(
-            hook.wait_for_execution(f"exec-{i}", timeout=300, poll_interval=0.2)
+            hook.await_outcome(f"exec-{i}", timeout=300, poll_interval=0.2)
             for i, hook in enumerate(hooks)
         )
     )
-    assert {e.status for e in events} == {TriggerEventStatus.SUCCESS}
+    assert {e.status for e in events} == {OutcomeStatus.SUCCESS}
     assert standin.counts["refresh"] == 1
     state = await shared_state.loop_state()
     assert list(state.pools) == [True]  # one pool: one TLS setting
