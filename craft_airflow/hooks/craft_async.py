@@ -22,9 +22,7 @@ from airflow.sdk import BaseHook
 from craft_airflow.connection import CraftConnectionConfig, amask_secrets, from_connection
 from craft_airflow.errors import (
     CraftAPIError,
-    CraftConfigError,
     CraftConnectionError,
-    CraftExecutionFailed,
     install_log_redaction,
     redact,
 )
@@ -32,7 +30,7 @@ from craft_airflow.hooks import shared_state
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json, perform
-from craft_airflow.protocol.decisions import endpoint_error_is_execution_failure, is_not_yet
+from craft_airflow.protocol.decisions import is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
     HttpRequest,
@@ -44,12 +42,15 @@ from craft_airflow.protocol.http import (
 )
 from craft_airflow.protocol.readers import (
     decode_body,
-    read_endpoint_results,
     read_execution,
     read_logs,
     read_outputs,
 )
-from craft_airflow.protocol.waiting import endpoint_outcome_steps, execution_outcome_steps
+from craft_airflow.protocol.waiting import (
+    endpoint_outcome_steps,
+    endpoint_results_steps,
+    execution_outcome_steps,
+)
 
 T = TypeVar("T")
 #: Writes one chunk of a downloaded file (off the event loop: see ``craft_airflow.finishing``).
@@ -303,20 +304,9 @@ class CraftAIAsyncHook(BaseHook):
         :raises CraftExecutionFailed: the endpoint reports the execution failed.
         """
         ctx = await self._context()
-        token = self._endpoint_token(ctx.config, endpoint_name)
-        request = b.build_endpoint_results(ctx.config, endpoint_url_path, execution_id, token)
-        try:
-            response = await self._drive(perform(ctx, request))
-        except CraftAPIError as exc:
-            if endpoint_error_is_execution_failure(exc):
-                raise CraftExecutionFailed(
-                    execution_id, None, f"Execution {execution_id} failed: {exc.platform_message}"
-                ) from None
-            raise
-        if is_not_yet(request, response):
-            raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
-        return read_endpoint_results(
-            decode_body(response.status, response.body, response.content_type)
+        token = ctx.config.require_endpoint_token(endpoint_name)
+        return await self._drive(
+            endpoint_results_steps(ctx, endpoint_url_path, execution_id, token)
         )
 
     async def download_endpoint_file(
@@ -324,17 +314,8 @@ class CraftAIAsyncHook(BaseHook):
     ) -> int:
         """Stream a file output of the endpoint route (``<url>?token=``) through ``write``."""
         ctx = await self._context()
-        token = self._endpoint_token(ctx.config, endpoint_name)
+        token = ctx.config.require_endpoint_token(endpoint_name)
         return await self._stream_to(b.build_download_endpoint_file(ctx.config, url, token), write)
-
-    def _endpoint_token(self, config: CraftConnectionConfig, endpoint_name: str) -> str:
-        token = config.endpoint_token_for(endpoint_name)
-        if token is None:
-            raise CraftConfigError(
-                f"Connection {self.craft_conn_id!r} has no endpoint token for {endpoint_name!r}: "
-                "set extra 'endpoint_token' or 'endpoint_tokens'."
-            )
-        return token
 
     async def _stream_to(self, request: HttpRequest, write: AsyncWrite) -> int:
         ctx = await self._context()
