@@ -108,6 +108,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/datastore_memory.py
 	$(BIN)/python benchmarks/import_cost.py
 	$(BIN)/python benchmarks/platform_throughput.py
+	$(BIN)/python benchmarks/triggerer_capacity.py
 
 # The token goes through the environment (CRAFT_LOCAL_SDK_TOKEN), as the printed connection reads it.
 CRAFT_LOCAL_SDK_TOKEN ?= local-sdk-token

@@ -5,8 +5,10 @@ front of the embedded platform; each case runs one DAG with one Craft task throu
 ``dag.test()`` (deferrable triggers run inline) and counts the requests by method and route
 template. Cases: ``CraftRunPipelineOperator`` on ``slow`` (seconds=5), the endpoint operator on
 a 5-second endpoint (endpoint-token route with and without an SDK token, SDK-token route), and
-``CraftExecutionSensor`` on an execution started beforehand; each in worker-wait and deferrable
-mode, with the platform's long-poll hold at 5 s (default) and 1 s.
+``CraftExecutionSensor`` on an execution started beforehand; each in worker-wait mode, deferrable
+with the resume on the worker, and deferrable finishing on the triggerer (counted up to the
+resume that ``dag.test()`` still makes and a real triggerer does not), with the platform's
+long-poll hold at 5 s (default) and 1 s.
 
 Usage: ``python benchmarks/requests_per_run.py [--seconds 5] [--holds 5,1]``
 """
@@ -14,11 +16,12 @@ Usage: ``python benchmarks/requests_per_run.py [--seconds 5] [--holds 5,1]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,14 @@ class Case:
     connection: dict[str, Any]
     #: Start the execution beforehand, without the proxy (the sensor's case).
     start_beforehand: bool = False
+    #: Deferrable only: the trigger ends the task (else the task resumes on the worker).
+    finish: bool = False
+
+    @property
+    def mode(self) -> str:
+        if not self.deferrable:
+            return "worker-wait"
+        return "deferrable, finish on triggerer" if self.finish else "deferrable"
 
 
 @dataclass
@@ -76,6 +87,7 @@ def pipeline_task(deferrable: bool, _arg: str) -> Any:
         pipeline_name="slow",
         inputs={"seconds": SECONDS},
         deferrable=deferrable,
+        finish_on_triggerer=FINISH,
     )
 
 
@@ -87,6 +99,7 @@ def endpoint_task(deferrable: bool, _arg: str) -> Any:
         endpoint_name=ENDPOINT,
         inputs={"seconds": SECONDS},
         deferrable=deferrable,
+        finish_on_triggerer=FINISH,
     )
 
 
@@ -99,10 +112,13 @@ def sensor_task(deferrable: bool, execution_id: str) -> Any:
         deferrable=deferrable,
         poke_interval=5,
         mode="poke",
+        finish_on_triggerer=FINISH,
     )
 
 
 SECONDS = 5.0
+#: ``finish_on_triggerer`` of the task being built (set per case).
+FINISH = False
 
 
 def run_case(case: Case, proxy: ScriptedServer, platform_url: str, hold: float) -> Result:
@@ -119,17 +135,47 @@ def run_case(case: Case, proxy: ScriptedServer, platform_url: str, hold: float) 
         arg = hook.run_pipeline("slow", inputs={"seconds": SECONDS})
         hook.close()
         c.set_connection(proxy.url, **case.connection)
-    mode = "deferrable" if case.deferrable else "worker-wait"
+    global FINISH
+    FINISH = case.finish
+    mode = case.mode
     slug = re.sub(r"[^a-z0-9]+", "_", f"{case.name} {mode} {hold:g}".lower())
     dag_id = f"bench_{slug}"
     with DAG(dag_id, schedule=None, default_args={"retries": 0}) as dag:
         case.build(case.deferrable, arg)
+    # Each case as if in a fresh triggerer process: no access token shared from the last case.
+    from craft_airflow.hooks import shared_state
+
+    shared_state.reset_for_tests()
     proxy.requests.clear()
     started = time.monotonic()
-    state = c.run_dag(dag)
+    with counted_until_resume(proxy, case.finish) as counted:
+        state = c.run_dag(dag)
     wall = time.monotonic() - started
-    routes = Counter(route_template(r.method, r.path, r.query) for r in proxy.requests)
+    routes = Counter(route_template(r.method, r.path, r.query) for r in counted())
     return Result(case.name, mode, hold, state, sum(routes.values()), wall, routes)
+
+
+@contextlib.contextmanager
+def counted_until_resume(proxy: ScriptedServer, finish: bool) -> Iterator[Callable[[], list]]:
+    """The requests to count. Finishing on the triggerer, ``dag.test()`` still resumes the task on
+    the "worker" after the trigger ended it (a real triggerer does not): count the requests up to
+    that resume, and make the resume a no-op."""
+    from craft_airflow.operators._base import CraftExecutionMixin
+
+    if not finish:
+        yield lambda: list(proxy.requests)
+        return
+    seen: list[int] = []
+    original = CraftExecutionMixin._finish_after_end_event
+
+    def stop_counting(self: Any, context: Any) -> None:
+        seen.append(len(proxy.requests))
+
+    CraftExecutionMixin._finish_after_end_event = stop_counting  # type: ignore[method-assign]
+    try:
+        yield lambda: list(proxy.requests)[: seen[0]] if seen else list(proxy.requests)
+    finally:
+        CraftExecutionMixin._finish_after_end_event = original  # type: ignore[method-assign]
 
 
 def cases() -> list[Case]:
@@ -137,13 +183,20 @@ def cases() -> list[Case]:
     both: dict[str, Any] = {"endpoint_tokens": {ENDPOINT: ENDPOINT_TOKEN}}
     only: dict[str, Any] = {"sdk_token": None, "endpoint_tokens": {ENDPOINT: ENDPOINT_TOKEN}}
     found = []
-    for deferrable in (False, True):
+    for deferrable, finish in ((False, False), (True, False), (True, True)):
         found += [
-            Case("pipeline", deferrable, pipeline_task, sdk),
-            Case("endpoint, endpoint token + SDK token", deferrable, endpoint_task, both),
-            Case("endpoint, endpoint token only", deferrable, endpoint_task, only),
-            Case("endpoint, SDK token only", deferrable, endpoint_task, sdk),
-            Case("sensor", deferrable, sensor_task, sdk, start_beforehand=True),
+            Case("pipeline", deferrable, pipeline_task, sdk, finish=finish),
+            Case(
+                "endpoint, endpoint token + SDK token",
+                deferrable,
+                endpoint_task,
+                both,
+                False,
+                finish,
+            ),
+            Case("endpoint, endpoint token only", deferrable, endpoint_task, only, False, finish),
+            Case("endpoint, SDK token only", deferrable, endpoint_task, sdk, False, finish),
+            Case("sensor", deferrable, sensor_task, sdk, start_beforehand=True, finish=finish),
         ]
     return found
 
@@ -169,7 +222,7 @@ def main() -> None:
                 with c.quiet(log):
                     run_case(Case("warm up", False, pipeline_task, {}), proxy, platform.url, hold)
                 for case in cases():
-                    c.progress(f"hold {hold:g} s: {case.name}, deferrable={case.deferrable}")
+                    c.progress(f"hold {hold:g} s: {case.name}, {case.mode}")
                     with c.quiet(log):
                         results.append(run_case(case, proxy, platform.url, hold))
         report(results, holds, log)

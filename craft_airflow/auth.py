@@ -70,6 +70,8 @@ class TokenCache:
 
         :param requested_at: the clock value noted just before sending the refresh request.
         """
+        if self._cached is not None and self._cached.value == access_token:
+            return access_token  # the same token again (a shared refresh): keep its expiry
         lifetime = token_lifetime(access_token)
         if lifetime is None:
             lifetime = UNKNOWN_LIFETIME

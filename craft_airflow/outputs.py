@@ -8,11 +8,12 @@ file input. The default location is
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
@@ -113,23 +114,18 @@ def _storage_error(dest: ObjectStoragePath, err: OSError) -> Exception:
     )
 
 
-def collect_run_outputs(
-    items: Sequence[Mapping[str, Any]],
-    *,
-    download: Download,
-    dest_dir: ObjectStoragePath,
-    endpoint_names: bool = False,
-) -> dict[str, Any]:
-    """Outputs from §5.4 items: values as they are, run/endpoint-mapped files streamed to storage.
+def plan_run_outputs(
+    items: Sequence[Mapping[str, Any]], *, endpoint_names: bool = False
+) -> list[tuple[str, str | None, Any]]:
+    """What to do with each §5.4 item: ``(key, file output name to fetch or None, value)``.
 
     A file output sent to the data store or discarded (``mapping_type`` ``datastore`` /
     ``is_null``) has no bytes to fetch: its value is ``None``.
 
-    :param download: ``download(pipeline_output_name, sink)``.
     :param endpoint_names: key endpoint-mapped outputs by their endpoint output name, as the
         endpoint caller sees them.
     """
-    result: dict[str, Any] = {}
+    plan: list[tuple[str, str | None, Any]] = []
     for item in items:
         name = item.get("pipeline_output_name") or item.get("name")
         if not name:
@@ -139,14 +135,33 @@ def collect_run_outputs(
         if endpoint_names and isinstance(mapping_value, Mapping):
             key = mapping_value.get("endpoint_output_name") or name
         if item.get("data_type") == "file":
-            if item.get("mapping_type") in ("datastore", "is_null"):
-                result[key] = None
-            else:
-                result[key] = stream_to_storage(
-                    dest_dir / safe_component(key), functools.partial(download, name)
-                )
+            fetch = None if item.get("mapping_type") in ("datastore", "is_null") else name
+            plan.append((key, fetch, None))
         else:
-            result[key] = item.get("value")
+            plan.append((key, None, item.get("value")))
+    return plan
+
+
+def collect_run_outputs(
+    items: Sequence[Mapping[str, Any]],
+    *,
+    download: Download,
+    dest_dir: ObjectStoragePath,
+    endpoint_names: bool = False,
+) -> dict[str, Any]:
+    """Outputs from §5.4 items: values as they are, run/endpoint-mapped files streamed to storage
+    (see :func:`plan_run_outputs`).
+
+    :param download: ``download(pipeline_output_name, sink)``.
+    """
+    result: dict[str, Any] = {}
+    for key, fetch, value in plan_run_outputs(items, endpoint_names=endpoint_names):
+        if fetch is None:
+            result[key] = value
+        else:
+            result[key] = stream_to_storage(
+                dest_dir / safe_component(key), functools.partial(download, fetch)
+            )
     return result
 
 
@@ -162,6 +177,72 @@ def collect_endpoint_outputs(
         output = unwrap_endpoint_output(raw)
         if output.kind == "file" and output.url is not None:
             result[name] = stream_to_storage(
+                dest_dir / safe_component(name), functools.partial(download_url, output.url)
+            )
+        else:
+            result[name] = output.value
+    return result
+
+
+# -- the same, on the triggerer's event loop -----------------------------------------------------
+
+#: Downloads one file output through the given async chunk writer, returning the bytes written.
+AsyncDownload = Callable[[Callable[[bytes], Awaitable[object]]], Awaitable[int]]
+
+
+async def astream_to_storage(dest: ObjectStoragePath, download: AsyncDownload) -> str:
+    """:func:`stream_to_storage` for the event loop: the download runs on the loop, every storage
+    call (folder, open, each chunk's write, close, cleanup) in a worker thread."""
+    try:
+        await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
+        sink = await asyncio.to_thread(dest.open, "wb")
+    except OSError as err:
+        raise _storage_error(dest, err) from None
+    try:
+        try:
+            size = await download(functools.partial(asyncio.to_thread, sink.write))
+        finally:
+            await asyncio.to_thread(sink.close)
+    except BaseException:
+        await asyncio.to_thread(_remove_partial, dest)
+        raise
+    log.info("Stored file output at %s (%s bytes)", dest, size)
+    return str(dest)
+
+
+async def acollect_run_outputs(
+    items: Sequence[Mapping[str, Any]],
+    *,
+    download: Callable[[str, Callable[[bytes], Awaitable[object]]], Awaitable[int]],
+    dest_dir: ObjectStoragePath,
+    endpoint_names: bool = False,
+) -> dict[str, Any]:
+    """:func:`collect_run_outputs` for the event loop (``download(name, write)``)."""
+    result: dict[str, Any] = {}
+    for key, fetch, value in plan_run_outputs(items, endpoint_names=endpoint_names):
+        if fetch is None:
+            result[key] = value
+        else:
+            result[key] = await astream_to_storage(
+                dest_dir / safe_component(key), functools.partial(download, fetch)
+            )
+    return result
+
+
+async def acollect_endpoint_outputs(
+    outputs: Mapping[str, Any],
+    *,
+    download_url: Callable[[str, Callable[[bytes], Awaitable[object]]], Awaitable[int]],
+    dest_dir: ObjectStoragePath,
+) -> dict[str, Any]:
+    """:func:`collect_endpoint_outputs` for the event loop (``download_url(url, write)``)."""
+    from craft_airflow.protocol.readers import unwrap_endpoint_output
+
+    result: dict[str, Any] = {}
+    for name, raw in outputs.items():
+        output = unwrap_endpoint_output(raw)
+        if output.kind == "file" and output.url is not None:
+            result[name] = await astream_to_storage(
                 dest_dir / safe_component(name), functools.partial(download_url, output.url)
             )
         else:

@@ -21,7 +21,6 @@ from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
     CraftConnectionError,
-    CraftExecutionFailed,
     clean,
     install_log_redaction,
 )
@@ -30,7 +29,7 @@ from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
 from craft_airflow.protocol.calls import CallContext, call_json, perform
-from craft_airflow.protocol.decisions import endpoint_error_is_execution_failure, is_not_yet
+from craft_airflow.protocol.decisions import is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
     FilePart,
@@ -43,13 +42,16 @@ from craft_airflow.protocol.http import (
 )
 from craft_airflow.protocol.readers import (
     decode_body,
-    read_endpoint_results,
     read_execution,
     read_list,
     read_logs,
     read_outputs,
 )
-from craft_airflow.protocol.waiting import endpoint_outcome_steps, execution_outcome_steps
+from craft_airflow.protocol.waiting import (
+    endpoint_outcome_steps,
+    endpoint_results_steps,
+    execution_outcome_steps,
+)
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
@@ -548,19 +550,8 @@ class CraftAIHook(BaseHook):
         :raises CraftAPIError: not finished yet, or another error.
         """
         token = self.config.require_endpoint_token(endpoint_name)
-        request = b.build_endpoint_results(self.config, endpoint_url_path, execution_id, token)
-        try:
-            response = self._drive(perform(self._ctx, request))
-        except CraftAPIError as exc:
-            if endpoint_error_is_execution_failure(exc):
-                raise CraftExecutionFailed(
-                    execution_id, None, f"Execution {execution_id} failed: {exc.platform_message}"
-                ) from None
-            raise
-        if is_not_yet(request, response):
-            raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
-        return read_endpoint_results(
-            decode_body(response.status, response.body, response.content_type)
+        return self._drive(
+            endpoint_results_steps(self._ctx, endpoint_url_path, execution_id, token)
         )
 
     def download_endpoint_file(self, url: str, dest: BinaryIO, *, endpoint_name: str) -> int:

@@ -12,7 +12,7 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -20,22 +20,44 @@ import httpx
 from airflow.sdk import BaseHook
 
 from craft_airflow.connection import CraftConnectionConfig, amask_secrets, from_connection
-from craft_airflow.errors import install_log_redaction
+from craft_airflow.errors import (
+    CraftAPIError,
+    CraftConnectionError,
+    install_log_redaction,
+)
+from craft_airflow.hooks import shared_state
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
-from craft_airflow.protocol.calls import CallContext, call_json
+from craft_airflow.protocol.calls import CallContext, call_json, perform
+from craft_airflow.protocol.decisions import is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
+    HttpRequest,
     Response,
     Send,
     Sleep,
     TransportFailure,
     describe_exception,
 )
-from craft_airflow.protocol.readers import read_execution
-from craft_airflow.protocol.waiting import endpoint_outcome_steps, execution_outcome_steps
+from craft_airflow.protocol.readers import (
+    decode_body,
+    read_execution,
+    read_logs,
+    read_outputs,
+)
+from craft_airflow.protocol.waiting import (
+    endpoint_outcome_steps,
+    endpoint_results_steps,
+    execution_outcome_steps,
+)
 
 T = TypeVar("T")
+#: Writes one chunk of a downloaded file (off the event loop: see ``craft_airflow.finishing``).
+AsyncWrite = Callable[[bytes], Awaitable[object]]
+#: Bytes read from the platform per chunk of a file download.
+CHUNK_SIZE = 1024 * 1024
+#: Redirects a file download may answer before the bytes (e.g. to a presigned store URL).
+MAX_DOWNLOAD_REDIRECTS = 3
 
 # httpx logs every request URL at INFO ("HTTP Request: GET ...?token=..."): keep it quiet, and
 # redact what still gets through (the secrets masker covers the registered tokens as well).
@@ -113,8 +135,6 @@ class CraftAIAsyncHook(BaseHook):
         super().__init__(**kwargs)
         self.craft_conn_id = craft_conn_id
         self._ctx: CallContext | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._users = 0
 
     async def get_config(self) -> CraftConnectionConfig:
         """Read and validate the connection (once), registering its secrets for masking."""
@@ -128,38 +148,46 @@ class CraftAIAsyncHook(BaseHook):
             extras = await aextra() if aextra is not None else conn.extra_dejson
             config = from_connection(conn, mask=False, extras=extras)
             await amask_secrets(config)
-            self._ctx = CallContext(config)
+            # One access token per (control URL, SDK token) for the whole process.
+            self._ctx = CallContext(config, tokens=shared_state.shared_tokens(config))
         return self._ctx
 
     @asynccontextmanager
     async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
-        """One client shared by the calls in flight on this hook, closed by the last one."""
+        """A client of the event loop's shared pool for this connection's TLS setting (one pool
+        per loop and TLS setting, closed with the loop: :mod:`~craft_airflow.hooks.shared_state`).
+        """
         config = await self.get_config()
-        verify = await asyncio.to_thread(tls_verification, config.verify_tls)
-        if self._client is None:  # no await between this check and the assignment
-            self._client = httpx.AsyncClient(follow_redirects=False, verify=verify, trust_env=True)
-        client = self._client
-        self._users += 1
-        try:
+        pool = (await shared_state.loop_state()).pools.get(config.verify_tls)
+        if pool is None:
+            verify = await asyncio.to_thread(tls_verification, config.verify_tls)
+            pool = await shared_state.shared_pool(config.verify_tls, verify)
+        async with pool.borrow() as client:
             yield client
-        finally:
-            self._users -= 1
-            if self._users == 0 and self._client is client:
-                self._client = None
-                await client.aclose()
 
     async def aclose(self) -> None:
-        """Close the client if no call is using it."""
-        if self._client is not None and self._users == 0:
-            client, self._client = self._client, None
-            await client.aclose()
+        """Nothing to close: the pool belongs to the event loop and outlives the hook."""
 
     async def _send(
         self, client: httpx.AsyncClient, step: Send, config: CraftConnectionConfig
     ) -> Response | TransportFailure:
         started = time.monotonic()
         try:
-            raw = await client.request(**httpx_kwargs(step))
+            if step.request.stream:
+                kwargs = httpx_kwargs(step)
+                follow = kwargs.pop("follow_redirects")
+                raw = await client.send(
+                    client.build_request(**kwargs), stream=True, follow_redirects=follow
+                )
+                if raw.status_code < 300:  # the caller reads the body, then closes it
+                    elapsed = time.monotonic() - started
+                    return Response(raw.status_code, dict(raw.headers), b"", elapsed, raw)
+                try:
+                    await raw.aread()
+                finally:
+                    await raw.aclose()
+            else:
+                raw = await client.request(**httpx_kwargs(step))
         except httpx.HTTPError as exc:
             return TransportFailure(classify_httpx_exception(exc), describe_exception(exc))
         elapsed = time.monotonic() - started
@@ -179,6 +207,10 @@ class CraftAIAsyncHook(BaseHook):
                 if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)
                     result = None
+                elif shared_state.is_refresh(step.request, config):
+                    result = await shared_state.single_flight_refresh(
+                        config, functools.partial(self._send, client, step, config)
+                    )
                 else:
                     self.log.debug("Craft AI: %s", step.request.describe())
                     result = await self._send(client, step, config)
@@ -232,3 +264,80 @@ class CraftAIAsyncHook(BaseHook):
                 poll_interval=poll_interval,
             )
         )
+
+    # -- reading a finished execution (a task finishing on the triggerer) ---------------------
+
+    async def get_logs(self, execution_id: str) -> list[dict[str, Any]]:
+        """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7)."""
+        ctx = await self._context()
+        return read_logs(
+            await self._drive(call_json(ctx, b.build_get_logs(ctx.config, execution_id)))
+        )
+
+    async def get_outputs(self, execution_id: str) -> list[dict[str, Any]]:
+        """Return the §5.4 outputs list of a finished execution (one answer, no waiting).
+
+        :raises CraftAPIError: the execution is not finished.
+        """
+        ctx = await self._context()
+        request = b.build_wait_outputs(ctx.config, execution_id)
+        response = await self._drive(perform(ctx, request))
+        if is_not_yet(request, response):
+            raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
+        return read_outputs(decode_body(response.status, response.body, response.content_type))
+
+    async def download_output(self, execution_id: str, output_name: str, write: AsyncWrite) -> int:
+        """Stream one output's bytes (§5.5) through ``write``; return the number of bytes."""
+        ctx = await self._context()
+        return await self._stream_to(
+            b.build_download_output(ctx.config, execution_id, output_name), write
+        )
+
+    async def get_endpoint_results(
+        self, endpoint_url_path: str, execution_id: str, *, endpoint_name: str
+    ) -> dict[str, Any]:
+        """The final ``outputs`` of the endpoint route (§7.2), as the sync hook returns them.
+
+        :raises CraftExecutionFailed: the endpoint reports the execution failed.
+        """
+        ctx = await self._context()
+        token = ctx.config.require_endpoint_token(endpoint_name)
+        return await self._drive(
+            endpoint_results_steps(ctx, endpoint_url_path, execution_id, token)
+        )
+
+    async def download_endpoint_file(
+        self, url: str, write: AsyncWrite, *, endpoint_name: str
+    ) -> int:
+        """Stream a file output of the endpoint route (``<url>?token=``) through ``write``."""
+        ctx = await self._context()
+        token = ctx.config.require_endpoint_token(endpoint_name)
+        return await self._stream_to(b.build_download_endpoint_file(ctx.config, url, token), write)
+
+    async def _stream_to(self, request: HttpRequest, write: AsyncWrite) -> int:
+        ctx = await self._context()
+        response = await self._drive(perform(ctx, request))
+        for _ in range(MAX_DOWNLOAD_REDIRECTS):
+            location = response.header("location")
+            if response.raw is not None or not (300 <= response.status < 400 and location):
+                break
+            request = b.build_follow_download(request, location)
+            response = await self._drive(perform(ctx, request))
+        raw = response.raw
+        if raw is None:
+            raise CraftAPIError(
+                response.status, f"{request.operation}: answered {response.status} without a file"
+            )
+        written = 0
+        try:
+            async for chunk in raw.aiter_bytes(CHUNK_SIZE):
+                if chunk:
+                    await write(chunk)
+                    written += len(chunk)
+        except httpx.HTTPError as exc:
+            raise CraftConnectionError(
+                f"{request.operation} broke off after {written} bytes: {type(exc).__name__}: {exc}"
+            ) from None
+        finally:
+            await raw.aclose()
+        return written

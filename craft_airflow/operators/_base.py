@@ -42,6 +42,8 @@ T = TypeVar("T")
 
 #: XCom key of the execution id, pushed as soon as the execution exists.
 EXECUTION_ID_XCOM_KEY = "execution_id"
+#: The payloads of Airflow's task end events (what a runner that resumes anyway passes on).
+END_EVENT_PAYLOADS = ("success", "failed", "skipped")
 
 
 def seconds_or_none(value: float | timedelta | None, name: str) -> float | None:
@@ -112,6 +114,9 @@ class CraftExecutionMixin(_AirflowTask):
     pipeline_name: str | None = None
     endpoint_name: str | None = None
     endpoint_url_path: str | None = None
+    #: End the task on the triggerer when deferring (``None``: ``[craft_ai] finish_on_triggerer``,
+    #: default on); see :mod:`craft_airflow.finishing` for the cases that resume on a worker.
+    finish_on_triggerer: bool | None = None
     #: Set once the task knows its execution; used by ``on_kill`` and the extra link.
     _craft_execution_id: str | None = None
     craft_execution_url: str | None = None
@@ -184,7 +189,7 @@ class CraftExecutionMixin(_AirflowTask):
         outcome = self.check_execution_once(execution_id)
         if outcome is None:
             if self.deferrable:
-                self.defer_to_trigger(execution_id)  # raises TaskDeferred
+                self.defer_to_trigger(execution_id, context)  # raises TaskDeferred
             outcome = self.route.wait(
                 self.hook,
                 execution_id,
@@ -193,8 +198,11 @@ class CraftExecutionMixin(_AirflowTask):
             )
         return self.finish_execution(context, outcome)
 
-    def defer_to_trigger(self, execution_id: str) -> None:
-        """Hand the wait to the triggerer; the task resumes in :meth:`execute_complete`."""
+    def defer_to_trigger(self, execution_id: str, context: Context) -> None:
+        """Hand the wait to the triggerer, which ends the task itself when it can
+        (:mod:`craft_airflow.finishing`); otherwise the task resumes in :meth:`execute_complete`.
+        """
+        from craft_airflow.finishing import finish_plan
         from craft_airflow.triggers.execution import CraftExecutionTrigger
 
         timeout = self._wait_timeout()
@@ -205,18 +213,53 @@ class CraftExecutionMixin(_AirflowTask):
             end_time=end_time,
             route=self.route.to_kwargs(),
             poll_interval=self._poll_seconds(),
+            finish=self._finish_plan_kwargs(context, execution_id, finish_plan),
         )
         self.log.info("Deferring until Craft AI execution %s ends", execution_id)
         self.defer(trigger=trigger, method_name="execute_complete")
 
+    def _finish_plan_kwargs(
+        self, context: Context, execution_id: str, plan_for: Any
+    ) -> dict[str, Any] | None:
+        plan = plan_for(self, context, execution_id, output_base=self.output_base())
+        return None if plan is None else plan.to_kwargs()
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: validate the event, then finish."""
+        if isinstance(event, str) and event in END_EVENT_PAYLOADS:
+            return self._finish_after_end_event(context)
         try:
             outcome = WaitOutcome.from_event(event)
         except InvalidTriggerEvent as err:
             raise CraftError(f"Invalid event from the Craft AI trigger: {err}") from err
         self._craft_execution_id = outcome.execution_id
         self.craft_execution_url = self._execution_url(outcome.execution_id)
+        return self.finish_execution(context, outcome)
+
+    def _finish_after_end_event(self, context: Context) -> Any:
+        """The trigger ended the task, but the runner resumed it anyway with the end event's
+        payload (``dag.test()`` runs triggers inline and does so): finish here, as a worker
+        resume would have."""
+        ti: Any = context["ti"]
+        execution_id = self._craft_execution_id or ti.xcom_pull(
+            task_ids=ti.task_id, key=EXECUTION_ID_XCOM_KEY, map_indexes=ti.map_index
+        )
+        if not execution_id:
+            raise CraftError("Resumed after the trigger ended the task, but no execution_id XCom")
+        self.log.info(
+            "The trigger ended the task but this runner resumed it; finishing execution %s here",
+            execution_id,
+        )
+        self._craft_execution_id = str(execution_id)
+        self.craft_execution_url = self._execution_url(str(execution_id))
+        outcome = self.check_execution_once(str(execution_id))
+        if outcome is None:
+            outcome = self.route.wait(
+                self.hook,
+                str(execution_id),
+                timeout=self._wait_timeout(),
+                poll_interval=self._poll_seconds(),
+            )
         return self.finish_execution(context, outcome)
 
     # -- the end ----------------------------------------------------------------------------
@@ -322,9 +365,11 @@ class CraftJobMixin(CraftExecutionMixin):
         timeout: float | timedelta | None,
         poll_interval: float | timedelta,
         output_storage: str | ObjectStoragePath | None,
+        finish_on_triggerer: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.finish_on_triggerer = finish_on_triggerer
         self.deferrable = deferrable
         self.craft_conn_id = craft_conn_id
         self.timeout = seconds_or_none(timeout, "timeout")

@@ -50,6 +50,11 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
     :param poll_interval: Seconds to pause before asking again when the platform answers "not
         yet" without holding the request (deferred or in the worker).
     :param output_storage: Base location of file outputs (see the pipeline operator). (templated)
+    :param finish_on_triggerer: With ``deferrable``, end the task on the triggerer (outputs,
+        XComs, logs; one worker task start per run) instead of resuming on a worker. ``None``:
+        ``[craft_ai] finish_on_triggerer`` (default ``True``). Tasks that rely on what only a
+        worker does (``on_success_callback``, outlets, an overridden ``execute_complete``...)
+        resume on a worker anyway: see ``docs/finishing-on-the-triggerer.md``.
     """
 
     endpoint_name: str

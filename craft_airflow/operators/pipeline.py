@@ -60,6 +60,11 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
     :param output_storage: Base location of file outputs (URI or ``ObjectStoragePath``); the
         connection's ``output_storage`` extra, then ``{AIRFLOW_HOME}/craft_outputs``, otherwise.
         (templated)
+    :param finish_on_triggerer: With ``deferrable``, end the task on the triggerer (outputs,
+        XComs, logs; one worker task start per run) instead of resuming on a worker. ``None``:
+        ``[craft_ai] finish_on_triggerer`` (default ``True``). Tasks that rely on what only a
+        worker does (``on_success_callback``, outlets, an overridden ``execute_complete``...)
+        resume on a worker anyway: see ``docs/finishing-on-the-triggerer.md``.
     """
 
     pipeline_name: str

@@ -13,6 +13,8 @@ answer (500...) = failed with the platform's message.
 
 from __future__ import annotations
 
+from typing import Any
+
 from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftError
 from craft_airflow.outcomes import (
     OutcomeStatus,
@@ -145,3 +147,28 @@ def endpoint_outcome_steps(
             continue
         # A final answer on this route means the execution succeeded.
         return outcome_for_finished(execution_id, ExecutionStatus.SUCCEEDED)
+
+
+def endpoint_results_steps(
+    ctx: CallContext, endpoint_url_path: str, execution_id: str, endpoint_token: str
+) -> Steps[dict[str, Any]]:
+    """The final ``outputs`` of the endpoint route (§7.2), raw per output, for both hooks.
+
+    :raises CraftExecutionFailed: the endpoint reports the execution failed.
+    :raises CraftAPIError: not finished yet, or another error.
+    """
+    from craft_airflow.errors import CraftExecutionFailed
+    from craft_airflow.protocol.readers import decode_body, read_endpoint_results
+
+    request = build_endpoint_results(ctx.config, endpoint_url_path, execution_id, endpoint_token)
+    try:
+        response = yield from perform(ctx, request)
+    except CraftAPIError as exc:
+        if endpoint_error_is_execution_failure(exc):
+            raise CraftExecutionFailed(
+                execution_id, None, f"Execution {execution_id} failed: {exc.platform_message}"
+            ) from None
+        raise
+    if is_not_yet(request, response):
+        raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
+    return read_endpoint_results(decode_body(response.status, response.body, response.content_type))

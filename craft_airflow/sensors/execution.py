@@ -36,6 +36,11 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     :param endpoint_url_path: The endpoint's URL path when it differs from its name. (templated)
     :param output_storage: Base location of file outputs (URI or ``ObjectStoragePath``).
         (templated)
+    :param finish_on_triggerer: With ``deferrable``, end the task on the triggerer (outputs,
+        XComs, logs; one worker task start per run) instead of resuming on a worker. ``None``:
+        ``[craft_ai] finish_on_triggerer`` (default ``True``). Tasks that rely on what only a
+        worker does (``on_success_callback``, outlets, an overridden ``execute_complete``...)
+        resume on a worker anyway: see ``docs/finishing-on-the-triggerer.md``.
     """
 
     template_fields: Sequence[str] = (
@@ -57,9 +62,11 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         endpoint_name: str | None = None,
         endpoint_url_path: str | None = None,
         output_storage: str | ObjectStoragePath | None = None,
+        finish_on_triggerer: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.finish_on_triggerer = finish_on_triggerer
         self.execution_id = require_name(execution_id, "execution_id")
         self.craft_conn_id = craft_conn_id
         self.deferrable = deferrable

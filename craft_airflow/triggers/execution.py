@@ -44,6 +44,8 @@ class CraftExecutionTrigger(BaseTrigger):
     :param endpoint_name: kwargs of triggers serialised before routes existed (the endpoint
         route); new triggers carry it in ``route``.
     :param endpoint_url_path: as ``endpoint_name``.
+    :param finish: a :class:`~craft_airflow.finishing.FinishPlan` as kwargs: the trigger then ends
+        the task itself (outputs, XComs, logs) instead of resuming it on a worker.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class CraftExecutionTrigger(BaseTrigger):
         poll_interval: float = 5.0,
         endpoint_name: str | None = None,
         endpoint_url_path: str | None = None,
+        finish: dict[str, Any] | None = None,
     ) -> None:
         BaseTrigger.__init__(self)  # not super(): untyped_calls_exclude misses super() calls
         self.execution_id = execution_id
@@ -70,6 +73,7 @@ class CraftExecutionTrigger(BaseTrigger):
             }
         self.route: CraftRoute = route_from_kwargs(route)
         self.poll_interval = float(poll_interval)
+        self.finish = finish
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and the (secret-free) keyword arguments to rebuild the trigger."""
@@ -81,6 +85,7 @@ class CraftExecutionTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "route": self.route.to_kwargs(),
                 "poll_interval": self.poll_interval,
+                "finish": self.finish,
             },
         )
 
@@ -91,8 +96,17 @@ class CraftExecutionTrigger(BaseTrigger):
         return CraftAIAsyncHook(self.conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Wait, then yield exactly one event (``WaitOutcome.to_event()``)."""
-        yield TriggerEvent((await self._outcome()).to_event())
+        """Wait, then yield exactly one event: the task's end (with ``finish``), else
+        ``WaitOutcome.to_event()`` for the worker to resume with."""
+        outcome = await self._outcome()
+        if self.finish is None:
+            yield TriggerEvent(outcome.to_event())
+            return
+        from craft_airflow.finishing import FinishPlan, finish_event
+
+        yield await finish_event(
+            self._hook(), FinishPlan.from_kwargs(self.finish), outcome, self.route, self.log
+        )
 
     async def _outcome(self) -> WaitOutcome:
         timeout = None if self.end_time is None else self.end_time - time.time()

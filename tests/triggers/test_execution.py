@@ -36,7 +36,14 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
     assert rebuilt.serialize() == (classpath, kwargs)
     assert rebuilt.route == EndpointRoute("dep", "dep-path")
     assert json.loads(json.dumps(kwargs)) == kwargs
-    assert set(kwargs) == {"execution_id", "conn_id", "end_time", "route", "poll_interval"}
+    assert set(kwargs) == {
+        "execution_id",
+        "conn_id",
+        "end_time",
+        "route",
+        "poll_interval",
+        "finish",
+    }
     assert kwargs["route"] == {
         "kind": "endpoint",
         "endpoint_name": "dep",

@@ -1,0 +1,212 @@
+"""What the async hooks of one process share: access tokens, single-flight refreshes, HTTP pools.
+
+A triggerer runs all its triggers on one event loop and every trigger builds its own hook.
+Without sharing, 1,000 waits on one connection made 1,000 token refreshes and opened 1,000
+HTTP clients. Here:
+
+- one :class:`~craft_airflow.auth.TokenCache` per (control URL, SDK token) per process, keyed by
+  a SHA-256 of the token (the token itself is never a key, a log argument or a repr);
+- per event loop, one ``asyncio.Lock`` per such key, so one refresh is in flight at a time and the
+  callers that queued behind it get its answer instead of sending their own;
+- per event loop, one connection pool per TLS setting (:class:`ClientPool`), closed when the
+  loop shuts its async generators down (``asyncio.run`` and the triggerer do).
+
+Loops are held weakly: a loop that is garbage collected takes its state with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from craft_airflow.auth import TokenCache
+from craft_airflow.protocol.builders import build_refresh
+from craft_airflow.protocol.http import HttpRequest, Response, TransportFailure
+from craft_airflow.protocol.readers import decode_body, read_access_token
+
+if TYPE_CHECKING:
+    import ssl
+
+    from craft_airflow.connection import CraftConnectionConfig
+
+
+@dataclass
+class _Refreshed:
+    token: str
+    response: Response
+
+
+#: (control URL, SHA-256 hex digest of the SDK token).
+TokenKey = tuple[str, str]
+
+#: Every in-flight request holds a connection (a held long-poll too), so connections are not
+#: capped: the triggerer's capacity bounds the number of waits. Idle ones close after this.
+KEEPALIVE_EXPIRY = 30.0
+#: Concurrent users of one httpx client (see :class:`ClientPool`).
+SHARD_SIZE = 4
+
+
+def token_key(config: CraftConnectionConfig) -> TokenKey:
+    """The key of the connection's token: its control URL and a hash of its SDK token."""
+    digest = hashlib.sha256((config.sdk_token or "").encode()).hexdigest()
+    return (config.control_url, digest)
+
+
+_tokens: dict[TokenKey, TokenCache] = {}
+
+
+def shared_tokens(config: CraftConnectionConfig) -> TokenCache:
+    """The process-wide token cache of the connection's (control URL, SDK token)."""
+    return _tokens.setdefault(token_key(config), TokenCache())
+
+
+def is_refresh(request: HttpRequest, config: CraftConnectionConfig) -> bool:
+    """Whether ``request`` is the connection's token refresh (§2.1)."""
+    refresh = build_refresh(config)
+    return request.method == refresh.method and request.url == refresh.url
+
+
+class ClientPool:
+    """The loop's connections for one TLS setting: httpx clients of at most
+    :data:`SHARD_SIZE` concurrent users each.
+
+    One ``httpx.AsyncClient`` for everything would be simplest, but httpcore scans every
+    connection of its pool for every request it queues or releases: with 1,000 requests in flight
+    that took over a minute of CPU in one loop. Shards keep each scan short; a caller takes the
+    first shard with room, so connections are reused and later shards only open under load.
+    """
+
+    def __init__(self, verify: ssl.SSLContext | bool) -> None:
+        self._verify = verify
+        self._shards: list[list[Any]] = []  # [client, users]
+
+    @property
+    def clients(self) -> list[httpx.AsyncClient]:
+        return [shard[0] for shard in self._shards]
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            follow_redirects=False,
+            verify=self._verify,
+            trust_env=True,
+            limits=httpx.Limits(
+                max_connections=None,
+                max_keepalive_connections=SHARD_SIZE,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+            ),
+        )
+
+    @asynccontextmanager
+    async def borrow(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A client for one caller that sends one request at a time (a hook's call)."""
+        shard = next((s for s in self._shards if s[1] < SHARD_SIZE and not s[0].is_closed), None)
+        if shard is None:
+            shard = [self._new_client(), 0]
+            self._shards.append(shard)
+        shard[1] += 1
+        try:
+            yield shard[0]
+        finally:
+            shard[1] -= 1
+
+    async def aclose(self) -> None:
+        shards, self._shards = self._shards, []
+        for client, _ in shards:
+            await client.aclose()
+
+
+@dataclass
+class LoopState:
+    """What the hooks running on one event loop share."""
+
+    pools: dict[bool, ClientPool] = field(default_factory=dict)
+    refresh_locks: dict[TokenKey, asyncio.Lock] = field(default_factory=dict)
+    last_refresh: dict[TokenKey, _Refreshed] = field(default_factory=dict)
+    #: Refresh requests actually sent (the benchmark and the tests read it).
+    refreshes_sent: int = 0
+    closer: AsyncGenerator[None, None] | None = None
+
+    async def aclose(self) -> None:
+        pools, self.pools = list(self.pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopState] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _close_at_shutdown(state: LoopState) -> AsyncGenerator[None, None]:
+    # Parked at its yield; the loop's shutdown_asyncgens() closes it, which closes the pools.
+    try:
+        yield
+    finally:
+        await state.aclose()
+
+
+async def loop_state() -> LoopState:
+    """The state of the running loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    state = _loops.get(loop)
+    if state is None:
+        state = _loops[loop] = LoopState()
+        closer = _close_at_shutdown(state)
+        state.closer = closer  # the loop only holds a weak reference to it
+        await closer.__anext__()
+    return state
+
+
+async def shared_pool(verify_tls: bool, verify: ssl.SSLContext | bool) -> ClientPool:
+    """The running loop's pool for ``verify_tls`` (``verify`` is its TLS context)."""
+    state = await loop_state()
+    pool = state.pools.get(verify_tls)
+    if pool is None:
+        pool = state.pools[verify_tls] = ClientPool(verify)
+    return pool
+
+
+async def single_flight_refresh(
+    config: CraftConnectionConfig,
+    send: Callable[[], Awaitable[Response | TransportFailure]],
+) -> Response | TransportFailure:
+    """Send a token refresh through ``send`` unless one that queued ahead already succeeded.
+
+    Callers of one (control URL, SDK token) on one loop go through one lock. Whoever gets it
+    after a successful refresh whose token is still the cached one gets that answer back (the
+    protocol then stores the same token again, which keeps its expiry). The token obtained is
+    stored in the shared cache here, before the lock is released.
+    """
+    state = await loop_state()
+    key = token_key(config)
+    tokens = shared_tokens(config)
+    lock = state.refresh_locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        last = state.last_refresh.get(key)
+        if last is not None and tokens.current() == last.token:
+            return last.response
+        requested_at = tokens.now()
+        state.refreshes_sent += 1
+        result = await send()
+        if isinstance(result, Response) and result.status == 200:
+            try:
+                token = read_access_token(
+                    decode_body(result.status, result.body, result.content_type)
+                )
+            except Exception:  # the protocol reports an unreadable answer itself
+                return result
+            tokens.store(token, requested_at)
+            state.last_refresh[key] = _Refreshed(token, result)
+        return result
+
+
+def reset_for_tests() -> None:
+    """Forget every cached token (tests that restart a platform with a new signing key)."""
+    _tokens.clear()

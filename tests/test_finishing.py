@@ -1,0 +1,196 @@
+"""craft_airflow.finishing: the trigger ends the task itself (real runs of the trigger against the
+embedded platform over HTTP), and the worker-side decision of when it may."""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "hooks"))
+from craft_fixtures import (  # noqa: F401 (fixtures)
+    endpoint_only_conn,
+    platform_conn,
+)
+
+from craft_airflow.finishing import FinishPlan, fallback_reason
+from craft_airflow.hooks.craft import CraftAIHook
+from craft_airflow.inputs.files import FileInput
+from craft_airflow.outcomes import LOG_TAIL_HEADER as LAST_LOG_LINES_HEADER
+from craft_airflow.triggers.execution import CraftExecutionTrigger
+
+
+async def end_of(trigger: CraftExecutionTrigger):
+    events = [event async for event in trigger.run()]
+    assert len(events) == 1
+    return events[0]
+
+
+def plan(tmp_path: Path, execution_id: str, **kwargs) -> dict:
+    return FinishPlan(
+        output_dir=f"file://{tmp_path}/out/{execution_id}",
+        xcoms={"execution_id": execution_id, "craft_execution_link": "http://ui/" + execution_id},
+        **kwargs,
+    ).to_kwargs()
+
+
+@pytest.mark.usefixtures("platform_conn")
+async def test_success_pushes_the_worker_xcoms_and_streams_files(tmp_path, capsys):
+    from airflow.triggers.base import TaskSuccessEvent
+
+    execution_id = CraftAIHook().run_pipeline(
+        "word-count", files={"document": FileInput("d.txt", io.BytesIO(b"one two three"))}
+    )
+    trigger = CraftExecutionTrigger(
+        execution_id,
+        "craft_ai_default",
+        poll_interval=0.2,
+        finish=plan(tmp_path, execution_id, multiple_outputs=True),
+    )
+    event = await end_of(trigger)
+    assert isinstance(event, TaskSuccessEvent)
+    outputs = event.xcoms["return_value"]
+    assert outputs["words"] == 3
+    assert Path(outputs["upper"].removeprefix("file://")).read_bytes() == b"ONE TWO THREE"
+    assert event.xcoms["execution_id"] == execution_id
+    assert event.xcoms["craft_execution_link"] == "http://ui/" + execution_id
+    # multiple_outputs: one XCom per output, as the worker pushes them.
+    assert event.xcoms["words"] == 3 and event.xcoms["upper"] == outputs["upper"]
+    # The execution's logs went to the trigger's log, which is the task's triggerer log.
+    # (Airflow's trigger logger writes to stdout here; on a triggerer, to the task's log.)
+    assert "[craft]" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("platform_conn")
+async def test_no_return_value_without_do_xcom_push(tmp_path):
+    execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 0.2})
+    trigger = CraftExecutionTrigger(
+        execution_id,
+        "craft_ai_default",
+        poll_interval=0.2,
+        finish=plan(tmp_path, execution_id, push_return_value=False),
+    )
+    event = await end_of(trigger)
+    assert set(event.xcoms) == {"execution_id", "craft_execution_link"}
+
+
+@pytest.mark.usefixtures("platform_conn")
+async def test_failure_fails_the_task_with_the_message_and_log_tail(tmp_path, capsys):
+    from airflow.triggers.base import TaskFailedEvent
+
+    execution_id = CraftAIHook().run_pipeline("failing", inputs={"message": "finish-kaboom"})
+    trigger = CraftExecutionTrigger(
+        execution_id, "craft_ai_default", poll_interval=0.2, finish=plan(tmp_path, execution_id)
+    )
+    event = await end_of(trigger)
+    assert isinstance(event, TaskFailedEvent)
+    out = capsys.readouterr().out
+    failure = out[out.index("Task failed: CraftExecutionFailed") :]
+    assert "finish-kaboom" in failure
+    assert LAST_LOG_LINES_HEADER in failure  # the same log tail the worker's message carries
+
+
+@pytest.mark.usefixtures("platform_conn")
+async def test_timeout_fails_the_task(tmp_path, capsys):
+    from airflow.triggers.base import TaskFailedEvent
+
+    execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 8})
+    trigger = CraftExecutionTrigger(
+        execution_id,
+        "craft_ai_default",
+        end_time=datetime.now(UTC) + timedelta(seconds=1),
+        poll_interval=0.2,
+        finish=plan(tmp_path, execution_id),
+    )
+    event = await end_of(trigger)
+    assert isinstance(event, TaskFailedEvent)
+    assert "Task failed: CraftWaitTimeout" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("endpoint_only_conn")
+async def test_endpoint_route_outputs(tmp_path):
+    from airflow.triggers.base import TaskSuccessEvent
+
+    execution_id = CraftAIHook().trigger_endpoint(
+        "word-count-endpoint", files={"document": FileInput("d.txt", io.BytesIO(b"a b"))}
+    )
+    trigger = CraftExecutionTrigger(
+        execution_id,
+        "craft_ai_default",
+        endpoint_name="word-count-endpoint",
+        poll_interval=0.2,
+        finish=plan(tmp_path, execution_id),
+    )
+    event = await end_of(trigger)
+    assert isinstance(event, TaskSuccessEvent)
+    outputs = event.xcoms["return_value"]
+    assert outputs["words"] == 2
+    assert Path(outputs["upper"].removeprefix("file://")).read_bytes() == b"A B"
+
+
+def test_without_a_plan_the_event_resumes_the_worker():
+    trigger = CraftExecutionTrigger("ex", "c")
+    assert trigger.serialize()[1]["finish"] is None
+
+
+# -- when a task may end on the triggerer -----------------------------------------------------
+
+
+def operator(**kwargs):
+    from craft_airflow.operators.pipeline import CraftRunPipelineOperator
+
+    return CraftRunPipelineOperator(task_id="t", pipeline_name="slow", deferrable=True, **kwargs)
+
+
+def test_finishes_on_the_triggerer_by_default():
+    assert fallback_reason(operator()) is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"finish_on_triggerer": False}, "finish_on_triggerer is off"),
+        ({"on_success_callback": lambda context: None}, "on_success_callback"),
+        ({"outlets": ["s3://bucket/key"]}, "outlets"),
+    ],
+)
+def test_falls_back_to_the_worker(kwargs, reason):
+    if "outlets" in kwargs:
+        from airflow.sdk import Asset
+
+        kwargs = {"outlets": [Asset("s3://bucket/key")]}
+    assert reason in (fallback_reason(operator(**kwargs)) or "")
+
+
+def test_config_turns_it_off(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CRAFT_AI__FINISH_ON_TRIGGERER", "False")
+    assert fallback_reason(operator()) == "finish_on_triggerer is off"
+    assert fallback_reason(operator(finish_on_triggerer=True)) is None
+
+
+def test_a_subclass_overriding_execute_complete_resumes_on_the_worker():
+    from craft_airflow.operators.pipeline import CraftRunPipelineOperator
+
+    class Custom(CraftRunPipelineOperator):
+        def execute_complete(self, context, event=None):
+            return super().execute_complete(context, event)
+
+    task = Custom(task_id="t", pipeline_name="slow", deferrable=True)
+    assert fallback_reason(task) == "Custom overrides execute_complete"
+
+
+def test_a_custom_xcom_backend_resumes_on_the_worker(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CORE__XCOM_BACKEND", "my.module.MyXCom")
+    assert "XCom backend" in (fallback_reason(operator()) or "")
+
+
+def test_sensors_with_soft_fail_resume_on_the_worker():
+    from craft_airflow.sensors.execution import CraftExecutionSensor
+
+    sensor = CraftExecutionSensor(task_id="s", execution_id="x", deferrable=True, soft_fail=True)
+    assert fallback_reason(sensor) == "soft_fail is applied only on a worker"
+    plain = CraftExecutionSensor(task_id="s2", execution_id="x", deferrable=True)
+    assert fallback_reason(plain) is None
