@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from craft_airflow.auth import TokenCache
 from craft_airflow.connection import CraftConnectionConfig
@@ -31,7 +32,7 @@ from craft_airflow.protocol.http import (
     Timeouts,
 )
 from craft_airflow.protocol.readers import decode_body, read_access_token
-from craft_airflow.retry import RetryPolicy
+from craft_airflow.retry import RetryPolicy, RetryState
 
 T = TypeVar("T")
 Steps = Generator[Step, Any, T]
@@ -58,24 +59,45 @@ class AmbiguousSend(Exception):
         self.error = error
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 @dataclass
 class CallContext:
-    """What every call needs: the config, the token cache, clocks and randomness."""
+    """What every call needs: the config, the token cache, clocks and randomness, and which
+    hosts have answered (one context per hook).
+
+    :param single_attempt: never retry (``test_connection``: one attempt, a quick verdict).
+    """
 
     config: CraftConnectionConfig
     tokens: TokenCache = field(default_factory=TokenCache)
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     rng: Callable[[], float] = random.random
+    single_attempt: bool = False
+    answered: set[str] = field(default_factory=set)
+    run_reached: bool = False
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(
-            max_retries=self.config.max_retries,
+            max_retries=0 if self.single_attempt else self.config.max_retries,
             max_seconds=self.config.max_retry_seconds,
+            first_contact_seconds=self.config.connect_retry_seconds,
             rng=self.rng,
             clock=self.clock,
             wall_clock=self.wall_clock,
         )
+
+    def has_answered(self, request: HttpRequest) -> bool:
+        """Whether the platform was reached: this request's host answered this context before,
+        or the run follows an execution that exists (so it reached the platform earlier)."""
+        return self.run_reached or _origin(request.url) in self.answered
+
+    def note_answer(self, request: HttpRequest) -> None:
+        self.answered.add(_origin(request.url))
 
     def timeouts(self, request: HttpRequest, deadline: float | None = None) -> Timeouts:
         read = (
@@ -93,12 +115,25 @@ class CallContext:
         return Timeouts(connect=connect, read=read)
 
 
-def _gave_up(error: CraftAPIError, retries: int, elapsed: float) -> CraftAPIError:
+def _gave_up(ctx: CallContext, error: CraftAPIError, state: RetryState) -> CraftAPIError:
+    retries, elapsed = state.retries, state.elapsed()
     suffix = f" (gave up after {retries} retries over {elapsed:.0f} s)"
     if isinstance(error, CraftConnectionError):
+        if ctx.single_attempt:
+            why = "one attempt only"
+        elif state.first_contact:
+            why = (
+                "it never answered, so the first-contact budget applied: extra "
+                f"connect_retry_seconds={ctx.config.connect_retry_seconds:g}"
+            )
+        else:
+            why = (
+                f"extras max_retries={ctx.config.max_retries}, "
+                f"max_retry_seconds={ctx.config.max_retry_seconds:g}"
+            )
         return CraftConnectionError(
-            f"{error.platform_message} (unreachable after {retries + 1} attempts over "
-            f"{elapsed:.0f} s: gave up after {retries} retries)"
+            f"Connection {ctx.config.conn_id!r}: {error.platform_message} (unreachable after "
+            f"{retries + 1} attempts over {elapsed:.0f} s; {why})"
         )
     return CraftAPIError(
         error.status_code, error.platform_message + suffix, error.name, error.request_id
@@ -114,7 +149,9 @@ def perform(
     subclass) on failure, :class:`AmbiguousSend` for a creating call that may have been
     processed, :class:`DeadlineReached` when ``deadline`` (a ``ctx.clock`` value) passes.
     """
-    state = ctx.policy().start()
+    if request.follows_execution:
+        ctx.run_reached = True
+    state = ctx.policy().start(answered=ctx.has_answered(request))
     refreshed = False
     first_wall: float | None = None
     while True:
@@ -125,6 +162,9 @@ def perform(
         if first_wall is None:
             first_wall = ctx.wall_clock()
         result = yield Send(request, bearer, timeouts)
+        if isinstance(result, Response):
+            ctx.note_answer(request)
+            state.answered()
         decision = classify(request, result, refreshed=refreshed, secrets=ctx.config.secrets)
         if decision.action in (Action.DONE, Action.NOT_YET):
             assert isinstance(result, Response)
@@ -143,7 +183,7 @@ def perform(
         if decision.action == Action.RETRY:
             delay = state.next_delay(decision.retry_after)
             if delay is None:
-                raise _gave_up(decision.error, state.retries, state.elapsed())
+                raise _gave_up(ctx, decision.error, state)
             if deadline is not None and ctx.clock() + delay >= deadline:
                 raise DeadlineReached()
             log.info(

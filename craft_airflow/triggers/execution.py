@@ -32,7 +32,7 @@ class CraftExecutionTrigger(BaseTrigger):
     The trigger holds no secret: it re-reads the connection on the triggerer.
 
     :param execution_id: the execution to follow.
-    :param conn_id: the ``craft_ai`` connection.
+    :param conn_id: the ``craftai`` connection.
     :param end_time: wall-clock deadline (epoch seconds, or an aware datetime); past it the event
         is ``timeout`` and the execution keeps running. ``None``: no deadline.
     :param endpoint_name: with an endpoint-token-only connection, the deployment whose results
