@@ -125,7 +125,7 @@ class Env:
     ) -> str:
         """Define connection ``conn_id`` (environment variable); defaults: the platform."""
         conn: dict[str, Any] = {
-            "conn_type": "craft_ai",
+            "conn_type": "craftai",
             "host": self.platform.url if host is None else host,
             "extra": {"control_url": self.platform.url, **FAST, **extra},
         }
@@ -436,7 +436,7 @@ def dag_failures(
             "AIRFLOW_CONN_CRAFT_AI_DEFAULT",
             json.dumps(
                 {
-                    "conn_type": "craft_ai",
+                    "conn_type": "craftai",
                     "host": craft_platform.url,
                     "password": craft_platform.sdk_token,
                     "extra": {"control_url": craft_platform.url, **FAST},
@@ -683,7 +683,7 @@ CASES = [
         "unknown_connection_id",
         lambda env: run_pipeline(env, craft_conn_id="no_such_connection"),
         CraftConfigError,
-        ("Connection 'no_such_connection'", "craft_conn_id", "not defined", "'craft_ai'"),
+        ("Connection 'no_such_connection'", "craft_conn_id", "not defined", "'craftai'"),
     ),
     Case(
         "unreachable_platform",

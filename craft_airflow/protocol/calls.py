@@ -133,7 +133,7 @@ def _gave_up(ctx: CallContext, error: CraftAPIError, state: RetryState) -> Craft
             )
         return CraftConnectionError(
             f"Connection {ctx.config.conn_id!r}: {error.platform_message} (unreachable after "
-            f"{retries + 1} attempts over {elapsed:.0f} s; {why})"
+            f"{retries + 1} attempts over {elapsed:.0f} s: gave up after {retries} retries; {why})"
         )
     return CraftAPIError(
         error.status_code, error.platform_message + suffix, error.name, error.request_id

@@ -24,7 +24,7 @@ def set_connection(
     **extra: Any,
 ) -> None:
     """Give hooks a connection through ``AIRFLOW_CONN_<ID>`` (no metadata DB needed)."""
-    conn = {"conn_type": "craft_ai", "host": host, "extra": extra}
+    conn = {"conn_type": "craftai", "host": host, "extra": extra}
     if password is not None:
         conn["password"] = password
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))

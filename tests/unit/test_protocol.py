@@ -39,6 +39,7 @@ from craft_airflow.protocol import (
     build_endpoint_results,
     build_get_execution,
     build_get_logs,
+    build_get_pipeline,
     build_run_pipeline,
     build_trigger_deployment,
     build_trigger_endpoint,
@@ -817,3 +818,72 @@ def test_errors_survive_pickling():
         assert type(copy) is type(error) and str(copy) == str(error)
     assert pickle.loads(pickle.dumps(errors[0])).status_code == 404
     assert pickle.loads(pickle.dumps(errors[5])).candidates == ["a", "b"]
+
+
+# -- first contact: a host that never answered gets the short budget ----------------------------
+
+FIRST_CONTACT = CraftConnectionConfig(
+    environment_url="http://127.0.0.1:9",
+    sdk_token="sdk-secret-token-1",
+    conn_id="my_craft",
+    max_retries=100,
+    max_retry_seconds=120,
+    connect_retry_seconds=10,
+)
+REFUSED = TransportFailure(FailureKind.NOT_SENT, "ConnectionRefusedError: [Errno 111]")
+
+
+def test_never_answering_host_fails_within_the_first_contact_budget():
+    ctx, clock = context(FIRST_CONTACT)
+    start = clock.now
+    with pytest.raises(CraftConnectionError) as err:
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: REFUSED, clock)
+    text = str(err.value)
+    assert clock.now - start <= 10
+    assert "Connection 'my_craft'" in text
+    assert "http://127.0.0.1:9/api/v1/auth/refresh" in text
+    assert "connect_retry_seconds=10" in text and "sdk-secret-token-1" not in text
+    # rng 0.5: delays 0.25, 0.5, 1, 2, 4 (7.75 s); the next (8 s) would pass 10 s.
+    assert "unreachable after 6 attempts" in text
+
+
+def test_a_host_that_answered_then_fails_gets_the_full_budget():
+    ctx, clock = context(FIRST_CONTACT)
+    ctx.tokens.store(make_jwt(), clock.now)
+    answers = iter([answer(503)])
+    start = clock.now
+    with pytest.raises(CraftConnectionError) as err:
+        drive(
+            perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")),
+            lambda s: next(answers, REFUSED),
+            clock,
+        )
+    assert 60 < clock.now - start <= 120
+    assert "max_retry_seconds=120" in str(err.value)
+
+    # Later calls of the same hook to that host: the full budget from their first attempt.
+    start = clock.now
+    with pytest.raises(CraftConnectionError):
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "q")), lambda s: REFUSED, clock)
+    assert clock.now - start > 10
+
+
+def test_calls_about_an_existing_execution_get_the_full_budget():
+    """A trigger's or a resumed task's fresh hook follows an execution the run already started:
+    the platform was reached, so an outage is waited out (its refresh included)."""
+    ctx, clock = context(FIRST_CONTACT)
+    start = clock.now
+    with pytest.raises(CraftConnectionError) as err:
+        drive(perform(ctx, build_wait_outputs(FIRST_CONTACT, "e1")), lambda s: REFUSED, clock)
+    assert clock.now - start > 10
+    assert "max_retry_seconds=120" in str(err.value)
+
+
+def test_single_attempt_context_never_retries():
+    ctx, clock = context(FIRST_CONTACT)
+    ctx.single_attempt = True
+    with pytest.raises(CraftConnectionError, match="after 1 attempts .*one attempt only"):
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: REFUSED, clock)
+    ctx.tokens.store(make_jwt(), clock.now)
+    with pytest.raises(CraftAPIError, match="gave up after 0 retries"):
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: answer(503), clock)
