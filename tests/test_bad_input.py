@@ -668,6 +668,26 @@ CASES = [
         ("field 'endpoint_tokens'", "is not valid JSON", "expected a JSON object"),
     ),
     Case(
+        "extra_endpoints_do_not_match_endpoint_tokens",
+        with_connection(
+            run_pipeline,
+            endpoint_tokens={"all-types-endpoint": WRONG_ENDPOINT_TOKEN},
+            endpoints="all-types-endpoint, word-count-endpoint",
+        ),
+        CraftConfigError,
+        (
+            "field 'endpoints'",
+            "must list the deployments of 'endpoint_tokens'",
+            "['word-count-endpoint'] have no token",
+        ),
+    ),
+    Case(
+        "extra_connect_retry_seconds_negative",
+        with_connection(run_pipeline, connect_retry_seconds=-5),
+        CraftConfigError,
+        ("field 'connect_retry_seconds'", "must not be negative"),
+    ),
+    Case(
         "extra_request_timeout_not_number",
         with_connection(run_pipeline, request_timeout="fast"),
         CraftConfigError,

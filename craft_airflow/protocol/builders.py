@@ -167,7 +167,6 @@ def build_get_execution(
         _env_api(config, f"executions/{_seg(execution_id)}"),
         params=params,
         operation=f"get execution {execution_id!r}",
-        follows_execution=True,
     )
 
 
@@ -180,7 +179,6 @@ def build_wait_outputs(config: CraftConnectionConfig, execution_id: str) -> Http
         long_poll=True,
         timeout=TimeoutKind.LONG_POLL,
         operation=f"wait for execution {execution_id!r}",
-        follows_execution=True,
     )
 
 
@@ -194,7 +192,6 @@ def build_download_output(
         stream=True,
         timeout=TimeoutKind.DOWNLOAD,
         operation=f"download output {output_name!r} of execution {execution_id!r}",
-        follows_execution=True,
     )
 
 
@@ -206,7 +203,6 @@ def build_get_logs(config: CraftConnectionConfig, execution_id: str) -> HttpRequ
         json={},
         idempotent=True,
         operation=f"get logs of execution {execution_id!r}",
-        follows_execution=True,
     )
 
 
@@ -223,7 +219,6 @@ def build_endpoint_results(
         long_poll=True,
         timeout=TimeoutKind.LONG_POLL,
         operation=f"get results of execution {execution_id!r} of endpoint {endpoint_url_path!r}",
-        follows_execution=True,
     )
 
 
@@ -251,7 +246,6 @@ def build_download_endpoint_file(
         stream=True,
         timeout=TimeoutKind.DOWNLOAD,
         operation="download an endpoint file output",
-        follows_execution=True,
     )
 
 
@@ -265,5 +259,4 @@ def build_follow_download(previous: HttpRequest, location: str) -> HttpRequest:
         stream=True,
         timeout=TimeoutKind.DOWNLOAD,
         operation=previous.operation,
-        follows_execution=True,
     )

@@ -79,7 +79,6 @@ class CallContext:
     rng: Callable[[], float] = random.random
     single_attempt: bool = False
     answered: set[str] = field(default_factory=set)
-    run_reached: bool = False
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -92,9 +91,8 @@ class CallContext:
         )
 
     def has_answered(self, request: HttpRequest) -> bool:
-        """Whether the platform was reached: this request's host answered this context before,
-        or the run follows an execution that exists (so it reached the platform earlier)."""
-        return self.run_reached or _origin(request.url) in self.answered
+        """Whether this request's host has answered this context (this hook) before."""
+        return _origin(request.url) in self.answered
 
     def note_answer(self, request: HttpRequest) -> None:
         self.answered.add(_origin(request.url))
@@ -149,8 +147,6 @@ def perform(
     subclass) on failure, :class:`AmbiguousSend` for a creating call that may have been
     processed, :class:`DeadlineReached` when ``deadline`` (a ``ctx.clock`` value) passes.
     """
-    if request.follows_execution:
-        ctx.run_reached = True
     state = ctx.policy().start(answered=ctx.has_answered(request))
     refreshed = False
     first_wall: float | None = None

@@ -114,8 +114,6 @@ class HttpRequest:
     :param auth: credential the transport adds.
     :param stream: the body is streamed to the caller rather than read at once.
     :param operation: short description for messages, e.g. ``"run pipeline 'p'"``.
-    :param follows_execution: about an execution that exists, so the run reached the platform
-        before: the full retry budget applies, never the first-contact one.
     """
 
     method: str
@@ -133,7 +131,6 @@ class HttpRequest:
     auth: AuthKind = AuthKind.BEARER
     stream: bool = False
     operation: str = ""
-    follows_execution: bool = False
 
     def describe(self) -> str:
         """Method and path, safe for logs and errors (no query, no host credentials)."""

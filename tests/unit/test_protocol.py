@@ -868,21 +868,10 @@ def test_a_host_that_answered_then_fails_gets_the_full_budget():
     assert clock.now - start > 10
 
 
-def test_calls_about_an_existing_execution_get_the_full_budget():
-    """A trigger's or a resumed task's fresh hook follows an execution the run already started:
-    the platform was reached, so an outage is waited out (its refresh included)."""
-    ctx, clock = context(FIRST_CONTACT)
-    start = clock.now
-    with pytest.raises(CraftConnectionError) as err:
-        drive(perform(ctx, build_wait_outputs(FIRST_CONTACT, "e1")), lambda s: REFUSED, clock)
-    assert clock.now - start > 10
-    assert "max_retry_seconds=120" in str(err.value)
-
-
 def test_single_attempt_context_never_retries():
     ctx, clock = context(FIRST_CONTACT)
     ctx.single_attempt = True
-    with pytest.raises(CraftConnectionError, match="after 1 attempts .*one attempt only"):
+    with pytest.raises(CraftConnectionError, match=r"after 1 attempts .*one attempt only"):
         drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: REFUSED, clock)
     ctx.tokens.store(make_jwt(), clock.now)
     with pytest.raises(CraftAPIError, match="gave up after 0 retries"):
