@@ -50,6 +50,16 @@ def declarations(folder: Path = HERE, names: list[str] | None = None) -> list[tu
     return found
 
 
+def _input_fields(declared: dict) -> dict:
+    fields = dict(declared)
+    if fields.get("default_value") in ({}, []):
+        # The SDK's form encoding drops an empty object or list (the input would become
+        # required): send the input as optional instead, the function's own default applies.
+        del fields["default_value"]
+        fields.setdefault("is_required", False)
+    return fields
+
+
 def create(sdk: Any, folder: Path, spec: dict) -> list[str]:
     """Create one declared pipeline and its deployments; return the deployment names."""
     from craft_ai_sdk import InputSource, OutputDestination
@@ -62,7 +72,7 @@ def create(sdk: Any, folder: Path, spec: dict) -> list[str]:
         function_name=spec["function_name"],
         description=spec.get("description"),
         container_config={"local_folder": str(folder)},
-        inputs=[Input(**i) for i in spec.get("inputs", [])],
+        inputs=[Input(**_input_fields(i)) for i in spec.get("inputs", [])],
         outputs=[Output(**o) for o in spec.get("outputs", [])],
     )
     created = []
