@@ -57,6 +57,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/requests_per_run.py
 	$(BIN)/python benchmarks/output_streaming_memory.py
+	$(BIN)/python benchmarks/datastore_memory.py
 	$(BIN)/python benchmarks/import_cost.py
 	$(BIN)/python benchmarks/platform_throughput.py
 

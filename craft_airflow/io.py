@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
     from craft_airflow.protocol import FileInput
 
 #: The platform's input/output data types (§3.1).
@@ -33,14 +35,18 @@ class CraftInputError(ValueError):
 
 @dataclass(frozen=True)
 class InputSource:
-    """Where a pipeline input takes its value from (contract §3.3); set exactly one source."""
+    """Where a pipeline input takes its value from (contract §3.3); set exactly one source.
+
+    ``datastore_path`` also takes a ``craft://`` ``ObjectStoragePath`` or URI of the run's
+    connection (see :mod:`craft_airflow.filesystem`).
+    """
 
     pipeline_input_name: str
     endpoint_input_name: str | None = None
     constant_value: Any = None
     environment_variable_name: str | None = None
     is_null: bool | None = None
-    datastore_path: str | None = None
+    datastore_path: str | ObjectStoragePath | None = None
     is_required: bool | None = None
     default_value: Any = None
 
@@ -51,12 +57,15 @@ class InputSource:
 
 @dataclass(frozen=True)
 class OutputDestination:
-    """Where a pipeline output goes (contract §3.3); set exactly one destination."""
+    """Where a pipeline output goes (contract §3.3); set exactly one destination.
+
+    ``datastore_path`` also takes a ``craft://`` path of the run's connection, as for inputs.
+    """
 
     pipeline_output_name: str
     endpoint_output_name: str | None = None
     is_null: bool | None = None
-    datastore_path: str | None = None
+    datastore_path: str | ObjectStoragePath | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: keys whose value is ``None`` are dropped."""

@@ -123,14 +123,20 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
 
     def submit_job(self, context: Context) -> str:
         """Validate the inputs against the pipeline, start the run, announce the execution."""
+        from craft_airflow.filesystem import datastore_keys_in
+
         hook = self.hook
         pipeline = hook.get_pipeline(self.pipeline_name)
         declared_inputs = declared_io(pipeline, "inputs")
         inputs_mapping = normalize_inputs_mapping(
-            self.inputs_mapping, target="run", declared=declared_inputs
+            datastore_keys_in(self.inputs_mapping, self.craft_conn_id, "inputs_mapping"),
+            target="run",
+            declared=declared_inputs,
         )
         outputs_mapping = normalize_outputs_mapping(
-            self.outputs_mapping, target="run", declared=declared_io(pipeline, "outputs")
+            datastore_keys_in(self.outputs_mapping, self.craft_conn_id, "outputs_mapping"),
+            target="run",
+            declared=declared_io(pipeline, "outputs"),
         )
         json_inputs, file_sources = split_inputs(
             self.inputs,
