@@ -916,7 +916,7 @@ CASES = [
         "craft_path_of_unknown_connection",
         run_all_types(document="craft://craft_nosuch@/x.txt"),
         CraftInputError,
-        ("file input 'document'", "Connection 'craft_nosuch'", "is not defined", "craft_ai"),
+        ("file input 'document'", "Connection 'craft_nosuch'", "is not defined", "craftai"),
     ),
     Case(
         "craft_path_without_sdk_token",
