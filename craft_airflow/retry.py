@@ -85,7 +85,7 @@ class RetryState:
     contact: bool = False
 
     def answered(self) -> None:
-        """The host answered (any HTTP status): from now on the full budget applies."""
+        """The host answered (any HTTP status), or took the request: the full budget applies."""
         self.contact = True
 
     @property

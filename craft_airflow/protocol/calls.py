@@ -23,6 +23,7 @@ from craft_airflow.protocol.builders import build_refresh
 from craft_airflow.protocol.decisions import Action, classify
 from craft_airflow.protocol.http import (
     AuthKind,
+    FailureKind,
     HttpRequest,
     Response,
     Send,
@@ -158,7 +159,9 @@ def perform(
         if first_wall is None:
             first_wall = ctx.wall_clock()
         result = yield Send(request, bearer, timeouts)
-        if isinstance(result, Response):
+        if isinstance(result, Response) or result.kind == FailureKind.NO_ANSWER:
+            # The host is there (it answered, or took the request and then failed to answer,
+            # e.g. a held long-poll timing out): the full budget, not the first-contact one.
             ctx.note_answer(request)
             state.answered()
         decision = classify(request, result, refreshed=refreshed, secrets=ctx.config.secrets)

@@ -876,3 +876,13 @@ def test_single_attempt_context_never_retries():
     ctx.tokens.store(make_jwt(), clock.now)
     with pytest.raises(CraftAPIError, match="gave up after 0 retries"):
         drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: answer(503), clock)
+
+
+def test_a_host_that_took_the_request_without_answering_gets_the_full_budget():
+    ctx, clock = context(FIRST_CONTACT)
+    ctx.tokens.store(make_jwt(), clock.now)
+    timed_out = TransportFailure(FailureKind.NO_ANSWER, "ReadTimeout")
+    start = clock.now
+    with pytest.raises(CraftConnectionError, match="max_retry_seconds=120"):
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: timed_out, clock)
+    assert clock.now - start > 10
