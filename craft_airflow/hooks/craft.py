@@ -465,7 +465,7 @@ class CraftAIHook(BaseHook):
             return True, message
         except Exception as exc:
             text = str(exc)
-            if not text.startswith("Connection "):
+            if f"Connection {self.craft_conn_id!r}" not in text:
                 text = f"Connection {self.craft_conn_id!r}: {text}"
             if shown != self.craft_conn_id:
                 text = text.replace(repr(self.craft_conn_id), repr(shown))

@@ -61,7 +61,7 @@ def test_test_connection_says_what_it_checked(platform_conn, monkeypatch):
     set_connection(monkeypatch, platform_conn.url, "wrong-sdk-token-55", conn_id="my_craft")
     ok, message = CraftAIHook("my_craft").test_connection()
     assert ok is False
-    assert "'my_craft'" in message and "refused" in message
+    assert message.startswith("Connection 'my_craft': ") and "refused" in message
     assert "wrong-sdk-token-55" not in message
 
 
@@ -86,6 +86,7 @@ def test_test_connection_makes_one_attempt(proxy_conn, closed_port_url, monkeypa
         in message
     )
     assert "unreachable after 1 attempts" in message and "one attempt only" in message
+    assert message.count("Connection 'my_craft'") == 1
     assert "sdk-tok-closed-1" not in message
 
 
