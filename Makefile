@@ -14,9 +14,14 @@ $(STAMP): pyproject.toml Makefile
 		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
 	touch $(STAMP)
 
+# mypy on the whole package, then --strict on the provider's typed core.
+STRICT_PACKAGES := craft_airflow/operators craft_airflow/sensors craft_airflow/triggers \
+	craft_airflow/hooks craft_airflow/protocol
+
 lint: $(STAMP)
 	$(BIN)/ruff check craft_airflow tests example_dags
 	$(BIN)/mypy craft_airflow
+	$(BIN)/mypy --strict $(STRICT_PACKAGES)
 
 # pytest exits 5 when no test ran, which fails this target too.
 test: lint
@@ -35,9 +40,8 @@ $(AF31_STAMP): pyproject.toml Makefile
 	touch $(AF31_STAMP)
 
 test-airflow-3.1: $(AF31_STAMP)
-	$(AF31_VENV)/bin/pytest -q tests/unit tests/test_provider_info.py tests/example_dags \
-		tests/operators tests/sensors tests/triggers tests/integration tests/hooks \
-		tests/test_io.py tests/test_outputs.py tests/test_links.py
+	$(AF31_VENV)/bin/pytest -q tests/test_*.py tests/protocol tests/inputs tests/example_dags \
+		tests/operators tests/sensors tests/triggers tests/integration tests/hooks
 
 # An sdist and a wheel in dist/ (uv builds them in an isolated environment from pyproject.toml).
 dist: $(STAMP)

@@ -34,7 +34,7 @@ def run_batch(root: Path, concurrency: int, count: int) -> list[object]:
         ids = [hook.run_pipeline("noop") for _ in range(count)]
         submitted = time.monotonic() - started
         for execution_id in ids:
-            event = hook.wait_for_execution(execution_id, timeout=300, poll_interval=0.2)
+            event = hook.wait_for_outcome(execution_id, timeout=300, poll_interval=0.2)
             assert event.status == "success", event
         elapsed = time.monotonic() - started
         runs = []

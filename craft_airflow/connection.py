@@ -115,6 +115,19 @@ class CraftConnectionConfig:
         """Return the endpoint token for deployment ``name`` (its own, else the default)."""
         return self.endpoint_tokens.get(name) or self.default_endpoint_token
 
+    def require_endpoint_token(self, name: str) -> str:
+        """The endpoint token for deployment ``name``.
+
+        :raises CraftConfigError: the connection has none for it.
+        """
+        token = self.endpoint_token_for(name)
+        if token is None:
+            raise CraftConfigError(
+                f"Connection {self.conn_id!r} has no endpoint token for {name!r}: "
+                "set extra 'endpoint_token' or 'endpoint_tokens'."
+            )
+        return token
+
     def execution_url(
         self,
         execution_id: str,

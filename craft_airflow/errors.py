@@ -1,7 +1,23 @@
 """Exceptions raised by the provider, and the redaction every error text goes through.
 
+Every exception the provider raises derives from :class:`CraftError`::
+
+    CraftError
+    ├── CraftConfigError          the connection is missing a value or holds a bad one
+    ├── CraftInputError           a task argument is wrong (also a ValueError)
+    ├── InvalidTriggerEvent       a trigger event outside the closed set (also a ValueError)
+    ├── CraftRequestError         a platform call failed
+    │   ├── CraftConnectionError  no answer: unreachable, reset, timed out (no HTTP status)
+    │   └── CraftAPIError         an answer saying no (HTTP status), or one that cannot be read
+    │       └── CraftAuthError    credentials refused (401/403) or missing
+    ├── CraftExecutionFailed      the execution ended Failed/Error
+    ├── CraftWaitTimeout          the wait ran out of time
+    └── CraftAmbiguousCreation    a creation may have happened and none could be adopted
+
 No message may carry a secret: SDK tokens, JWTs, endpoint tokens, ``Authorization`` values or
-URLs with a ``?token=`` query. :func:`redact` is applied to every message built here.
+URLs with a ``?token=`` query. The boundary is :class:`CraftError` itself: every text an error
+holds goes through :func:`redact` (patterns, plus the secrets of the connections in use
+registered by :func:`register_log_secrets`) when the error is built.
 """
 
 from __future__ import annotations
@@ -44,11 +60,16 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return text
 
 
+def clean(text: str) -> str:
+    """:func:`redact` with the registered secrets: what every error text goes through."""
+    return redact(text, _LOG_SECRETS)
+
+
 class CraftError(AirflowException):
     """Base class of every error raised by the Craft AI provider."""
 
     def __init__(self, message: str) -> None:
-        self.message = redact(message)
+        self.message = clean(message)
         super().__init__(self.message)
         if not hasattr(self, "_init_args"):
             self._init_args: tuple[Any, ...] = (self.message,)
@@ -66,10 +87,41 @@ class CraftConfigError(CraftError):
     """The Airflow connection is missing a value or holds a malformed one."""
 
 
-class CraftAPIError(CraftError):
-    """The platform answered with an error status.
+class CraftInputError(CraftError, ValueError):
+    """A task argument (inputs, mappings, files, wait settings) is not what was expected; the
+    message names the field and what was expected."""
 
-    :param status_code: HTTP status of the answer (``None`` when no answer came back).
+
+class InvalidTriggerEvent(CraftError, ValueError):
+    """An event payload outside the closed set, or malformed."""
+
+
+class CraftRequestError(CraftError):
+    """A platform call failed: :class:`CraftConnectionError` (no answer) or
+    :class:`CraftAPIError` (an answer saying no).
+
+    :param message: the platform's message, or a description of the failure.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.platform_message = clean(message)
+        super().__init__(message)
+
+
+class CraftConnectionError(CraftRequestError):
+    """The platform could not be reached or did not answer (after the allowed retries)."""
+
+    def __init__(self, message: str) -> None:
+        self._init_args = (clean(message),)
+        self.platform_message = clean(message)
+        CraftError.__init__(self, f"[unreachable] {message}")
+
+
+class CraftAPIError(CraftRequestError):
+    """The platform answered with an error status, or with an answer that cannot be read.
+
+    :param status_code: HTTP status of the answer (``None`` when the answer was unreadable, or
+        for a missing credential).
     :param message: the platform's message, or a description of the failure.
     :param name: the platform's error ``name`` field, if any.
     :param request_id: the platform's ``request_id``, if any.
@@ -85,10 +137,10 @@ class CraftAPIError(CraftError):
         name: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        name = clean(name) if name else name
+        request_id = clean(request_id) if request_id else request_id
+        self._init_args = (status_code, clean(message), name, request_id)
         # AirflowException declares status_code as an HTTPStatus; here it is the platform's.
-        name = redact(name) if name else name
-        request_id = redact(request_id) if request_id else request_id
-        self._init_args = (status_code, redact(message), name, request_id)
         self.status_code = status_code  # type: ignore[assignment]
         self.name = name
         self.request_id = request_id
@@ -96,18 +148,8 @@ class CraftAPIError(CraftError):
         text = f"[{label}] {message}"
         if request_id and request_id != "NO_REQUEST_ID":
             text = f"{text} (request id: {request_id})"
-        super().__init__(text)
-        self.platform_message = redact(message)
-
-
-class CraftConnectionError(CraftAPIError):
-    """The platform could not be reached (after the allowed retries)."""
-
-    no_status_label = "unreachable"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(None, message)
-        self._init_args = (redact(message),)
+        CraftError.__init__(self, text)
+        self.platform_message = clean(message)
 
 
 class CraftAuthError(CraftAPIError):
@@ -126,7 +168,7 @@ class CraftExecutionFailed(CraftError):
     """
 
     def __init__(self, execution_id: str, status: str | None, message: str) -> None:
-        self._init_args = (execution_id, status, redact(message))
+        self._init_args = (execution_id, status, clean(message))
         self.execution_id = execution_id
         self.status = status
         super().__init__(message)

@@ -319,7 +319,8 @@ class CraftFileSystem(AbstractFileSystem):
             if end is not None:
                 stop = end if end >= 0 else f.size + end
                 length = max(stop - f.tell(), 0)
-            return f.read(length)
+            data: bytes = f.read(length)
+            return data
 
     def put_file(
         self, lpath: str, rpath: str, callback: Any = None, mode: str = "overwrite", **kwargs: Any
@@ -460,7 +461,7 @@ def datastore_key(value: Any, conn_id: str, where: str = "datastore_path") -> An
     :param where: the field, for messages.
     :raises CraftInputError: another connection's path, a path of another scheme, or the root.
     """
-    from craft_airflow.io import CraftInputError
+    from craft_airflow.errors import CraftInputError
 
     if isinstance(value, UPath):
         protocol = value.protocol
@@ -517,7 +518,8 @@ class CraftPath(UPath):
 
     @property
     def path(self) -> str:
-        return CraftFileSystem._strip_protocol(super().path)
+        path: str = CraftFileSystem._strip_protocol(super().path)
+        return path
 
 
 def _register_with_fsspec() -> None:

@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 
@@ -104,7 +104,7 @@ class RetryState:
 
     def backoff(self) -> float:
         p = self.policy
-        ceiling = min(p.cap, p.base * (2**self.retries))
+        ceiling = min(p.cap, p.base * (2.0**self.retries))
         return p.rng() * ceiling
 
     def next_delay(self, retry_after: str | float | None = None) -> float | None:
@@ -130,8 +130,3 @@ class RetryState:
 
     def elapsed(self) -> float:
         return self.policy.clock() - self.started
-
-
-def http_date(epoch: float) -> str:
-    """Format an epoch time as an HTTP date (used by tests and the docs)."""
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

@@ -35,8 +35,9 @@ from craft_airflow.errors import (
     CraftConnectionError,
     CraftError,
     CraftExecutionFailed,
+    CraftInputError,
 )
-from craft_airflow.io import CraftInputError, InputSource, OutputDestination
+from craft_airflow.inputs.mappings import InputSource, OutputDestination
 
 ENDPOINT_TOKENS = {
     "all-types-endpoint": "all-types-endpoint-local-token",

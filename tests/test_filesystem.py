@@ -400,7 +400,7 @@ def test_mapping_datastore_paths_accept_craft_paths() -> None:
     from airflow.sdk import ObjectStoragePath
 
     from craft_airflow.filesystem import datastore_key, datastore_keys_in
-    from craft_airflow.io import InputSource, OutputDestination
+    from craft_airflow.inputs.mappings import InputSource, OutputDestination
 
     path = ObjectStoragePath("craft://craft_ai_default@/inputs/doc.txt")
     assert datastore_key(path, CONN) == "inputs/doc.txt"
@@ -436,8 +436,9 @@ def test_mapping_datastore_paths_accept_craft_paths() -> None:
 def test_mapping_rejects_another_connections_path() -> None:
     from airflow.sdk import ObjectStoragePath
 
+    from craft_airflow.errors import CraftInputError
     from craft_airflow.filesystem import datastore_keys_in
-    from craft_airflow.io import CraftInputError, InputSource
+    from craft_airflow.inputs.mappings import InputSource
 
     other = ObjectStoragePath("craft://craft_other_env@/inputs/doc.txt")
     with pytest.raises(

@@ -32,13 +32,14 @@ from craft_airflow.errors import (
     install_log_redaction,
     redact,
 )
+from craft_airflow.inputs.files import FileInput
+from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
 from craft_airflow.protocol.calls import CallContext, call_json, perform
 from craft_airflow.protocol.decisions import endpoint_error_is_execution_failure, is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
-    FileInput,
     FilePart,
     HttpRequest,
     Response,
@@ -55,8 +56,7 @@ from craft_airflow.protocol.readers import (
     read_logs,
     read_outputs,
 )
-from craft_airflow.protocol.waiting import wait_steps
-from craft_airflow.statuses import ExecutionEvent
+from craft_airflow.protocol.waiting import endpoint_outcome_steps, execution_outcome_steps
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
@@ -378,7 +378,8 @@ class CraftAIHook(BaseHook):
             try:
                 step = steps.send(result)
             except StopIteration as stop:
-                return stop.value
+                value: T = stop.value
+                return value
             if isinstance(step, Sleep):
                 self.log.debug("Waiting %.1f s before the next request", step.seconds)
                 time.sleep(step.seconds)
@@ -395,15 +396,6 @@ class CraftAIHook(BaseHook):
         execution_id = self._drive(create_execution(self._ctx, request, intent))
         self.log.info("Started execution %s of %s", execution_id, what)
         return execution_id
-
-    def _endpoint_token(self, endpoint_name: str) -> str:
-        token = self.config.endpoint_token_for(endpoint_name)
-        if token is None:
-            raise CraftConfigError(
-                f"Connection {self.craft_conn_id!r} has no endpoint token for {endpoint_name!r}: "
-                "set extra 'endpoint_token' or 'endpoint_tokens'."
-            )
-        return token
 
     def _stream_to(self, request: HttpRequest, dest: BinaryIO) -> int:
         response = self._drive(perform(self._ctx, request))
@@ -477,7 +469,7 @@ class CraftAIHook(BaseHook):
         except Exception:
             return ()
 
-    def get_pipeline(self, pipeline_name: str) -> dict:
+    def get_pipeline(self, pipeline_name: str) -> dict[str, Any]:
         """Return the pipeline definition (§3.2)."""
         return dict(self._json(b.build_get_pipeline(self.config, pipeline_name)) or {})
 
@@ -487,8 +479,8 @@ class CraftAIHook(BaseHook):
         *,
         inputs: dict[str, Any] | None = None,
         files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None = None,
-        inputs_mapping: list[dict] | None = None,
-        outputs_mapping: list[dict] | None = None,
+        inputs_mapping: list[dict[str, Any]] | None = None,
+        outputs_mapping: list[dict[str, Any]] | None = None,
     ) -> str:
         """Run a pipeline (§5.1) and return the execution id (without waiting).
 
@@ -509,7 +501,7 @@ class CraftAIHook(BaseHook):
         intent = CreationIntent("run", pipeline_name=pipeline_name, inputs=dict(inputs or {}))
         return self._create(request, intent, f"pipeline {pipeline_name}")
 
-    def get_deployment(self, deployment_name: str) -> dict:
+    def get_deployment(self, deployment_name: str) -> dict[str, Any]:
         """Return the deployment (§6.1). It may hold the endpoint token: do not log it."""
         return dict(self._json(b.build_get_deployment(self.config, deployment_name)) or {})
 
@@ -541,7 +533,7 @@ class CraftAIHook(BaseHook):
 
         :param endpoint_url_path: public path of the endpoint; defaults to the deployment name.
         """
-        token = self._endpoint_token(deployment_name)
+        token = self.config.require_endpoint_token(deployment_name)
         request = b.build_trigger_endpoint(
             self.config, endpoint_url_path or deployment_name, token, inputs=inputs, files=files
         )
@@ -550,43 +542,59 @@ class CraftAIHook(BaseHook):
         )
         return self._create(request, intent, f"endpoint {deployment_name}")
 
-    def get_execution(self, execution_id: str, *, include_io_values: bool = False) -> dict:
+    def get_execution(
+        self, execution_id: str, *, include_io_values: bool = False
+    ) -> dict[str, Any]:
         """Return the execution object (§5.3)."""
         request = b.build_get_execution(
             self.config, execution_id, include_io_values=include_io_values
         )
         return read_execution(self._json(request))
 
-    def wait_for_execution(
-        self,
-        execution_id: str,
-        *,
-        timeout: float | None = None,
-        endpoint_name: str | None = None,
-        endpoint_url_path: str | None = None,
-        poll_interval: float = 5.0,
-    ) -> ExecutionEvent:
-        """Block until the execution finishes or ``timeout`` passes; same decisions as the
-        trigger. Returns a ``success``, ``failed``, ``skipped`` or ``timeout`` event.
+    def wait_for_outcome(
+        self, execution_id: str, *, timeout: float | None = None, poll_interval: float = 5.0
+    ) -> WaitOutcome:
+        """Block until the execution ends or ``timeout`` passes, following it with the SDK token
+        (same decisions as the trigger); a failure's outcome carries the last log lines.
 
         :param timeout: seconds to wait at most (``None``: no limit).
-        :param endpoint_name: with an endpoint-token-only connection, the deployment whose
-            results route is polled.
         :param poll_interval: pause after a "not yet" answered in under a second.
         :raises CraftError: when the execution cannot be followed (auth, unreachable...).
         """
         return self._drive(
-            wait_steps(
+            execution_outcome_steps(
+                self._ctx, execution_id, timeout=timeout, poll_interval=poll_interval
+            )
+        )
+
+    def wait_for_endpoint_outcome(
+        self,
+        endpoint_name: str,
+        execution_id: str,
+        *,
+        endpoint_url_path: str | None = None,
+        timeout: float | None = None,
+        poll_interval: float = 5.0,
+    ) -> WaitOutcome:
+        """Block until the execution ends or ``timeout`` passes, following it through the
+        endpoint results route (§7.2) with the endpoint token of ``endpoint_name``.
+
+        :param endpoint_url_path: the endpoint's public path (defaults to ``endpoint_name``).
+        :raises CraftError: when the execution cannot be followed.
+        """
+        token = self.config.require_endpoint_token(endpoint_name)
+        return self._drive(
+            endpoint_outcome_steps(
                 self._ctx,
+                endpoint_url_path or endpoint_name,
                 execution_id,
+                token,
                 timeout=timeout,
-                endpoint_name=endpoint_name,
-                endpoint_url_path=endpoint_url_path,
                 poll_interval=poll_interval,
             )
         )
 
-    def get_outputs(self, execution_id: str) -> list[dict]:
+    def get_outputs(self, execution_id: str) -> list[dict[str, Any]]:
         """Return the §5.4 outputs list of a finished execution (one answer, no waiting).
 
         :raises CraftAPIError: the execution is not finished.
@@ -604,7 +612,7 @@ class CraftAIHook(BaseHook):
 
     def get_endpoint_results(
         self, endpoint_url_path: str, execution_id: str, *, endpoint_name: str
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Return the final ``outputs`` dict of the endpoint route (§7.2), raw per output:
         ``{"value": v}``, ``{"url": u}`` or a bare value (see
         :func:`craft_airflow.protocol.unwrap_endpoint_output`).
@@ -612,7 +620,7 @@ class CraftAIHook(BaseHook):
         :raises CraftExecutionFailed: the endpoint reports the execution failed.
         :raises CraftAPIError: not finished yet, or another error.
         """
-        token = self._endpoint_token(endpoint_name)
+        token = self.config.require_endpoint_token(endpoint_name)
         request = b.build_endpoint_results(self.config, endpoint_url_path, execution_id, token)
         try:
             response = self._drive(perform(self._ctx, request))
@@ -630,28 +638,19 @@ class CraftAIHook(BaseHook):
 
     def download_endpoint_file(self, url: str, dest: BinaryIO, *, endpoint_name: str) -> int:
         """Stream a file output of the endpoint route (``<url>?token=``) into ``dest``."""
-        token = self._endpoint_token(endpoint_name)
+        token = self.config.require_endpoint_token(endpoint_name)
         return self._stream_to(b.build_download_endpoint_file(self.config, url, token), dest)
 
-    def get_logs(self, execution_id: str) -> list[dict]:
+    def get_logs(self, execution_id: str) -> list[dict[str, Any]]:
         """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7)."""
         return read_logs(self._json(b.build_get_logs(self.config, execution_id)))
 
-    def list_pipeline_executions(self, pipeline_name: str) -> list[dict]:
+    def list_pipeline_executions(self, pipeline_name: str) -> list[dict[str, Any]]:
         """Return the pipeline's executions (§5.2)."""
         return read_list(
             self._json(b.build_list_pipeline_executions(self.config, pipeline_name)),
             "the pipeline's executions",
         )
-
-    def execution_url(
-        self,
-        execution_id: str,
-        pipeline_name: str | None = None,
-        deployment_name: str | None = None,
-    ) -> str:
-        """Web UI link of an execution (see ``execution_url_template``)."""
-        return self.config.execution_url(execution_id, pipeline_name, deployment_name)
 
 
 class CraftAIDeprecatedTypeHook(CraftAIHook):

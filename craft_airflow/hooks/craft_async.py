@@ -26,6 +26,7 @@ from craft_airflow.connection import (
     from_connection,
 )
 from craft_airflow.errors import install_log_redaction
+from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json
 from craft_airflow.protocol.http import (
@@ -37,8 +38,7 @@ from craft_airflow.protocol.http import (
     describe_exception,
 )
 from craft_airflow.protocol.readers import read_execution
-from craft_airflow.protocol.waiting import wait_steps
-from craft_airflow.statuses import ExecutionEvent
+from craft_airflow.protocol.waiting import endpoint_outcome_steps, execution_outcome_steps
 
 T = TypeVar("T")
 
@@ -181,7 +181,8 @@ class CraftAIAsyncHook(BaseHook):
                 try:
                     step = steps.send(result)
                 except StopIteration as stop:
-                    return stop.value
+                    value: T = stop.value
+                    return value
                 if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)
                     result = None
@@ -189,7 +190,9 @@ class CraftAIAsyncHook(BaseHook):
                     self.log.debug("Craft AI: %s", step.request.describe())
                     result = await self._send(client, step, config)
 
-    async def get_execution(self, execution_id: str, *, include_io_values: bool = False) -> dict:
+    async def get_execution(
+        self, execution_id: str, *, include_io_values: bool = False
+    ) -> dict[str, Any]:
         """Return the execution object (§5.3)."""
         ctx = await self._context()
         request = b.build_get_execution(
@@ -197,28 +200,42 @@ class CraftAIAsyncHook(BaseHook):
         )
         return read_execution(await self._drive(call_json(ctx, request)))
 
-    async def wait_for_execution(
-        self,
-        execution_id: str,
-        *,
-        timeout: float | None,
-        endpoint_name: str | None = None,
-        endpoint_url_path: str | None = None,
-        poll_interval: float = 5.0,
-    ) -> ExecutionEvent:
-        """Wait until the execution finishes or ``timeout`` passes (same decisions as the sync
-        hook). Returns a ``success``, ``failed``, ``skipped`` or ``timeout`` event.
+    async def await_outcome(
+        self, execution_id: str, *, timeout: float | None, poll_interval: float = 5.0
+    ) -> WaitOutcome:
+        """Wait until the execution ends or ``timeout`` passes, following it with the SDK token
+        (same decisions as the sync hook); a failure's outcome carries the last log lines.
 
         :raises CraftError: when the execution cannot be followed (auth, unreachable...).
         """
         ctx = await self._context()
         return await self._drive(
-            wait_steps(
+            execution_outcome_steps(ctx, execution_id, timeout=timeout, poll_interval=poll_interval)
+        )
+
+    async def await_endpoint_outcome(
+        self,
+        endpoint_name: str,
+        execution_id: str,
+        *,
+        endpoint_url_path: str | None = None,
+        timeout: float | None,
+        poll_interval: float = 5.0,
+    ) -> WaitOutcome:
+        """Wait until the execution ends or ``timeout`` passes, through the endpoint results
+        route (§7.2) with the endpoint token of ``endpoint_name``.
+
+        :raises CraftError: when the execution cannot be followed.
+        """
+        ctx = await self._context()
+        token = ctx.config.require_endpoint_token(endpoint_name)
+        return await self._drive(
+            endpoint_outcome_steps(
                 ctx,
+                endpoint_url_path or endpoint_name,
                 execution_id,
+                token,
                 timeout=timeout,
-                endpoint_name=endpoint_name,
-                endpoint_url_path=endpoint_url_path,
                 poll_interval=poll_interval,
             )
         )

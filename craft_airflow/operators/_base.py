@@ -2,8 +2,9 @@
 
 One place for: announcing the execution (XCom ``execution_id``, extra link), checking its status
 once, deferring to :class:`~craft_airflow.triggers.execution.CraftExecutionTrigger` or waiting
-in the worker, and :meth:`CraftExecutionMixin.finish_execution`, which turns the outcome of any
-of those waits into the task's result: outputs (file outputs streamed to storage), copied logs,
+in the worker (each asked of the task's credential route, :mod:`craft_airflow.routes`), and
+:meth:`CraftExecutionMixin.finish_execution`, which turns the outcome of any of those waits
+into the task's result: outputs (file outputs streamed to storage), copied logs,
 or the matching Airflow exception.
 
 Hooks, ``requests`` and object storage are imported inside methods: DAG files that import an
@@ -12,39 +13,35 @@ operator stay cheap to parse.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from craft_airflow.errors import (
-    CraftAPIError,
     CraftError,
     CraftExecutionFailed,
+    CraftInputError,
     CraftWaitTimeout,
+    InvalidTriggerEvent,
 )
 from craft_airflow.links import persist_execution_link
-from craft_airflow.statuses import (
-    ExecutionEvent,
-    ExecutionStatus,
-    InvalidTriggerEvent,
-    TriggerEventStatus,
-    event_for_status,
-    parse_trigger_event,
-)
+from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
+    from airflow.sdk.types import Logger
+    from airflow.triggers.base import BaseTrigger
 
     from craft_airflow.hooks.craft import CraftAIHook
+    from craft_airflow.routes import CraftRoute
 
 T = TypeVar("T")
 
 #: XCom key of the execution id, pushed as soon as the execution exists.
 EXECUTION_ID_XCOM_KEY = "execution_id"
-#: How many log lines a failure message carries.
-FAILURE_LOG_LINES = 20
 
 
 def seconds_or_none(value: float | timedelta | None, name: str) -> float | None:
@@ -54,7 +51,9 @@ def seconds_or_none(value: float | timedelta | None, name: str) -> float | None:
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0 (or a timedelta), got {value!r}")
+        raise CraftInputError(
+            f"{name} must be a number of seconds >= 0 (or a timedelta), got {value!r}"
+        )
     return float(value)
 
 
@@ -62,30 +61,57 @@ def require_name(value: T, name: str) -> T:
     """Return ``value`` unless it is ``None`` or a blank string (anything but a string is an
     XComArg, resolved at run time)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError(f"{name} must be a non-empty string")
+        raise CraftInputError(f"{name} must be a non-empty string")
     return value
 
 
 def validate_poll_interval(value: float | timedelta) -> float:
     seconds = seconds_or_none(value, "poll_interval")
     if not seconds:
-        raise ValueError(f"poll_interval must be > 0, got {value!r}")
+        raise CraftInputError(f"poll_interval must be > 0, got {value!r}")
     return seconds
 
 
-class CraftExecutionMixin:
+class AirflowTask(Protocol):
+    """What the mixins need from the Airflow class they are mixed into (``BaseOperator`` or
+    ``BaseSensorOperator``), typed as Airflow types it."""
+
+    log: Logger
+
+    def defer(
+        self,
+        *,
+        trigger: BaseTrigger,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | int | float | None = None,
+    ) -> NoReturn: ...
+
+
+# The mixins subclass the protocol for the type checker only: at run time the Airflow class
+# later in the MRO provides ``log`` and ``defer``, and nothing of the mixin must shadow them.
+if TYPE_CHECKING:
+    _AirflowTask = AirflowTask
+else:
+    _AirflowTask = object
+
+
+class CraftExecutionMixin(_AirflowTask):
     """Waiting for a Craft execution and handling its end, shared by operators and the sensor.
 
-    The class using it sets ``craft_conn_id``, ``deferrable``, ``poll_interval`` and
-    ``output_storage`` (the operators through :class:`CraftJobMixin`), and may override
-    :meth:`_wait_timeout` and :meth:`_endpoint_route`.
+    The class using it sets ``craft_conn_id``, ``deferrable`` and ``output_storage`` (the
+    operators through :class:`CraftJobMixin`), ``pipeline_name`` or ``endpoint_name`` (and
+    ``endpoint_url_path``) when it has them, and implements :meth:`_wait_timeout` and
+    :meth:`_poll_seconds`. What the credentials allow is asked of :attr:`route`.
     """
 
     craft_conn_id: str
     deferrable: bool
-    poll_interval: float
-    output_storage: Any
-    log: Any
+    output_storage: str | ObjectStoragePath | None
+    #: The pipeline or endpoint deployment the execution belongs to, when known.
+    pipeline_name: str | None = None
+    endpoint_name: str | None = None
+    endpoint_url_path: str | None = None
     #: Set once the task knows its execution; used by ``on_kill`` and the extra link.
     _craft_execution_id: str | None = None
     craft_execution_url: str | None = None
@@ -96,28 +122,11 @@ class CraftExecutionMixin:
         """Seconds to wait for the execution to end; ``None`` waits without limit."""
         return None
 
-    def _endpoint_route(self) -> tuple[str, str] | None:
-        """``(endpoint_name, endpoint_url_path)`` when the execution must be followed through
-        the endpoint results route, else ``None`` (the SDK-token API).
+    def _poll_seconds(self) -> float:
+        """Pause after a quick "not yet" answer."""
+        raise NotImplementedError
 
-        The results route is used only without an SDK token (the API gives status and logs)
-        and with an endpoint token for the task's ``endpoint_name``, if it has one.
-        """
-        name = getattr(self, "endpoint_name", None)
-        if not name:
-            return None
-        config = self.hook.config
-        if config.sdk_token or not config.endpoint_token_for(name):
-            return None
-        return name, (getattr(self, "endpoint_url_path", None) or name)
-
-    def _pipeline_name(self) -> str | None:
-        return None
-
-    def _deployment_name(self) -> str | None:
-        return None
-
-    # -- hook -------------------------------------------------------------------------------
+    # -- hook and route ---------------------------------------------------------------------
 
     @cached_property
     def hook(self) -> CraftAIHook:
@@ -125,12 +134,24 @@ class CraftExecutionMixin:
 
         return CraftAIHook(craft_conn_id=self.craft_conn_id)
 
+    @property
+    def route(self) -> CraftRoute:
+        """The credential route, decided from the connection and the endpoint (cheap: the
+        connection is read once by the hook)."""
+        from craft_airflow.routes import route_for
+
+        return route_for(
+            self.hook.config,
+            endpoint_name=self.endpoint_name,
+            endpoint_url_path=self.endpoint_url_path,
+        )
+
     # -- the execution exists -----------------------------------------------------------------
 
     def announce_execution(self, context: Context, execution_id: str) -> None:
         """Push the ``execution_id`` XCom and the extra link's URL; log where to follow it."""
         self._craft_execution_id = execution_id
-        ti: Any = context["ti"]
+        ti = context["ti"]
         ti.xcom_push(key=EXECUTION_ID_XCOM_KEY, value=execution_id)
         url = self.craft_execution_url = self._execution_url(execution_id)
         persist_execution_link(context, url)
@@ -140,8 +161,8 @@ class CraftExecutionMixin:
         try:
             return self.hook.config.execution_url(
                 execution_id,
-                pipeline_name=self._pipeline_name(),
-                deployment_name=self._deployment_name(),
+                pipeline_name=self.pipeline_name,
+                deployment_name=self.endpoint_name,
             )
         except Exception as err:  # a broken link template must not fail a started execution
             self.log.warning("Cannot build the Craft AI execution URL: %s", err)
@@ -149,113 +170,105 @@ class CraftExecutionMixin:
 
     # -- waiting ----------------------------------------------------------------------------
 
-    def check_execution_once(self, execution_id: str) -> ExecutionEvent | None:
-        """The outcome if the execution has already ended, else ``None``.
+    def check_execution_once(self, execution_id: str) -> WaitOutcome | None:
+        """The outcome if the execution has already ended, else ``None`` (also where the route
+        has no status call: the wait that follows finds out)."""
+        outcome = self.route.check_once(self.hook, execution_id)
+        if outcome is not None:
+            self.log.info("Craft AI execution %s is %s", execution_id, outcome.execution_status)
+        return outcome
 
-        Needs the SDK token; following through the endpoint route only, there is no status call
-        and the answer is ``None`` (the wait that follows finds out).
-        """
-        from craft_airflow.protocol.readers import execution_error_message
-
-        if self._endpoint_route() is not None:
-            return None
-        execution = self.hook.get_execution(execution_id, include_io_values=False)
-        status = ExecutionStatus.parse(execution.get("status"))
-        self.log.info("Craft AI execution %s is %s", execution_id, execution.get("status"))
-        return event_for_status(execution_id, status, detail=execution_error_message(execution))
-
-    def wait_for_execution(self, context: Context, execution_id: str) -> Any:
-        """Check once; then finish, defer (deferrable) or wait in the worker. Returns the result."""
-        event = self.check_execution_once(execution_id)
-        if event is None:
+    def wait_for_result(self, context: Context, execution_id: str) -> Any:
+        """Check once; then finish, defer (deferrable) or wait in the worker. Returns the
+        task's result."""
+        outcome = self.check_execution_once(execution_id)
+        if outcome is None:
             if self.deferrable:
                 self.defer_to_trigger(execution_id)  # raises TaskDeferred
-            endpoint_name, endpoint_url_path = self._endpoint_route() or (None, None)
-            event = self.hook.wait_for_execution(
+            outcome = self.route.wait(
+                self.hook,
                 execution_id,
                 timeout=self._wait_timeout(),
-                endpoint_name=endpoint_name,
-                endpoint_url_path=endpoint_url_path,
-                poll_interval=self.poll_interval,
+                poll_interval=self._poll_seconds(),
             )
-        return self.finish_execution(context, event)
+        return self.finish_execution(context, outcome)
 
     def defer_to_trigger(self, execution_id: str) -> None:
         """Hand the wait to the triggerer; the task resumes in :meth:`execute_complete`."""
-        from airflow.providers.common.compat.sdk import timezone
-
         from craft_airflow.triggers.execution import CraftExecutionTrigger
 
         timeout = self._wait_timeout()
-        end_time = timezone.utcnow() + timedelta(seconds=timeout) if timeout is not None else None
-        endpoint_name, endpoint_url_path = self._endpoint_route() or (None, None)
+        end_time = datetime.now(UTC) + timedelta(seconds=timeout) if timeout is not None else None
         trigger = CraftExecutionTrigger(
             execution_id=execution_id,
             conn_id=self.craft_conn_id,
             end_time=end_time,
-            endpoint_name=endpoint_name,
-            endpoint_url_path=endpoint_url_path,
-            poll_interval=self.poll_interval,
+            route=self.route.to_kwargs(),
+            poll_interval=self._poll_seconds(),
         )
         self.log.info("Deferring until Craft AI execution %s ends", execution_id)
-        self.defer(trigger=trigger, method_name="execute_complete")  # type: ignore[attr-defined]
+        self.defer(trigger=trigger, method_name="execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: validate the event, then finish."""
         try:
-            parsed = parse_trigger_event(event)
+            outcome = WaitOutcome.from_event(event)
         except InvalidTriggerEvent as err:
             raise CraftError(f"Invalid event from the Craft AI trigger: {err}") from err
-        self._craft_execution_id = parsed.execution_id
-        self.craft_execution_url = self._execution_url(parsed.execution_id)
-        return self.finish_execution(context, parsed)
+        self._craft_execution_id = outcome.execution_id
+        self.craft_execution_url = self._execution_url(outcome.execution_id)
+        return self.finish_execution(context, outcome)
 
     # -- the end ----------------------------------------------------------------------------
 
-    def finish_execution(self, context: Context, event: ExecutionEvent) -> Any:
+    def finish_execution(self, context: Context, outcome: WaitOutcome) -> Any:
         """Turn the outcome of a wait into the task's result. The one place that does so.
 
         success: the outputs ``{name: value or file URI}``; skipped: ``AirflowSkipException``;
-        failed: ``CraftExecutionFailed`` with the platform's message and the last log lines;
-        timeout: ``CraftWaitTimeout``; error: ``CraftError``. Logs are copied in every case.
+        failed: ``CraftExecutionFailed`` with the platform's message and the log tail the
+        outcome carries; timeout: ``CraftWaitTimeout``; error: ``CraftError``. The logs are
+        copied into the task log (for a failure, the tail: it was read once by the wait).
         """
-        execution_id = event.execution_id
-        logs = self.copy_execution_logs(execution_id)
-        if event.status == TriggerEventStatus.SUCCESS:
+        execution_id = outcome.execution_id
+        if outcome.status == OutcomeStatus.FAILED:
+            self._log_tail(outcome)
+            status = str(outcome.execution_status) if outcome.execution_status else None
+            raise CraftExecutionFailed(execution_id, status, outcome.failure_text())
+        self.copy_execution_logs(execution_id)
+        if outcome.status == OutcomeStatus.SUCCESS:
             self.log.info("Craft AI execution %s succeeded", execution_id)
             return self.collect_outputs(context, execution_id)
-        if event.status == TriggerEventStatus.SKIPPED:
-            raise AirflowSkipException(event.message)
-        if event.status == TriggerEventStatus.FAILED:
-            from craft_airflow.protocol.readers import LAST_LOG_LINES_HEADER, last_log_lines
+        if outcome.status == OutcomeStatus.SKIPPED:
+            raise AirflowSkipException(outcome.message)
+        if outcome.status == OutcomeStatus.TIMEOUT:
+            raise CraftWaitTimeout(execution_id, outcome.message or None)
+        raise CraftError(outcome.message or f"Could not follow Craft AI execution {execution_id}.")
 
-            message = event.message or f"Craft AI execution {execution_id} failed."
-            tail = last_log_lines(logs, FAILURE_LOG_LINES)
-            # The wait's message may already end with the last lines (when the platform gave
-            # no error message); replace them with the longer tail rather than repeat them.
-            message = message.split(LAST_LOG_LINES_HEADER)[0].rstrip()
-            if tail:
-                message = f"{message}\n{tail}"
-            status = str(event.execution_status) if event.execution_status else None
-            raise CraftExecutionFailed(execution_id, status, message)
-        if event.status == TriggerEventStatus.TIMEOUT:
-            raise CraftWaitTimeout(execution_id, event.message or None)
-        raise CraftError(event.message or f"Could not follow Craft AI execution {execution_id}.")
+    def _log_tail(self, outcome: WaitOutcome) -> None:
+        if not outcome.log_tail:
+            return
+        self.log.info(
+            "Last %d log lines of Craft AI execution %s:",
+            len(outcome.log_tail),
+            outcome.execution_id,
+        )
+        for line in outcome.log_tail:
+            self.log.info("[craft] %s", line)
 
-    def copy_execution_logs(self, execution_id: str) -> list[dict]:
+    def copy_execution_logs(self, execution_id: str) -> list[dict[str, Any]]:
         """Copy the execution's logs into the task log (``[craft]`` prefix); return them.
 
         Best effort: a wait that ended must not fail because the logs could not be read.
         """
-        if not self.hook.config.sdk_token:
-            self.log.info("Execution logs need the SDK token; not copied.")
-            return []
         try:
-            logs = self.hook.get_logs(execution_id)
+            logs = self.route.read_logs(self.hook, execution_id)
         except Exception as err:
             self.log.warning(
                 "Could not read the logs of Craft AI execution %s: %s", execution_id, err
             )
+            return []
+        if logs is None:
+            self.log.info("Execution logs need the SDK token; not copied.")
             return []
         self.log.info("Logs of Craft AI execution %s (%d lines):", execution_id, len(logs))
         for line in logs:
@@ -269,33 +282,10 @@ class CraftExecutionMixin:
 
     def collect_outputs(self, context: Context, execution_id: str) -> dict[str, Any]:
         """The outputs by name; file outputs streamed to storage, their URI in their place."""
-        from craft_airflow.outputs import (
-            collect_endpoint_outputs,
-            collect_run_outputs,
-            execution_output_dir,
-        )
+        from craft_airflow.outputs import execution_output_dir
 
         dest_dir = execution_output_dir(self.output_base(), context, execution_id)
-        hook = self.hook
-        route = self._endpoint_route()
-        if route is not None:
-            endpoint_name, endpoint_url_path = route
-            results = hook.get_endpoint_results(
-                endpoint_url_path, execution_id, endpoint_name=endpoint_name
-            )
-            return collect_endpoint_outputs(
-                results,
-                download_url=lambda url, sink: hook.download_endpoint_file(
-                    url, sink, endpoint_name=endpoint_name
-                ),
-                dest_dir=dest_dir,
-            )
-        return collect_run_outputs(
-            hook.get_outputs(execution_id),
-            download=lambda name, sink: hook.download_output(execution_id, name, sink),
-            dest_dir=dest_dir,
-            endpoint_names=self._deployment_name() is not None,
-        )
+        return self.route.read_outputs(self.hook, execution_id, dest_dir)
 
     def log_no_cancel(self) -> None:
         """``on_kill``: the platform has no cancel call; say so, with the id and link."""
@@ -344,22 +334,18 @@ class CraftJobMixin(CraftExecutionMixin):
     def _wait_timeout(self) -> float | None:
         return self.timeout
 
+    def _poll_seconds(self) -> float:
+        return self.poll_interval
+
     def _waits(self) -> bool:
         """Whether the task waits for the execution's end (else it returns the execution id)."""
         raise NotImplementedError
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        if not self.hook.config.sdk_token:
-            # Endpoint token only: no status call, so an earlier try's execution is not adopted.
-            return "Unknown"
-        try:
-            execution = self.hook.get_execution(str(external_id), include_io_values=False)
-        except CraftAPIError as err:
-            if err.status_code == 404:  # deleted on the platform: start a new one
-                self.log.warning("Execution %s of an earlier try is gone: %s", external_id, err)
-                return "NotFound"
-            raise
-        return str(execution.get("status"))
+        status = self.route.adoptable_status(self.hook, str(external_id))
+        if status == "NotFound":
+            self.log.warning("Execution %s of an earlier try is gone", external_id)
+        return status
 
     def is_job_active(self, status: str) -> bool:
         return status in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
@@ -374,9 +360,7 @@ class CraftJobMixin(CraftExecutionMixin):
         if self._craft_execution_id != execution_id:
             self.log.info("Following Craft AI execution %s started by an earlier try", execution_id)
             self.announce_execution(context, execution_id)
-        result: Any = (
-            self.wait_for_execution(context, execution_id) if self._waits() else execution_id
-        )
+        result: Any = self.wait_for_result(context, execution_id) if self._waits() else execution_id
         self._result = (execution_id, result)
         return result
 

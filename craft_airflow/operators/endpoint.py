@@ -11,7 +11,8 @@ from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
 from airflow.sdk import BaseOperator
 
 from craft_airflow.connection import mask_secret
-from craft_airflow.io import open_file_inputs, split_endpoint_inputs
+from craft_airflow.inputs.files import open_file_inputs
+from craft_airflow.inputs.values import split_endpoint_inputs
 from craft_airflow.links import CraftExecutionLink
 from craft_airflow.operators._base import CraftJobMixin, require_name
 
@@ -50,6 +51,8 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         yet" without holding the request (deferred or in the worker).
     :param output_storage: Base location of file outputs (see the pipeline operator). (templated)
     """
+
+    endpoint_name: str
 
     template_fields: Sequence[str] = (
         "endpoint_name",
@@ -92,14 +95,6 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         self.endpoint_url_path = endpoint_url_path
         self.wait_for_results = wait_for_results
 
-    # -- CraftJobMixin -------------------------------------------------------------------
-
-    def _deployment_name(self) -> str | None:
-        return self.endpoint_name
-
-    def _endpoint_token(self) -> str | None:
-        return self.hook.config.endpoint_token_for(self.endpoint_name)
-
     # -- execute -------------------------------------------------------------------------------
 
     def _read_deployment(self, *, required: bool) -> dict[str, Any]:
@@ -128,23 +123,14 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         return self.execute_resumable(context)
 
     def submit_job(self, context: Context) -> str:
-        """Trigger the endpoint (endpoint token) or the deployment (SDK token)."""
-        hook = self.hook
-        token = self._endpoint_token()
-        if not token and not hook.config.sdk_token:
-            from craft_airflow.errors import CraftConfigError
-
-            known = ", ".join(sorted(hook.config.endpoint_tokens)) or "none"
-            raise CraftConfigError(
-                f"Connection {self.craft_conn_id!r} has no endpoint token for "
-                f"{self.endpoint_name!r} (extra 'endpoint_tokens' has: {known}; no default "
-                "'endpoint_token') and no SDK token (password field); expected one of them"
-            )
+        """Trigger the endpoint with the credential the route chose."""
+        route = self.route  # raises CraftConfigError when the connection has no usable token
         file_input_names: list[str | None] = []
-        if hook.config.sdk_token:
-            deployment = self._read_deployment(required=token is None)
+        if route.reads_deployment():
+            deployment = self._read_deployment(required=route.needs_deployment())
             if not self.endpoint_url_path and deployment.get("endpoint_url_path"):
                 self.endpoint_url_path = deployment["endpoint_url_path"]
+                route = self.route
             file_input_names = [
                 m.get("endpoint_input_name") or m.get("pipeline_input_name")
                 for m in deployment.get("inputs_mapping") or ()
@@ -155,24 +141,15 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         )
         with ExitStack() as stack:
             files = open_file_inputs(file_sources, stack)
-            route = "endpoint token" if token else "SDK token"
             self.log.info(
                 "Triggering Craft AI endpoint %r with the %s (inputs: %s; files: %s)",
                 self.endpoint_name,
-                route,
+                route.start_credential,
                 ", ".join(json_inputs) or "none",
                 ", ".join(files) or "none",
             )
-            if token:
-                execution_id = hook.trigger_endpoint(
-                    self.endpoint_name,
-                    endpoint_url_path=self.endpoint_url_path,
-                    inputs=json_inputs,
-                    files=files or None,
-                )
-            else:
-                execution_id = hook.trigger_deployment(
-                    self.endpoint_name, inputs=json_inputs, files=files or None
-                )
+            execution_id = route.trigger_endpoint(
+                self.hook, inputs=json_inputs, files=files or None
+            )
         self.announce_execution(context, execution_id)
         return execution_id

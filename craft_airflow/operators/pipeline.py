@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
 from airflow.sdk import BaseOperator
 
-from craft_airflow.io import (
+from craft_airflow.inputs.files import open_file_inputs
+from craft_airflow.inputs.mappings import (
     InputSource,
     OutputDestination,
-    declared_io,
     normalize_inputs_mapping,
     normalize_outputs_mapping,
-    open_file_inputs,
-    split_inputs,
 )
+from craft_airflow.inputs.values import declared_io, split_inputs
 from craft_airflow.links import CraftExecutionLink
 from craft_airflow.operators._base import CraftJobMixin, require_name
 
@@ -62,6 +61,8 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         connection's ``output_storage`` extra, then ``{AIRFLOW_HOME}/craft_outputs``, otherwise.
         (templated)
     """
+
+    pipeline_name: str
 
     template_fields: Sequence[str] = (
         "pipeline_name",
@@ -107,11 +108,6 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         self.inputs_mapping = inputs_mapping
         self.outputs_mapping = outputs_mapping
         self.wait_for_completion = wait_for_completion
-
-    # -- CraftJobMixin -------------------------------------------------------------------
-
-    def _pipeline_name(self) -> str | None:
-        return self.pipeline_name
 
     # -- execute -------------------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, urljoin, urlsplit
 
 from craft_airflow.connection import CraftConnectionConfig
+from craft_airflow.inputs.files import FileInput
 from craft_airflow.protocol.http import (
     AuthKind,
-    FileInput,
     HttpRequest,
     TimeoutKind,
     file_parts,
@@ -81,8 +81,8 @@ def build_run_pipeline(
     *,
     inputs: Mapping[str, Any] | None = None,
     files: Files = None,
-    inputs_mapping: list[dict] | None = None,
-    outputs_mapping: list[dict] | None = None,
+    inputs_mapping: list[dict[str, Any]] | None = None,
+    outputs_mapping: list[dict[str, Any]] | None = None,
 ) -> HttpRequest:
     """§5.1: form-urlencoded without files, multipart with them; ``json_inputs`` always sent."""
     data = {"json_inputs": json.dumps(dict(inputs or {}))}

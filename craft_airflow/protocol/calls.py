@@ -18,7 +18,12 @@ from urllib.parse import urlsplit
 
 from craft_airflow.auth import TokenCache
 from craft_airflow.connection import CraftConnectionConfig
-from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConnectionError
+from craft_airflow.errors import (
+    CraftAPIError,
+    CraftAuthError,
+    CraftConnectionError,
+    CraftRequestError,
+)
 from craft_airflow.protocol.builders import build_refresh
 from craft_airflow.protocol.decisions import Action, classify
 from craft_airflow.protocol.http import (
@@ -54,7 +59,7 @@ class AmbiguousSend(Exception):
     :param started_wall: wall-clock time the first attempt started.
     """
 
-    def __init__(self, started_wall: float, error: CraftAPIError) -> None:
+    def __init__(self, started_wall: float, error: CraftRequestError) -> None:
         super().__init__(str(error))
         self.started_wall = started_wall
         self.error = error
@@ -114,7 +119,7 @@ class CallContext:
         return Timeouts(connect=connect, read=read)
 
 
-def _gave_up(ctx: CallContext, error: CraftAPIError, state: RetryState) -> CraftAPIError:
+def _gave_up(ctx: CallContext, error: CraftRequestError, state: RetryState) -> CraftRequestError:
     retries, elapsed = state.retries, state.elapsed()
     suffix = f" (gave up after {retries} retries over {elapsed:.0f} s)"
     if isinstance(error, CraftConnectionError):
@@ -134,6 +139,7 @@ def _gave_up(ctx: CallContext, error: CraftAPIError, state: RetryState) -> Craft
             f"Connection {ctx.config.conn_id!r}: {error.platform_message} (unreachable after "
             f"{retries + 1} attempts over {elapsed:.0f} s: gave up after {retries} retries; {why})"
         )
+    assert isinstance(error, CraftAPIError)
     return CraftAPIError(
         error.status_code, error.platform_message + suffix, error.name, error.request_id
     )
@@ -144,9 +150,10 @@ def perform(
 ) -> Steps[Response]:
     """Send ``request`` until it gets a final answer; return that :class:`Response`.
 
-    Returns on "done" and "not yet" (a long-poll 3xx). Raises :class:`CraftAPIError` (or a
-    subclass) on failure, :class:`AmbiguousSend` for a creating call that may have been
-    processed, :class:`DeadlineReached` when ``deadline`` (a ``ctx.clock`` value) passes.
+    Returns on "done" and "not yet" (a long-poll 3xx). Raises :class:`CraftRequestError` (a
+    :class:`CraftConnectionError` or a :class:`CraftAPIError`) on failure,
+    :class:`AmbiguousSend` for a creating call that may have been processed,
+    :class:`DeadlineReached` when ``deadline`` (a ``ctx.clock`` value) passes.
     """
     state = ctx.policy().start(answered=ctx.has_answered(request))
     refreshed = False

@@ -32,7 +32,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConnectionError, redact
+from craft_airflow.errors import (
+    CraftAPIError,
+    CraftAuthError,
+    CraftConnectionError,
+    CraftRequestError,
+    redact,
+)
 from craft_airflow.protocol.http import (
     AuthKind,
     FailureKind,
@@ -60,7 +66,7 @@ class Action(StrEnum):
 @dataclass(frozen=True)
 class Decision:
     action: Action
-    error: CraftAPIError | None = None
+    error: CraftRequestError | None = None
     retry_after: str | None = None
 
 
@@ -83,7 +89,7 @@ def classify(
         parts = urlsplit(request.url)
         where = f"{parts.scheme}://{parts.netloc}{parts.path}"
         what = "could not reach" if result.kind == FailureKind.NOT_SENT else "no answer from"
-        error: CraftAPIError = CraftConnectionError(
+        error: CraftRequestError = CraftConnectionError(
             redact(f"{op} failed: {what} {where} ({result.detail})", secrets)
         )
         if result.kind == FailureKind.FATAL:

@@ -23,10 +23,6 @@ def excerpt(text: str, secrets: Iterable[str | None] = (), limit: int = EXCERPT_
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _is_json_type(content_type: str) -> bool:
-    return "json" in content_type.lower() or not content_type
-
-
 def parse_error(
     status: int,
     body_text: str,
@@ -118,7 +114,7 @@ def read_execution_id(data: Any, headers: Mapping[str, str] | None = None) -> st
     raise CraftAPIError(None, "The platform accepted the request but returned no execution_id")
 
 
-def read_outputs(data: Any) -> list[dict]:
+def read_outputs(data: Any) -> list[dict[str, Any]]:
     """§5.4 body -> the ``outputs`` list."""
     outputs = _require_mapping(data, "the outputs").get("outputs")
     if outputs is None:
@@ -128,7 +124,7 @@ def read_outputs(data: Any) -> list[dict]:
     return [o for o in outputs if isinstance(o, dict)]
 
 
-def read_logs(data: Any) -> list[dict]:
+def read_logs(data: Any) -> list[dict[str, Any]]:
     """§5.7: the first inner list (one per step). A flat list is accepted as is."""
     if not isinstance(data, list) or not data:
         return []
@@ -138,11 +134,11 @@ def read_logs(data: Any) -> list[dict]:
     return [x for x in data if isinstance(x, dict)]
 
 
-def read_execution(data: Any) -> dict:
+def read_execution(data: Any) -> dict[str, Any]:
     return dict(_require_mapping(data, "the execution"))
 
 
-def read_list(data: Any, what: str) -> list[dict]:
+def read_list(data: Any, what: str) -> list[dict[str, Any]]:
     if data is None:
         return []
     if isinstance(data, Mapping):
@@ -197,15 +193,3 @@ def execution_error_message(execution: Mapping[str, Any]) -> str | None:
     if isinstance(error, str) and error:
         return error
     return None
-
-
-#: First line of :func:`last_log_lines`' text.
-LAST_LOG_LINES_HEADER = "Last log lines:"
-
-
-def last_log_lines(logs: list[dict], count: int = 10) -> str | None:
-    """``Last log lines:`` and the last ``count`` non-empty log messages, or ``None``."""
-    lines = [str(x.get("message", "")).rstrip() for x in logs if x.get("message")]
-    if not lines:
-        return None
-    return f"{LAST_LOG_LINES_HEADER}\n" + "\n".join(lines[-count:])

@@ -1,4 +1,6 @@
-"""Waiting for an execution to finish, as a generator of steps (no I/O).
+"""Waiting for an execution to finish, as generators of steps (no I/O) returning a
+:class:`~craft_airflow.outcomes.WaitOutcome`. Which of the two is used is decided by the route
+(:mod:`craft_airflow.routes`), never here.
 
 SDK-token route (§5.4): long-poll ``/executions/{id}/outputs?wait_for_completion=true``; a 307
 means "not yet"; any other final answer means "finished", and the authoritative status is then
@@ -11,10 +13,14 @@ answer (500...) = failed with the platform's message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConfigError, CraftError
+from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftError
+from craft_airflow.outcomes import (
+    OutcomeStatus,
+    WaitOutcome,
+    endpoint_failed_outcome,
+    outcome_for_finished,
+    timeout_outcome,
+)
 from craft_airflow.protocol.builders import (
     build_endpoint_results,
     build_get_execution,
@@ -28,21 +34,8 @@ from craft_airflow.protocol.decisions import (
     is_not_yet,
 )
 from craft_airflow.protocol.http import Response, Sleep
-from craft_airflow.protocol.readers import (
-    execution_error_message,
-    last_log_lines,
-    read_execution,
-    read_logs,
-)
-from craft_airflow.statuses import (
-    FAILED_STATUSES,
-    TERMINAL_STATUSES,
-    ExecutionEvent,
-    ExecutionStatus,
-    TriggerEventStatus,
-    event_for_finished,
-    timeout_event,
-)
+from craft_airflow.protocol.readers import execution_error_message, read_execution, read_logs
+from craft_airflow.statuses import FAILED_STATUSES, TERMINAL_STATUSES, ExecutionStatus
 
 
 def _pause(
@@ -58,27 +51,27 @@ def _pause(
         yield Sleep(delay)
 
 
-def failure_detail(
-    ctx: CallContext, execution_id: str, execution: Mapping[str, Any]
-) -> Steps[str | None]:
-    """The platform's error message if the execution carries one, else the last log lines."""
-    message = execution_error_message(execution)
-    if message:
-        return message
+def with_failure_log_tail(ctx: CallContext, outcome: WaitOutcome) -> Steps[WaitOutcome]:
+    """A ``failed`` outcome with the execution's last log lines (one logs call, best effort);
+    any other outcome as it is."""
+    if outcome.status != OutcomeStatus.FAILED:
+        return outcome
     try:
-        logs = read_logs((yield from call_json(ctx, build_get_logs(ctx.config, execution_id))))
+        logs = read_logs(
+            (yield from call_json(ctx, build_get_logs(ctx.config, outcome.execution_id)))
+        )
     except CraftError:
-        return None
-    return last_log_lines(logs)
+        return outcome
+    return outcome.with_log_tail(logs)
 
 
-def wait_for_execution(
+def execution_outcome_steps(
     ctx: CallContext,
     execution_id: str,
     *,
     timeout: float | None,
     poll_interval: float = 5.0,
-) -> Steps[ExecutionEvent]:
+) -> Steps[WaitOutcome]:
     """Wait on the SDK-token route; return the outcome (raise when it cannot follow)."""
     started = ctx.clock()
     deadline = None if timeout is None else started + timeout
@@ -89,11 +82,11 @@ def wait_for_execution(
         try:
             response = yield from perform(ctx, outputs_request, deadline=deadline)
         except DeadlineReached:
-            return timeout_event(execution_id, ctx.clock() - started)
+            return timeout_outcome(execution_id, ctx.clock() - started)
         except CraftAuthError:
             raise
         except CraftAPIError as exc:
-            if exc.status_code is None:
+            if exc.status_code is None:  # an unreadable answer, not a finished execution
                 raise
             finished_error = exc
         else:
@@ -117,16 +110,15 @@ def wait_for_execution(
                 errors_in_a_row = 0
             # Outputs answered but the status still lags behind: ask again shortly.
             if deadline is not None and ctx.clock() >= deadline:
-                return timeout_event(execution_id, ctx.clock() - started)
+                return timeout_outcome(execution_id, ctx.clock() - started)
             yield from _pause(ctx, None, poll_interval, deadline)
             continue
-        detail = None
-        if status in FAILED_STATUSES:
-            detail = yield from failure_detail(ctx, execution_id, execution)
-        return event_for_finished(execution_id, raw_status, detail=detail)
+        detail = execution_error_message(execution) if status in FAILED_STATUSES else None
+        outcome = outcome_for_finished(execution_id, raw_status, detail=detail)
+        return (yield from with_failure_log_tail(ctx, outcome))
 
 
-def wait_for_endpoint_results(
+def endpoint_outcome_steps(
     ctx: CallContext,
     endpoint_url_path: str,
     execution_id: str,
@@ -134,8 +126,8 @@ def wait_for_endpoint_results(
     *,
     timeout: float | None,
     poll_interval: float = 5.0,
-) -> Steps[ExecutionEvent]:
-    """Wait on the endpoint-token route (§7.2); return the outcome."""
+) -> Steps[WaitOutcome]:
+    """Wait on the endpoint-token route (§7.2); return the outcome (no logs on this route)."""
     started = ctx.clock()
     deadline = None if timeout is None else started + timeout
     request = build_endpoint_results(ctx.config, endpoint_url_path, execution_id, endpoint_token)
@@ -143,54 +135,13 @@ def wait_for_endpoint_results(
         try:
             response = yield from perform(ctx, request, deadline=deadline)
         except DeadlineReached:
-            return timeout_event(execution_id, ctx.clock() - started)
+            return timeout_outcome(execution_id, ctx.clock() - started)
         except CraftAPIError as exc:
             if not endpoint_error_is_execution_failure(exc):
                 raise
-            return ExecutionEvent(
-                TriggerEventStatus.FAILED,
-                execution_id,
-                None,
-                f"Execution {execution_id} failed: {exc.platform_message}",
-            )
+            return endpoint_failed_outcome(execution_id, exc.platform_message)
         if is_not_yet(request, response):
             yield from _pause(ctx, response, poll_interval, deadline)
             continue
         # A final answer on this route means the execution succeeded.
-        return event_for_finished(execution_id, ExecutionStatus.SUCCEEDED)
-
-
-def wait_steps(
-    ctx: CallContext,
-    execution_id: str,
-    *,
-    timeout: float | None,
-    endpoint_name: str | None = None,
-    endpoint_url_path: str | None = None,
-    poll_interval: float = 5.0,
-) -> Steps[ExecutionEvent]:
-    """Choose the route and wait: the SDK-token route whenever the connection has an SDK token
-    (it gives the authoritative status), else the endpoint results route of ``endpoint_name``
-    (its ``endpoint_url_path`` defaulting to the name), with that endpoint's token."""
-    if ctx.config.sdk_token or endpoint_name is None:
-        return (
-            yield from wait_for_execution(
-                ctx, execution_id, timeout=timeout, poll_interval=poll_interval
-            )
-        )
-    token = ctx.config.endpoint_token_for(endpoint_name)
-    if token is None:
-        raise CraftConfigError(
-            f"Connection {ctx.config.conn_id!r} has neither an SDK token nor an endpoint token "
-            f"for {endpoint_name!r} (extras 'endpoint_token' / 'endpoint_tokens')."
-        )
-    return (
-        yield from wait_for_endpoint_results(
-            ctx,
-            endpoint_url_path or endpoint_name,
-            execution_id,
-            token,
-            timeout=timeout,
-            poll_interval=poll_interval,
-        )
-    )
+        return outcome_for_finished(execution_id, ExecutionStatus.SUCCEEDED)

@@ -14,7 +14,7 @@ from craft_airflow.operators._base import CraftExecutionMixin, require_name
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
-    from craft_airflow.statuses import ExecutionEvent
+    from craft_airflow.outcomes import WaitOutcome
 
 
 class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
@@ -69,39 +69,24 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
 
     # -- CraftExecutionMixin ----------------------------------------------------------------
 
-    @property
-    def poll_interval(self) -> float:  # type: ignore[override]
+    def _poll_seconds(self) -> float:
         return float(self.poke_interval)
 
     def _wait_timeout(self) -> float | None:
         return float(self.timeout) if self.timeout is not None else None
 
-    def _deployment_name(self) -> str | None:
-        return self.endpoint_name
-
-    def check_execution_once(self, execution_id: str) -> ExecutionEvent | None:
-        route = self._endpoint_route()
-        if route is None:
-            return super().check_execution_once(execution_id)
-        # Endpoint token only: no status call. A short wait on the results route says whether
-        # the execution has ended; "timeout" means not yet.
-        from craft_airflow.statuses import TriggerEventStatus
-
-        event = self.hook.wait_for_execution(
-            execution_id,
-            timeout=min(max(self.poll_interval, 1.0), 30.0),
-            endpoint_name=route[0],
-            endpoint_url_path=route[1],
-            poll_interval=self.poll_interval,
-        )
-        return None if event.status == TriggerEventStatus.TIMEOUT else event
+    def check_execution_once(self, execution_id: str) -> WaitOutcome | None:
+        # A sensor must find out on each poke, also where the route has no status call.
+        return self.route.probe(self.hook, execution_id, poll_interval=self._poll_seconds())
 
     # -- execution ---------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
         if not isinstance(self.execution_id, str) or not self.execution_id.strip():
             # A template or XCom gave nothing usable (e.g. an upstream task that returned None).
-            raise ValueError(
+            from craft_airflow.errors import CraftInputError
+
+            raise CraftInputError(
                 f"execution_id is {self.execution_id!r} once rendered; expected a non-empty "
                 "execution id, e.g. the 'execution_id' XCom of a Craft task that did not wait"
             )
@@ -109,7 +94,7 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         # Deferrable: check once, then finish at once or defer.
-        return self.wait_for_execution(context, str(self.execution_id))
+        return self.wait_for_result(context, str(self.execution_id))
 
     def poke(self, context: Context) -> PokeReturnValue:
         event = self.check_execution_once(str(self.execution_id))

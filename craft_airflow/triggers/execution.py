@@ -1,18 +1,19 @@
 """CraftExecutionTrigger: waits for a Craft AI execution on the triggerer, for operators and
-the sensor alike, and fires exactly one event from the closed set of
-:class:`~craft_airflow.statuses.TriggerEventStatus`."""
+the sensor alike, and fires exactly one event: a :class:`~craft_airflow.outcomes.WaitOutcome`,
+its status from the closed set :class:`~craft_airflow.outcomes.OutcomeStatus`."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from craft_airflow.errors import redact
-from craft_airflow.statuses import ExecutionEvent, error_event, timeout_event
+from craft_airflow.errors import clean
+from craft_airflow.outcomes import WaitOutcome, error_outcome, timeout_outcome
+from craft_airflow.routes import CraftRoute, RouteKind, route_from_kwargs
 
 if TYPE_CHECKING:
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
@@ -27,18 +28,22 @@ def _epoch(value: float | datetime | None) -> float | None:
 
 
 class CraftExecutionTrigger(BaseTrigger):
-    """Wait for an execution to end and fire one event carrying an ``ExecutionEvent`` dict.
+    """Wait for an execution to end and fire one event carrying a ``WaitOutcome`` dict.
 
-    The trigger holds no secret: it re-reads the connection on the triggerer.
+    The trigger holds no secret: its route is a kind and names
+    (:meth:`~craft_airflow.routes.CraftRoute.to_kwargs`); the tokens are read from the
+    connection again on the triggerer.
 
     :param execution_id: the execution to follow.
     :param conn_id: the ``craftai`` connection.
     :param end_time: wall-clock deadline (epoch seconds, or an aware datetime); past it the event
         is ``timeout`` and the execution keeps running. ``None``: no deadline.
-    :param endpoint_name: with an endpoint-token-only connection, the deployment whose results
-        route is polled.
-    :param endpoint_url_path: that endpoint's public path (defaults to ``endpoint_name``).
+    :param route: the route's kwargs; ``None``: the SDK-token route (or, for a trigger
+        serialised before routes existed, the endpoint route of ``endpoint_name``).
     :param poll_interval: pause after a "not yet" answered in under a second.
+    :param endpoint_name: kwargs of triggers serialised before routes existed (the endpoint
+        route); new triggers carry it in ``route``.
+    :param endpoint_url_path: as ``endpoint_name``.
     """
 
     def __init__(
@@ -47,16 +52,23 @@ class CraftExecutionTrigger(BaseTrigger):
         conn_id: str,
         *,
         end_time: float | datetime | None = None,
+        route: Mapping[str, Any] | None = None,
+        poll_interval: float = 5.0,
         endpoint_name: str | None = None,
         endpoint_url_path: str | None = None,
-        poll_interval: float = 5.0,
     ) -> None:
-        super().__init__()
+        BaseTrigger.__init__(self)  # not super(): untyped_calls_exclude misses super() calls
         self.execution_id = execution_id
         self.conn_id = conn_id
         self.end_time = _epoch(end_time)
-        self.endpoint_name = endpoint_name
-        self.endpoint_url_path = endpoint_url_path
+        if route is None:
+            kind = RouteKind.ENDPOINT if endpoint_name else RouteKind.SDK
+            route = {
+                "kind": str(kind),
+                "endpoint_name": endpoint_name,
+                "endpoint_url_path": endpoint_url_path,
+            }
+        self.route: CraftRoute = route_from_kwargs(route)
         self.poll_interval = float(poll_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -67,8 +79,7 @@ class CraftExecutionTrigger(BaseTrigger):
                 "execution_id": self.execution_id,
                 "conn_id": self.conn_id,
                 "end_time": self.end_time,
-                "endpoint_name": self.endpoint_name,
-                "endpoint_url_path": self.endpoint_url_path,
+                "route": self.route.to_kwargs(),
                 "poll_interval": self.poll_interval,
             },
         )
@@ -80,29 +91,24 @@ class CraftExecutionTrigger(BaseTrigger):
         return CraftAIAsyncHook(self.conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Wait, then yield exactly one event (``ExecutionEvent.to_dict()``)."""
-        yield TriggerEvent((await self._outcome()).to_dict())
+        """Wait, then yield exactly one event (``WaitOutcome.to_event()``)."""
+        yield TriggerEvent((await self._outcome()).to_event())
 
-    async def _outcome(self) -> ExecutionEvent:
+    async def _outcome(self) -> WaitOutcome:
         timeout = None if self.end_time is None else self.end_time - time.time()
         if timeout is not None and timeout <= 0:
-            return timeout_event(self.execution_id, 0)
+            return timeout_outcome(self.execution_id, 0)
         hook = self._hook()
         try:
-            return await hook.wait_for_execution(
-                self.execution_id,
-                timeout=timeout,
-                endpoint_name=self.endpoint_name,
-                endpoint_url_path=self.endpoint_url_path,
-                poll_interval=self.poll_interval,
+            return await self.route.await_outcome(
+                hook, self.execution_id, timeout=timeout, poll_interval=self.poll_interval
             )
         except Exception as exc:
             # Every failure to follow becomes an ``error`` event: the task then fails with the
             # message instead of the trigger dying without an event.
             self.log.warning("Cannot follow Craft AI execution %s: %s", self.execution_id, exc)
-            return error_event(
-                self.execution_id,
-                redact(f"Could not follow execution {self.execution_id}: {exc}"),
+            return error_outcome(
+                self.execution_id, clean(f"Could not follow execution {self.execution_id}: {exc}")
             )
         finally:
             await hook.aclose()

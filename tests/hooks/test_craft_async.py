@@ -15,8 +15,10 @@ from scripted_server import ScriptedServer, reply, reset
 from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConnectionError
 from craft_airflow.hooks.craft import CraftAIHook
 from craft_airflow.hooks.craft_async import CraftAIAsyncHook, classify_httpx_exception
-from craft_airflow.protocol import FailureKind, FileInput
-from craft_airflow.statuses import ExecutionStatus, TriggerEventStatus
+from craft_airflow.inputs.files import FileInput
+from craft_airflow.outcomes import OutcomeStatus
+from craft_airflow.protocol.http import FailureKind
+from craft_airflow.statuses import ExecutionStatus
 
 
 async def test_config_is_read_with_the_async_api(platform_conn):
@@ -34,14 +36,14 @@ async def test_wait_success_failure_and_timeout(platform_conn):
     long = sync.run_pipeline("slow", inputs={"seconds": 8})
     hook = CraftAIAsyncHook()
     events = await asyncio.gather(
-        hook.wait_for_execution(ok, timeout=60, poll_interval=0.2),
-        hook.wait_for_execution(bad, timeout=60, poll_interval=0.2),
-        hook.wait_for_execution(long, timeout=1, poll_interval=0.2),
+        hook.await_outcome(ok, timeout=60, poll_interval=0.2),
+        hook.await_outcome(bad, timeout=60, poll_interval=0.2),
+        hook.await_outcome(long, timeout=1, poll_interval=0.2),
     )
     assert [e.status for e in events] == [
-        TriggerEventStatus.SUCCESS,
-        TriggerEventStatus.FAILED,
-        TriggerEventStatus.TIMEOUT,
+        OutcomeStatus.SUCCESS,
+        OutcomeStatus.FAILED,
+        OutcomeStatus.TIMEOUT,
     ]
     assert "async-kaboom" in events[1].message
     assert long in events[2].message
@@ -53,10 +55,10 @@ async def test_endpoint_route(endpoint_only_conn):
     execution_id = CraftAIHook().trigger_endpoint(
         "word-count-endpoint", files={"document": FileInput("d.txt", io.BytesIO(b"a b c"))}
     )
-    event = await CraftAIAsyncHook().wait_for_execution(
-        execution_id, timeout=60, endpoint_name="word-count-endpoint", poll_interval=0.2
+    event = await CraftAIAsyncHook().await_endpoint_outcome(
+        "word-count-endpoint", execution_id, timeout=60, poll_interval=0.2
     )
-    assert event.status == TriggerEventStatus.SUCCESS
+    assert event.status == OutcomeStatus.SUCCESS
     assert event.execution_id == execution_id
 
 
@@ -69,8 +71,8 @@ async def test_long_poll_survives_429_502_and_reset(proxy_conn):
         reply(502, b"<html>bad gateway</html>", {"Content-Type": "text/html"}),
         reset(),
     )
-    event = await CraftAIAsyncHook().wait_for_execution(execution_id, timeout=60)
-    assert event.status == TriggerEventStatus.SUCCESS
+    event = await CraftAIAsyncHook().await_outcome(execution_id, timeout=60)
+    assert event.status == OutcomeStatus.SUCCESS
     assert proxy_conn.count("GET", r"/outputs$") >= 4
 
 
@@ -79,13 +81,13 @@ async def test_bad_sdk_token_raises_auth_error_without_the_token(platform_conn, 
         monkeypatch, platform_conn.url, "wrong-async-token-77", control_url=platform_conn.url
     )
     with pytest.raises(CraftAuthError) as err:
-        await CraftAIAsyncHook().wait_for_execution("x", timeout=5)
+        await CraftAIAsyncHook().await_outcome("x", timeout=5)
     assert "wrong-async-token-77" not in str(err.value)
 
 
 async def test_unknown_execution_raises(platform_conn):
     with pytest.raises(CraftAPIError) as err:
-        await CraftAIAsyncHook().wait_for_execution("no-such-execution", timeout=10)
+        await CraftAIAsyncHook().await_outcome("no-such-execution", timeout=10)
     assert err.value.status_code == 404
 
 
@@ -131,8 +133,8 @@ async def test_no_token_in_httpx_logs(endpoint_only_conn, caplog):
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("httpx").setLevel(logging.DEBUG)  # worst case: someone turned it on
         try:
-            await CraftAIAsyncHook().wait_for_execution(
-                execution_id, timeout=60, endpoint_name="all-types-endpoint", poll_interval=0.2
+            await CraftAIAsyncHook().await_endpoint_outcome(
+                "all-types-endpoint", execution_id, timeout=60, poll_interval=0.2
             )
         finally:
             logging.getLogger("httpx").setLevel(logging.WARNING)

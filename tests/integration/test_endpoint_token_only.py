@@ -61,11 +61,12 @@ def test_operator_waits_in_the_worker_through_the_endpoint_routes(
     endpoint_only, document, tmp_path
 ):
     from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
+    from craft_airflow.routes import EndpointRoute
 
     op = CraftTriggerEndpointOperator(
         task_id="t", endpoint_name=ENDPOINT, files={"document": document}
     )
-    assert op._endpoint_route() == (ENDPOINT, ENDPOINT)
+    assert op.route == EndpointRoute(ENDPOINT)
     ctx = context(tmp_path)
     result = op.execute(ctx)
     assert result["words"] == 4
@@ -84,7 +85,11 @@ def test_deferred_wait_through_the_endpoint_routes(endpoint_only, document, tmp_
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(ctx)
     trigger = deferred.value.trigger
-    assert trigger.serialize()[1]["endpoint_name"] == ENDPOINT
+    assert trigger.serialize()[1]["route"] == {
+        "kind": "endpoint",
+        "endpoint_name": ENDPOINT,
+        "endpoint_url_path": None,
+    }
 
     async def first_event():
         async for event in trigger.run():
@@ -99,7 +104,7 @@ def test_deferred_wait_through_the_endpoint_routes(endpoint_only, document, tmp_
 
 def test_sensor_follows_an_endpoint_execution(endpoint_only, document, tmp_path):
     from craft_airflow.hooks.craft import CraftAIHook
-    from craft_airflow.protocol import FileInput
+    from craft_airflow.inputs.files import FileInput
     from craft_airflow.sensors.execution import CraftExecutionSensor
 
     hook = CraftAIHook()

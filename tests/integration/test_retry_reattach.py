@@ -52,7 +52,7 @@ def assert_the_retry_started_its_own_execution(
     assert not RESUMABLE
     assert new != earlier
     assert executions_of(hook, pipeline) == before | {new}
-    assert hook.wait_for_execution(earlier, timeout=60).status == "success"
+    assert hook.wait_for_outcome(earlier, timeout=60).status == "success"
 
 
 def test_retry_waits_for_the_running_execution_instead_of_starting_another(hook):
@@ -95,7 +95,7 @@ def test_retry_after_a_failed_execution_starts_a_new_one(hook):
     from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 
     failed = hook.run_pipeline("failing", inputs={"message": "first try"})
-    assert hook.wait_for_execution(failed, timeout=60).status == "failed"
+    assert hook.wait_for_outcome(failed, timeout=60).status == "failed"
     before = executions_of(hook, "failing")
     store = StateStore(craft_execution_id=failed)
     ctx = context(store)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from craft_airflow.connection import CraftConnectionConfig
-from craft_airflow.statuses import ExecutionEvent
+from craft_airflow.outcomes import WaitOutcome
 
 
 @dataclass
@@ -52,7 +52,7 @@ class FakeHook:
         outputs: list[dict] | None = None,
         files: dict[str, bytes] | None = None,
         logs: list[dict] | None = None,
-        wait_event: ExecutionEvent | None = None,
+        wait_event: WaitOutcome | None = None,
         endpoint_results: dict | None = None,
         deployment: dict | None = None,
     ) -> None:
@@ -117,8 +117,15 @@ class FakeHook:
         self._record("get_execution", execution_id)
         return {"execution_id": execution_id, "status": self.statuses[execution_id]}
 
-    def wait_for_execution(self, execution_id: str, **kwargs: Any) -> ExecutionEvent:
-        self._record("wait_for_execution", execution_id, **kwargs)
+    def wait_for_outcome(self, execution_id: str, **kwargs: Any) -> WaitOutcome:
+        self._record("wait_for_outcome", execution_id, **kwargs)
+        assert self.wait_event is not None, "the test did not script a wait outcome"
+        return self.wait_event
+
+    def wait_for_endpoint_outcome(
+        self, endpoint_name: str, execution_id: str, **kwargs: Any
+    ) -> WaitOutcome:
+        self._record("wait_for_endpoint_outcome", endpoint_name, execution_id, **kwargs)
         assert self.wait_event is not None, "the test did not script a wait outcome"
         return self.wait_event
 

@@ -9,11 +9,12 @@ from airflow.sdk import ObjectStoragePath
 from craft_fakes import FakeHook, FakeTaskInstance, make_context, use_hook
 
 from craft_airflow.connection import CraftConnectionConfig
-from craft_airflow.io import CraftInputError
+from craft_airflow.errors import CraftInputError
 from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
-from craft_airflow.statuses import ExecutionEvent, ExecutionStatus, TriggerEventStatus
+from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.statuses import ExecutionStatus
 
-SUCCESS = ExecutionEvent(TriggerEventStatus.SUCCESS, "wc-1", ExecutionStatus.SUCCEEDED, "ok")
+SUCCESS = WaitOutcome(OutcomeStatus.SUCCESS, "wc-1", ExecutionStatus.SUCCEEDED, "ok")
 
 
 def config(**kwargs) -> CraftConnectionConfig:
@@ -113,8 +114,8 @@ def test_endpoint_token_only_follows_the_endpoint_results_route():
     ti = FakeTaskInstance()
     result = op.execute(make_context(ti))
     assert not hook.called("get_execution")  # no status call without the SDK token
-    ((_, kwargs),) = hook.called("wait_for_execution")
-    assert (kwargs["endpoint_name"], kwargs["endpoint_url_path"]) == ("wc", "wc-path")
+    ((args, kwargs),) = hook.called("wait_for_endpoint_outcome")
+    assert (args, kwargs["endpoint_url_path"]) == (("wc", "wc-1"), "wc-path")
     assert result["words"] == 3 and result["none"] is None
     assert ObjectStoragePath(result["upper"]).read_bytes() == b"A B C"
     assert not hook.called("get_logs")

@@ -13,10 +13,11 @@ from airflow.sdk import ObjectStoragePath
 from airflow_compat import RESUMABLE, serialization_round_trip
 from craft_fakes import FakeHook, FakeStateStore, FakeTaskInstance, make_context, use_hook
 
-from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
-from craft_airflow.io import CraftInputError, InputSource
+from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftInputError, CraftWaitTimeout
+from craft_airflow.inputs.mappings import InputSource
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
-from craft_airflow.statuses import ExecutionEvent, ExecutionStatus, TriggerEventStatus
+from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.statuses import ExecutionStatus
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 PIPELINE = {
@@ -150,7 +151,7 @@ def test_submit_validates_and_streams_file_inputs(tmp_path: Path):
     assert result == "all-types-1"
     assert ti.xcoms["execution_id"] == "all-types-1"
     assert ti.xcoms["_link_CraftExecutionLink"] == "https://ui.example/executions/all-types-1"
-    assert not hook.called("wait_for_execution")
+    assert not hook.called("wait_for_outcome")
 
 
 def test_inputs_are_checked_before_anything_runs():
@@ -200,7 +201,7 @@ def test_finished_already_returns_outputs_without_deferring(capfd):
     assert result["report"].startswith("file://")
     assert result["report"].endswith("/craft_outputs/d/r_1/t/all-types-1/report")
     assert "[craft] t1 working" in capfd.readouterr().out
-    assert not hook.called("wait_for_execution")
+    assert not hook.called("wait_for_outcome")
 
 
 def test_running_execution_defers_to_the_shared_trigger():
@@ -225,16 +226,16 @@ def test_running_execution_waits_in_the_worker_when_not_deferrable():
         FakeHook(
             pipeline=PIPELINE,
             outputs=OUTPUT_ITEMS[:1],
-            wait_event=ExecutionEvent(
-                TriggerEventStatus.SUCCESS, "all-types-1", ExecutionStatus.SUCCEEDED, "ok"
+            wait_event=WaitOutcome(
+                OutcomeStatus.SUCCESS, "all-types-1", ExecutionStatus.SUCCEEDED, "ok"
             ),
         ),
     )
     assert op.execute(make_context()) == {"text": "HI"}
-    ((args, kwargs),) = hook.called("wait_for_execution")
+    ((args, kwargs),) = hook.called("wait_for_outcome")
     assert args == ("all-types-1",)
     assert kwargs["timeout"] == 30
-    assert kwargs["endpoint_name"] is None
+    assert not hook.called("wait_for_endpoint_outcome")
 
 
 # -- execute_complete: the one finish path ---------------------------------------------------
@@ -248,20 +249,36 @@ def test_execute_complete_success_returns_outputs():
     assert ObjectStoragePath(result["report"]).read_bytes() == b"abc"
 
 
-def test_execute_complete_failed_raises_with_message_and_last_log_lines():
+def test_execute_complete_failed_raises_with_message_and_last_log_lines(capfd):
     op = operator()
     logs = [{"timestamp": f"t{i}", "message": f"line {i}"} for i in range(30)]
-    use_hook(op, FakeHook(logs=logs))
+    hook = use_hook(op, FakeHook(logs=logs))
+    # The trigger read the logs once and sent their tail with the event.
+    tail = WaitOutcome(OutcomeStatus.FAILED, "all-types-1").with_log_tail(logs).log_tail
     with pytest.raises(CraftExecutionFailed) as failed:
         op.execute_complete(
-            make_context(), event("failed", "Failed", "ValueError: boom\nLast log lines:\nline 29")
+            make_context(),
+            {**event("failed", "Failed", "ValueError: boom"), "log_tail": list(tail)},
         )
     text = str(failed.value)
     assert isinstance(failed.value, AirflowException)
     assert text.startswith("ValueError: boom")
+    assert "Last log lines:" in text
     assert "line 10" in text and "line 29" in text and "line 9\n" not in text
     assert text.count("line 29") == 1
     assert failed.value.status == "Failed"
+    assert not hook.called("get_logs")  # one logs call per failure: the wait's
+    assert "[craft] line 29" in capfd.readouterr().out
+
+
+def test_already_failed_execution_reads_its_logs_once():
+    op = operator(inputs={"text": "hi"})
+    logs = [{"timestamp": "t", "message": "about to fail"}]
+    hook = use_hook(op, FakeHook(pipeline=PIPELINE, logs=logs))
+    hook.statuses["all-types-1"] = "Failed"
+    with pytest.raises(CraftExecutionFailed, match="about to fail"):
+        op.execute(make_context())
+    assert len(hook.called("get_logs")) == 1
 
 
 def test_execute_complete_timeout_raises_wait_timeout():
@@ -329,8 +346,8 @@ def test_retry_follows_the_running_execution_of_an_earlier_try():
             pipeline=PIPELINE,
             statuses={EARLIER: "Running"},
             outputs=OUTPUT_ITEMS[:1],
-            wait_event=ExecutionEvent(
-                TriggerEventStatus.SUCCESS, followed, ExecutionStatus.SUCCEEDED, "ok"
+            wait_event=WaitOutcome(
+                OutcomeStatus.SUCCESS, followed, ExecutionStatus.SUCCEEDED, "ok"
             ),
         ),
     )
@@ -338,7 +355,7 @@ def test_retry_follows_the_running_execution_of_an_earlier_try():
     ti = FakeTaskInstance(try_number=2)
 
     assert op.execute(make_context(ti, store)) == {"text": "HI"}
-    assert hook.called("wait_for_execution")[0][0] == (followed,)
+    assert hook.called("wait_for_outcome")[0][0] == (followed,)
     if RESUMABLE:
         assert not hook.called("run_pipeline")
         assert ti.xcoms["execution_id"] == EARLIER
@@ -355,8 +372,8 @@ def test_retry_collects_the_outputs_of_an_earlier_try_that_succeeded():
             statuses={EARLIER: "Succeeded"},
             outputs=OUTPUT_ITEMS[:1],
             # Only a new execution is waited for (Airflow < 3.3).
-            wait_event=ExecutionEvent(
-                TriggerEventStatus.SUCCESS, "all-types-1", ExecutionStatus.SUCCEEDED, "ok"
+            wait_event=WaitOutcome(
+                OutcomeStatus.SUCCESS, "all-types-1", ExecutionStatus.SUCCEEDED, "ok"
             ),
         ),
     )
@@ -366,7 +383,7 @@ def test_retry_collects_the_outputs_of_an_earlier_try_that_succeeded():
     assert op.execute(make_context(ti, store)) == {"text": "HI"}
     if RESUMABLE:
         assert not hook.called("run_pipeline")
-        assert not hook.called("wait_for_execution")
+        assert not hook.called("wait_for_outcome")
         assert hook.called("get_outputs")[0][0] == (EARLIER,)
         assert ti.xcoms["execution_id"] == EARLIER
     else:

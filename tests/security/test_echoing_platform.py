@@ -29,6 +29,7 @@ from secret_search import Corpus, exception_texts
 
 from craft_airflow.hooks.craft import CraftAIHook
 from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+from craft_airflow.routes import route_for
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 SDK_TOKEN = f"sdk-SECRET-echo-{secrets.token_hex(10)}"
@@ -150,9 +151,9 @@ def sync_calls(hook: CraftAIHook, url: str) -> dict[str, Callable[[], Any]]:
         "endpoint_file": lambda: hook.download_endpoint_file(
             file_url, io.BytesIO(), endpoint_name="echo-endpoint"
         ),
-        "wait": lambda: hook.wait_for_execution("echo-1", timeout=1, poll_interval=0.2),
-        "endpoint_wait": lambda: hook.wait_for_execution(
-            "echo-1", timeout=1, endpoint_name="echo-endpoint", poll_interval=0.2
+        "wait": lambda: hook.wait_for_outcome("echo-1", timeout=1, poll_interval=0.2),
+        "endpoint_wait": lambda: route_for(hook.config, endpoint_name="echo-endpoint").wait(
+            hook, "echo-1", timeout=1, poll_interval=0.2
         ),
     }
 
@@ -161,10 +162,9 @@ async def async_calls(texts: list[tuple[str, str]], label: str) -> None:
     for endpoint in (None, "echo-endpoint"):
         hook = CraftAIAsyncHook("craft_echo")
         try:
-            event = await hook.wait_for_execution(
-                "echo-1", timeout=1, endpoint_name=endpoint, poll_interval=0.2
-            )
-            texts.append((f"{label} async wait {endpoint}", json.dumps(event.to_dict())))
+            route = route_for(await hook.get_config(), endpoint_name=endpoint)
+            event = await route.await_outcome(hook, "echo-1", timeout=1, poll_interval=0.2)
+            texts.append((f"{label} async wait {endpoint}", json.dumps(event.to_event())))
         except Exception as exc:
             texts += [(f"{label} async wait {endpoint}", t) for t in exception_texts(exc)]
         finally:

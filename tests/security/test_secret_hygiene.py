@@ -343,6 +343,7 @@ def direct_calls(hygiene_platform: Platform, capfd: pytest.CaptureFixture[str]) 
     printed or logged (structlog writes to the standard streams, so ``capfd``)."""
     from craft_airflow.hooks.craft import CraftAIHook
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+    from craft_airflow.routes import route_for
     from craft_airflow.triggers.execution import CraftExecutionTrigger
 
     url = hygiene_platform.platform.url
@@ -383,12 +384,9 @@ def direct_calls(hygiene_platform: Platform, capfd: pytest.CaptureFixture[str]) 
                     "endpoint_file": lambda h=hook: h.download_endpoint_file(
                         file_url, io.BytesIO(), endpoint_name="all-types-endpoint"
                     ),
-                    "endpoint_wait": lambda h=hook: h.wait_for_execution(
-                        "all-types-unknown",
-                        timeout=3,
-                        endpoint_name="all-types-endpoint",
-                        poll_interval=0.5,
-                    ),
+                    "endpoint_wait": lambda h=hook: route_for(
+                        h.config, endpoint_name="all-types-endpoint"
+                    ).wait(h, "all-types-unknown", timeout=3, poll_interval=0.5),
                 }
                 for call_name, call in calls.items():
                     _collect(texts, f"{conn_id} {call_name}", call)
@@ -397,20 +395,20 @@ def direct_calls(hygiene_platform: Platform, capfd: pytest.CaptureFixture[str]) 
             # A failing pipeline, followed to its end.
             hook = sync_hooks["craft_ai_default"]
             execution_id = hook.run_pipeline("failing", inputs={"message": "boom"})
-            event = hook.wait_for_execution(execution_id, timeout=60, poll_interval=0.5)
+            event = hook.wait_for_outcome(execution_id, timeout=60, poll_interval=0.5)
             assert event.status == "failed", event
-            texts.append(("failing pipeline event", json.dumps(event.to_dict())))
+            texts.append(("failing pipeline event", json.dumps(event.to_event())))
             hook.close()
 
             # The endpoint results route answering "not yet" (307 to a URL with ?token=) until
             # the wait times out.
             hook = sync_hooks["craft_endpoint_only"]
             slow_id = hook.trigger_endpoint("slow-endpoint", inputs={"seconds": 3})
-            event = hook.wait_for_execution(
-                slow_id, timeout=1.5, endpoint_name="slow-endpoint", poll_interval=0.5
+            event = route_for(hook.config, endpoint_name="slow-endpoint").wait(
+                hook, slow_id, timeout=1.5, poll_interval=0.5
             )
             assert event.status == "timeout", event
-            texts.append(("endpoint wait timeout event", json.dumps(event.to_dict())))
+            texts.append(("endpoint wait timeout event", json.dumps(event.to_event())))
             hook.close()
 
             async def follow_async() -> None:
@@ -424,10 +422,11 @@ def direct_calls(hygiene_platform: Platform, capfd: pytest.CaptureFixture[str]) 
                 ):
                     async_hook = CraftAIAsyncHook(conn_id)
                     try:
-                        waited = await async_hook.wait_for_execution(
-                            followed, timeout=1, endpoint_name=endpoint, poll_interval=0.5
+                        route = route_for(await async_hook.get_config(), endpoint_name=endpoint)
+                        waited = await route.await_outcome(
+                            async_hook, followed, timeout=1, poll_interval=0.5
                         )
-                        texts.append((f"async {conn_id} event", json.dumps(waited.to_dict())))
+                        texts.append((f"async {conn_id} event", json.dumps(waited.to_event())))
                     except Exception as exc:
                         texts.extend((f"async {conn_id}", t) for t in exception_texts(exc))
                     finally:

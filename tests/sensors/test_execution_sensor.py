@@ -8,8 +8,8 @@ from craft_fakes import FakeHook, FakeTaskInstance, make_context, use_hook
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import CraftExecutionFailed
+from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
 from craft_airflow.sensors.execution import CraftExecutionSensor
-from craft_airflow.statuses import ExecutionEvent, TriggerEventStatus
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 OUTPUTS = [
@@ -95,12 +95,12 @@ def test_endpoint_token_only_pokes_through_the_results_route():
         s,
         FakeHook(
             config=CraftConnectionConfig(environment_url="https://e", default_endpoint_token="tok"),
-            wait_event=ExecutionEvent(TriggerEventStatus.TIMEOUT, "slow-1", None, "not yet"),
+            wait_event=WaitOutcome(OutcomeStatus.TIMEOUT, "slow-1", None, "not yet"),
         ),
     )
     assert s.poke(make_context()).is_done is False
-    ((_, kwargs),) = hook.called("wait_for_execution")
-    assert kwargs["endpoint_name"] == "ep" and 1 <= kwargs["timeout"] <= 30
+    ((args, kwargs),) = hook.called("wait_for_endpoint_outcome")
+    assert args == ("ep", "slow-1") and 1 <= kwargs["timeout"] <= 30
     assert not hook.called("get_execution")
 
 

@@ -12,7 +12,8 @@ import pytest
 from craft_fixtures import set_connection
 
 from craft_airflow.hooks.craft import CraftAIHook
-from craft_airflow.statuses import TriggerEventStatus, parse_trigger_event
+from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.routes import EndpointRoute, SdkRoute
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 
@@ -26,25 +27,30 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
         "ex-1",
         "craft_conn",
         end_time=1_800_000_000.5,
-        endpoint_name="dep",
-        endpoint_url_path="dep-path",
+        route=EndpointRoute("dep", "dep-path").to_kwargs(),
         poll_interval=2,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "craft_airflow.triggers.execution.CraftExecutionTrigger"
     rebuilt = CraftExecutionTrigger(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
+    assert rebuilt.route == EndpointRoute("dep", "dep-path")
     assert json.loads(json.dumps(kwargs)) == kwargs
-    assert set(kwargs) == {
-        "execution_id",
-        "conn_id",
-        "end_time",
-        "endpoint_name",
-        "endpoint_url_path",
-        "poll_interval",
+    assert set(kwargs) == {"execution_id", "conn_id", "end_time", "route", "poll_interval"}
+    assert kwargs["route"] == {
+        "kind": "endpoint",
+        "endpoint_name": "dep",
+        "endpoint_url_path": "dep-path",
     }
     # The connection is re-read on the triggerer: nothing secret-looking is carried.
     assert not any("token" in k or "password" in k for k in kwargs)
+    assert not any("token" in k for k in kwargs["route"])
+
+
+def test_kwargs_of_a_trigger_serialised_before_routes_still_rebuild_it():
+    old = CraftExecutionTrigger("ex-1", "c", endpoint_name="dep", endpoint_url_path="dep-path")
+    assert old.route == EndpointRoute("dep", "dep-path")
+    assert CraftExecutionTrigger("ex-1", "c").route == SdkRoute()
 
 
 def test_end_time_accepts_an_aware_datetime():
@@ -71,11 +77,11 @@ async def test_success_failure_and_timeout_events(platform_conn):
         ),
     )
     assert all(len(events) == 1 for events in results)
-    events = [parse_trigger_event(events[0]) for events in results]
+    events = [WaitOutcome.from_event(events[0]) for events in results]
     assert [e.status for e in events] == [
-        TriggerEventStatus.SUCCESS,
-        TriggerEventStatus.FAILED,
-        TriggerEventStatus.TIMEOUT,
+        OutcomeStatus.SUCCESS,
+        OutcomeStatus.FAILED,
+        OutcomeStatus.TIMEOUT,
     ]
     assert [e.execution_id for e in events] == [ok, bad, long]
     assert "trigger-kaboom" in events[1].message
@@ -88,18 +94,18 @@ async def test_endpoint_route(endpoint_only_conn):
         CraftExecutionTrigger(
             execution_id,
             "craft_ai_default",
-            endpoint_name="all-types-endpoint",
+            route=EndpointRoute("all-types-endpoint").to_kwargs(),
             poll_interval=0.2,
         )
     )
-    assert parse_trigger_event(payload).status == TriggerEventStatus.SUCCESS
+    assert WaitOutcome.from_event(payload).status == OutcomeStatus.SUCCESS
 
 
 async def test_past_end_time_times_out_at_once():
     (payload,) = await run_trigger(
         CraftExecutionTrigger("ex-late", "no_such_conn", end_time=time.time() - 1)
     )
-    assert parse_trigger_event(payload).status == TriggerEventStatus.TIMEOUT
+    assert WaitOutcome.from_event(payload).status == OutcomeStatus.TIMEOUT
 
 
 @pytest.mark.parametrize("problem", ["missing_connection", "bad_token", "unknown_execution"])
@@ -113,8 +119,8 @@ async def test_cannot_follow_gives_one_error_event(problem, platform_conn, monke
         )
     events = await run_trigger(CraftExecutionTrigger("ex-404", conn_id, poll_interval=0.2))
     assert len(events) == 1
-    event = parse_trigger_event(events[0])
-    assert event.status == TriggerEventStatus.ERROR
+    event = WaitOutcome.from_event(events[0])
+    assert event.status == OutcomeStatus.ERROR
     assert "ex-404" in event.message
     assert "bad-trigger-token-88" not in event.message
 
@@ -132,7 +138,7 @@ async def test_request_count_of_a_deferred_5s_wait(proxy_conn):
     execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 5})
     before = len(proxy_conn.requests)
     (payload,) = await run_trigger(CraftExecutionTrigger(execution_id, "craft_ai_default"))
-    assert parse_trigger_event(payload).status == TriggerEventStatus.SUCCESS
+    assert WaitOutcome.from_event(payload).status == OutcomeStatus.SUCCESS
     seen = [(r.method, r.path.rsplit("/", 1)[-1]) for r in proxy_conn.requests[before:]]
     print("trigger requests for a 5 s execution:", len(seen), seen)
     # its own token refresh, 1-3 long-polls (5 s hold), the final status read

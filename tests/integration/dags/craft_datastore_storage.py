@@ -13,7 +13,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, ObjectStoragePath, task
 
-from craft_airflow.io import OutputDestination
+from craft_airflow.inputs.mappings import OutputDestination
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 from craft_airflow.outputs import safe_component
 

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import random
+from email.utils import formatdate
 
 import pytest
 
-from craft_airflow.retry import RetryPolicy, http_date, parse_retry_after
+from craft_airflow.retry import RetryPolicy, parse_retry_after
+
+
+def http_date(epoch: float) -> str:
+    """An epoch time as an HTTP date (``Retry-After`` form)."""
+    return formatdate(epoch, usegmt=True)
 
 
 class FakeClock:
