@@ -9,7 +9,7 @@ deployment name -> token), ``endpoints`` (the names of ``endpoint_tokens``, show
 ``verify_tls``, ``request_timeout``, ``long_poll_timeout``, ``execution_url_template``,
 ``output_storage``, ``max_retries``, ``max_retry_seconds``, ``connect_retry_seconds``.
 
-The connection type was ``craft_ai`` before 0.2; Airflow warns about an ``_`` in a connection
+The connection type used to be ``craft_ai``; Airflow warns about an ``_`` in a connection
 type at every lookup (RFC 3986 schemes), and turns ``-`` into ``_``, so the type is ``craftai``.
 ``craft_ai`` still works and logs that it is deprecated.
 """

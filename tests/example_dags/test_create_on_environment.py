@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE_PIPELINES, SDK_TOKEN
 
-SCRIPT = EXAMPLE_PIPELINES / "create_on_environment.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "example_dags/pipelines/create_on_environment.py"
+SDK_TOKEN = "script-sdk-token-5d1e"
 
 
 def load_script() -> Any:
