@@ -5,7 +5,8 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist
+.PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist test-deployment \
+	test-browser deploy-debs deploy-provider
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,39 @@ dist: $(STAMP)
 test-dist: dist
 	$(BIN)/pytest -p no:cacheprovider tests/dist
 
+# A real deployment (tests/deployment/, tests/browser/): PostgreSQL, Redis and Chromium from
+# Debian's packages; Airflow, the Celery provider and the provider itself installed NON-editable in
+# their own venv, as a user installs them (the provider is reinstalled from the tree at each run).
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+DEPLOY_DEBS := postgresql redis-server chromium chromium-driver
+DEPLOY_PYPI := "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-celery psycopg2-binary asyncpg \
+	pytest selenium
+
+$(DEPLOY_STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install -q --disable-pip-version-check uv
+	$(DEPLOY_VENV)/bin/uv pip install -q --compile-bytecode -p $(DEPLOY_VENV)/bin/python \
+		".[local,test]" $(DEPLOY_PYPI)
+	touch $(DEPLOY_STAMP)
+
+# The Debian packages, installed only when one is missing (CI runs as root).
+deploy-debs:
+	@dpkg -s $(DEPLOY_DEBS) >/dev/null 2>&1 || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+		--no-install-recommends $(DEPLOY_DEBS); }
+
+# The provider from this tree, as a wheel build (not editable), on top of the venv's packages.
+deploy-provider: $(DEPLOY_STAMP)
+	$(DEPLOY_VENV)/bin/uv pip install -q --compile-bytecode -p $(DEPLOY_VENV)/bin/python \
+		--reinstall-package craft-airflow --refresh-package craft-airflow --no-deps .
+
+test-deployment: deploy-debs deploy-provider
+	$(DEPLOY_VENV)/bin/pytest -q tests/deployment
+
+test-browser: deploy-debs deploy-provider
+	$(DEPLOY_VENV)/bin/pytest -q tests/browser
+
 demo: $(STAMP)
 	$(BIN)/python -m craft_airflow.local.demo
 
@@ -72,4 +106,5 @@ platform: $(STAMP)
 		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
-	rm -rf $(VENV) $(AF31_VENV) .craft-local dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AF31_VENV) $(DEPLOY_VENV) .craft-local dist build .pytest_cache .mypy_cache \
+		.ruff_cache
