@@ -22,6 +22,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from craft_airflow.connection import CONN_TYPE
 from craft_airflow.get_provider_info import get_provider_info
 
 DAG_ID = "craft_run_pipeline"
@@ -30,7 +31,9 @@ UI_TIMEOUT = 90  # a React page on a loaded 2-core machine
 
 
 def _connection_type() -> dict[str, Any]:
-    (connection_type,) = get_provider_info()["connection-types"]
+    (connection_type,) = [
+        c for c in get_provider_info()["connection-types"] if c["connection-type"] == CONN_TYPE
+    ]
     return dict(connection_type)
 
 
