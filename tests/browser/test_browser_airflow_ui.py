@@ -152,6 +152,10 @@ def test_connection_form_placeholders_on_every_extra(
         field = connection_form[name]
         if field.input_type == "checkbox":
             continue  # a switch has no placeholder
+        if field.input_type == "password":
+            # Airflow 3.3.2's form renders a masked extra without any placeholder attribute
+            # (its schema "examples" are ignored there); the field's description stays.
+            continue
         expected = placeholders.get(name)
         if expected is not None and field.placeholder == expected:
             continue
