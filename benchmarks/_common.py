@@ -78,7 +78,7 @@ def set_connection(
 ) -> None:
     """``AIRFLOW_CONN_CRAFT_AI_DEFAULT`` pointing at ``url``."""
     conn: dict[str, Any] = {
-        "conn_type": "craft_ai",
+        "conn_type": "craftai",
         "host": url,
         "extra": {"control_url": control_url or url, **extra},
     }

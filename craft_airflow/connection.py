@@ -1,18 +1,27 @@
-"""Parse an Airflow connection of type ``craft_ai`` into a :class:`CraftConnectionConfig`.
+"""Parse an Airflow connection of type ``craftai`` into a :class:`CraftConnectionConfig`.
 
 Connection fields: ``host`` = environment URL (``https://...``; a bare host name gets
 ``https://``, or the ``schema`` field when it is ``http``/``https``), ``port`` optional,
 ``password`` = SDK token (optional: a connection may hold endpoint tokens only).
 
 Extras (all optional): ``control_url``, ``endpoint_token``, ``endpoint_tokens`` (JSON object
-deployment name -> token), ``verify_tls``, ``request_timeout``, ``long_poll_timeout``,
-``execution_url_template``, ``output_storage``, ``max_retries``, ``max_retry_seconds``.
+deployment name -> token), ``endpoints`` (the names of ``endpoint_tokens``, shown in clear),
+``verify_tls``, ``request_timeout``, ``long_poll_timeout``, ``execution_url_template``,
+``output_storage``, ``max_retries``, ``max_retry_seconds``, ``connect_retry_seconds``.
+
+The connection type used to be ``craft_ai``; Airflow warns about an ``_`` in a connection
+type at every lookup (RFC 3986 schemes), and turns ``-`` into ``_``, so the type is ``craftai``.
+``craft_ai`` still works and logs that it is deprecated.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
+import re
 import string
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +32,11 @@ from craft_airflow.errors import CraftConfigError, register_log_secrets
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
+log = logging.getLogger(__name__)
+
+CONN_TYPE = "craftai"
+#: The connection type's former name, still accepted.
+DEPRECATED_CONN_TYPE = "craft_ai"
 DEFAULT_CONTROL_URL = "https://mlops-platform.craft.ai"
 # Contract §10.5: no deep-link pattern for an execution is known. This default points at the
 # web UI host; users with a known pattern set ``execution_url_template``.
@@ -43,6 +57,8 @@ EXTRA_KEYS = frozenset(
         "output_storage",
         "max_retries",
         "max_retry_seconds",
+        "connect_retry_seconds",
+        "endpoints",
     }
 )
 
@@ -52,7 +68,8 @@ class CraftConnectionConfig:
     """Everything the hooks need from a connection, validated.
 
     :param environment_url: environment root, no trailing slash (``ENV`` in the contract).
-    :param control_url: control root, no trailing slash (``CTL``).
+    :param control_url: control root, no trailing slash (``CTL``); empty: decided by
+        :func:`resolve_control_url`.
     :param sdk_token: SDK token (refresh token), or ``None`` for endpoint-token-only use.
     :param default_endpoint_token: endpoint token used for any deployment without its own.
     :param endpoint_tokens: per-deployment endpoint tokens.
@@ -62,11 +79,13 @@ class CraftConnectionConfig:
     :param execution_url_template: ``str.format`` template for the web UI link.
     :param output_storage: base URI where operators store file outputs.
     :param max_retries: retries of one call after transient failures.
-    :param max_retry_seconds: total time one call may spend retrying.
+    :param max_retry_seconds: total time one call may spend retrying once the platform answered.
+    :param connect_retry_seconds: total time one call may spend retrying while the host it
+        calls has not answered yet (first contact: refused, name not found, connect timeout).
     """
 
     environment_url: str
-    control_url: str = DEFAULT_CONTROL_URL
+    control_url: str = ""
     sdk_token: str | None = field(default=None, repr=False)
     default_endpoint_token: str | None = field(default=None, repr=False)
     endpoint_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -78,7 +97,13 @@ class CraftConnectionConfig:
     output_storage: str | None = None
     max_retries: int = 10
     max_retry_seconds: float = 120.0
+    connect_retry_seconds: float = 10.0
     conn_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.control_url:
+            resolved = resolve_control_url(self.environment_url, None)
+            object.__setattr__(self, "control_url", resolved)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -146,6 +171,34 @@ def normalize_url(value: str, *, conn_id: str | None, field_name: str) -> str:
     return value.rstrip("/")
 
 
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def resolve_control_url(environment_url: str, control_url: str | None) -> str:
+    """The control URL a connection's SDK token is exchanged at (the one place deciding it).
+
+    ``control_url`` when set; else the environment URL itself when that is a loopback URL (a
+    platform on this machine, e.g. the embedded one: its SDK token must never travel to the
+    public control host); else :data:`DEFAULT_CONTROL_URL`.
+    """
+    if control_url is not None:
+        return control_url
+    if is_loopback_url(environment_url):
+        return environment_url
+    return DEFAULT_CONTROL_URL
+
+
 def _as_bool(value: Any, *, conn_id: str | None, field_name: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -183,6 +236,46 @@ def _as_token_map(value: Any, *, conn_id: str | None) -> dict[str, str]:
     ):
         raise _fail(conn_id, "endpoint_tokens", "must be a JSON object of deployment name -> token")
     return dict(value)
+
+
+def _as_names(value: Any, *, conn_id: str | None) -> list[str]:
+    """The ``endpoints`` extra: a JSON list, or names separated by commas or new lines."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise _fail(conn_id, "endpoints", "is not a valid JSON list of names") from None
+        else:
+            value = [n for n in re.split(r"[,\s]+", text) if n]
+    if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
+        raise _fail(
+            conn_id,
+            "endpoints",
+            "must list deployment names (a JSON list, or names separated by commas or new lines)",
+        )
+    return [n.strip() for n in value]
+
+
+def _check_endpoint_names(
+    names: list[str], tokens: Mapping[str, str], *, conn_id: str | None
+) -> None:
+    """The visible ``endpoints`` list must name exactly the deployments of ``endpoint_tokens``
+    (names are not secret; the tokens are never echoed)."""
+    without_token = sorted(set(names) - set(tokens))
+    not_listed = sorted(set(tokens) - set(names))
+    if without_token or not_listed:
+        problems = []
+        if without_token:
+            problems.append(f"{without_token} have no token in 'endpoint_tokens'")
+        if not_listed:
+            problems.append(f"'endpoint_tokens' has tokens for {not_listed}, missing here")
+        raise _fail(
+            conn_id,
+            "endpoints",
+            "must list the deployments of 'endpoint_tokens': " + "; ".join(problems),
+        )
 
 
 def _check_template(template: str, *, conn_id: str | None) -> str:
@@ -241,6 +334,9 @@ def from_connection(
         value = extras.get(key)
         return None if value is None or value == "" else value
 
+    if conn.conn_type == DEPRECATED_CONN_TYPE:
+        _warn_deprecated_type(conn_id)
+
     kwargs: dict[str, Any] = {"conn_id": conn_id}
     kwargs["environment_url"] = _environment_url(conn)
     if opt("control_url") is not None:
@@ -252,11 +348,22 @@ def from_connection(
         kwargs["default_endpoint_token"] = str(extras["endpoint_token"])
     if opt("endpoint_tokens") is not None:
         kwargs["endpoint_tokens"] = _as_token_map(extras["endpoint_tokens"], conn_id=conn_id)
+    if opt("endpoints") is not None:
+        _check_endpoint_names(
+            _as_names(extras["endpoints"], conn_id=conn_id),
+            kwargs.get("endpoint_tokens", {}),
+            conn_id=conn_id,
+        )
     if opt("verify_tls") is not None:
         kwargs["verify_tls"] = _as_bool(
             extras["verify_tls"], conn_id=conn_id, field_name="verify_tls"
         )
-    for key in ("request_timeout", "long_poll_timeout", "max_retry_seconds"):
+    for key in (
+        "request_timeout",
+        "long_poll_timeout",
+        "max_retry_seconds",
+        "connect_retry_seconds",
+    ):
         if opt(key) is not None:
             kwargs[key] = _as_number(extras[key], conn_id=conn_id, field_name=key)
     if opt("max_retries") is not None:
@@ -277,6 +384,15 @@ def from_connection(
     if mask:
         mask_secrets(config)
     return config
+
+
+def _warn_deprecated_type(conn_id: str | None) -> None:
+    message = (
+        f"Connection {conn_id!r} has the deprecated type {DEPRECATED_CONN_TYPE!r}; set its type "
+        f"to {CONN_TYPE!r} (Airflow warns about a '_' in a connection type at every lookup)."
+    )
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
+    log.warning("%s", message)
 
 
 def mask_secrets(config: CraftConnectionConfig) -> None:

@@ -2,7 +2,7 @@
 
 ``ObjectStoragePath("craft://craft_ai_default@/folder/file.csv")`` (or
 ``ObjectStoragePath("craft:///folder/file.csv", conn_id="craft_ai_default")``) is the object
-``folder/file.csv`` of the data store of the environment the ``craft_ai`` connection points at.
+``folder/file.csv`` of the data store of the environment the ``craftai`` connection points at.
 Airflow finds this module through the provider info's ``filesystems`` (``schemes`` and
 ``get_fs``); fsspec and universal-pathlib find the classes through their entry points.
 
@@ -49,7 +49,7 @@ DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
 def get_fs(conn_id: str | None, storage_options: dict[str, Any] | None = None) -> CraftFileSystem:
     """The data store of connection ``conn_id`` (``craft_ai_default`` when ``None``).
 
-    :param conn_id: an Airflow connection of type ``craft_ai`` with an SDK token.
+    :param conn_id: an Airflow connection of type ``craftai`` with an SDK token.
     :param storage_options: ``block_size`` (bytes per read request) is the one option.
 
     The connection is read at the first call, not here: ``ObjectStoragePath`` builds its
@@ -73,7 +73,7 @@ def _info(name: str, obj: DataStoreObject | None = None) -> dict[str, Any]:
 class CraftFileSystem(AbstractFileSystem):
     """fsspec filesystem over one environment's data store.
 
-    :param conn_id: the ``craft_ai`` connection naming the environment (and its SDK token).
+    :param conn_id: the ``craftai`` connection naming the environment (and its SDK token).
     :param block_size: bytes per ``Range`` request when reading.
     """
 

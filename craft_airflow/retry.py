@@ -42,10 +42,15 @@ class RetryPolicy:
     Delay for retry ``n`` (1-based) is uniform in ``[0, min(cap, base * 2**(n-1))]`` (full
     jitter), raised to the server's ``Retry-After`` when one was given. A retry is refused once
     ``max_retries`` retries were made, or when it would end after ``max_seconds`` since the first
-    attempt.
+    attempt. Until the host has answered (:meth:`RetryState.answered`), the time budget is the
+    shorter ``first_contact_seconds``: a host that was never reached (refused, name not found,
+    connect timeout) is most likely a wrong URL or a platform that is down, and the user should
+    hear so in seconds, not minutes.
 
     :param max_retries: retries allowed after the first attempt.
     :param max_seconds: total time budget measured from the first attempt.
+    :param first_contact_seconds: the budget while the host has not answered yet (``None``:
+        ``max_seconds`` throughout).
     :param base: first backoff ceiling, seconds.
     :param cap: largest backoff ceiling, seconds.
     :param rng: random source (``random.random``-like).
@@ -55,15 +60,19 @@ class RetryPolicy:
 
     max_retries: int = 10
     max_seconds: float = 120.0
+    first_contact_seconds: float | None = None
     base: float = 0.5
     cap: float = 30.0
     rng: Callable[[], float] = field(default=random.random, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     wall_clock: Callable[[], float] = field(default=time.time, repr=False)
 
-    def start(self) -> RetryState:
-        """Begin tracking one call."""
-        return RetryState(self, started=self.clock())
+    def start(self, *, answered: bool = False) -> RetryState:
+        """Begin tracking one call.
+
+        :param answered: the host already answered earlier (the full budget applies at once).
+        """
+        return RetryState(self, started=self.clock(), contact=answered)
 
 
 @dataclass
@@ -73,6 +82,25 @@ class RetryState:
     policy: RetryPolicy
     started: float
     retries: int = 0
+    contact: bool = False
+
+    def answered(self) -> None:
+        """The host answered (any HTTP status), or took the request: the full budget applies."""
+        self.contact = True
+
+    @property
+    def first_contact(self) -> bool:
+        """Whether the shorter first-contact budget is the one in force."""
+        return not self.contact and self.policy.first_contact_seconds is not None
+
+    @property
+    def budget_seconds(self) -> float:
+        """The time budget in force."""
+        p = self.policy
+        if self.first_contact:
+            assert p.first_contact_seconds is not None
+            return min(p.first_contact_seconds, p.max_seconds)
+        return p.max_seconds
 
     def backoff(self) -> float:
         p = self.policy
@@ -95,7 +123,7 @@ class RetryState:
         if asked is not None:
             delay = max(delay, asked)
         elapsed = p.clock() - self.started
-        if elapsed + delay > p.max_seconds:
+        if elapsed + delay > self.budget_seconds:
             return None
         self.retries += 1
         return delay

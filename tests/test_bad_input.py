@@ -126,7 +126,7 @@ class Env:
     ) -> str:
         """Define connection ``conn_id`` (environment variable); defaults: the platform."""
         conn: dict[str, Any] = {
-            "conn_type": "craft_ai",
+            "conn_type": "craftai",
             "host": self.platform.url if host is None else host,
             "extra": {"control_url": self.platform.url, **FAST, **extra},
         }
@@ -450,7 +450,7 @@ def dag_failures(
             "AIRFLOW_CONN_CRAFT_AI_DEFAULT",
             json.dumps(
                 {
-                    "conn_type": "craft_ai",
+                    "conn_type": "craftai",
                     "host": craft_platform.url,
                     "password": craft_platform.sdk_token,
                     "extra": {"control_url": craft_platform.url, **FAST},
@@ -682,6 +682,26 @@ CASES = [
         ("field 'endpoint_tokens'", "is not valid JSON", "expected a JSON object"),
     ),
     Case(
+        "extra_endpoints_do_not_match_endpoint_tokens",
+        with_connection(
+            run_pipeline,
+            endpoint_tokens={"all-types-endpoint": WRONG_ENDPOINT_TOKEN},
+            endpoints="all-types-endpoint, word-count-endpoint",
+        ),
+        CraftConfigError,
+        (
+            "field 'endpoints'",
+            "must list the deployments of 'endpoint_tokens'",
+            "['word-count-endpoint'] have no token",
+        ),
+    ),
+    Case(
+        "extra_connect_retry_seconds_negative",
+        with_connection(run_pipeline, connect_retry_seconds=-5),
+        CraftConfigError,
+        ("field 'connect_retry_seconds'", "must not be negative"),
+    ),
+    Case(
         "extra_request_timeout_not_number",
         with_connection(run_pipeline, request_timeout="fast"),
         CraftConfigError,
@@ -697,7 +717,7 @@ CASES = [
         "unknown_connection_id",
         lambda env: run_pipeline(env, craft_conn_id="no_such_connection"),
         CraftConfigError,
-        ("Connection 'no_such_connection'", "craft_conn_id", "not defined", "'craft_ai'"),
+        ("Connection 'no_such_connection'", "craft_conn_id", "not defined", "'craftai'"),
     ),
     Case(
         "unreachable_platform",
@@ -897,7 +917,7 @@ CASES = [
         "craft_path_of_unknown_connection",
         run_all_types(document="craft://craft_nosuch@/x.txt"),
         CraftInputError,
-        ("file input 'document'", "Connection 'craft_nosuch'", "is not defined", "craft_ai"),
+        ("file input 'document'", "Connection 'craft_nosuch'", "is not defined", "craftai"),
     ),
     Case(
         "craft_path_without_sdk_token",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from airflow.sdk import Connection
@@ -13,10 +14,12 @@ from craft_airflow.connection import (
 from craft_airflow.errors import CraftConfigError
 
 
-def conn(host="https://env.example.com/", password="sdk-tok-123", extra=None, **kw):
+def conn(
+    host="https://env.example.com/", password="sdk-tok-123", extra=None, conn_type="craftai", **kw
+):
     return Connection(
         conn_id="craft_test",
-        conn_type="craft_ai",
+        conn_type=conn_type,
         host=host,
         password=password,
         extra=json.dumps(extra) if isinstance(extra, dict) else extra,
@@ -139,3 +142,134 @@ def test_config_is_frozen():
     config = CraftConnectionConfig(environment_url="https://e")
     with pytest.raises(AttributeError):
         config.sdk_token = "x"  # type: ignore[misc]
+
+
+# -- which control host gets the SDK token ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "http://127.0.0.1:8765",
+        "http://127.10.20.30",
+        "http://localhost:8765/",
+        "http://LOCALHOST",
+        "http://[::1]:8765",
+        "http://[::ffff:127.0.0.1]:8765",
+    ],
+)
+def test_loopback_environment_without_control_url_is_its_own_control_url(host):
+    config = from_connection(conn(host=host))
+    assert config.control_url == config.environment_url
+    assert config.control_url != DEFAULT_CONTROL_URL
+
+
+@pytest.mark.parametrize(
+    "host", ["https://env.example.com", "http://10.0.0.5:8765", "http://localhost.example.com"]
+)
+def test_other_environments_default_to_the_public_control_host(host):
+    assert from_connection(conn(host=host)).control_url == DEFAULT_CONTROL_URL
+
+
+def test_an_explicit_control_url_always_wins():
+    config = from_connection(conn(host="http://127.0.0.1:1", extra={"control_url": "http://c:2"}))
+    assert config.control_url == "http://c:2"
+    assert CraftConnectionConfig(environment_url="http://127.0.0.1:5").control_url == (
+        "http://127.0.0.1:5"
+    )
+
+
+# -- the connection type -----------------------------------------------------------------------
+
+
+def test_the_deprecated_type_still_works_and_says_so(caplog):
+    with pytest.warns(DeprecationWarning, match="'craft_ai'.*'craftai'"):
+        config = from_connection(conn(conn_type="craft_ai"))
+    assert config.environment_url == "https://env.example.com"
+    assert any("deprecated type 'craft_ai'" in r.getMessage() for r in caplog.records)
+
+
+def test_the_current_type_warns_nothing(recwarn, caplog):
+    from_connection(conn())
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]
+    assert not any("deprecated" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("conn_type", ["craftai", "craft_ai"])
+def test_a_lookup_logs_no_scheme_warning_for_the_current_type(
+    conn_type, monkeypatch, caplog, capsys
+):
+    """Airflow logs "Connection schemes (type: …) shall not contain '_'" from
+    ``Connection.get_uri``, which every secrets-backend lookup calls to cache the connection."""
+    from airflow.models.connection import Connection as ModelConnection
+    from airflow.sdk import BaseHook
+
+    spec = {"conn_type": conn_type, "host": "https://env.example.com", "password": "x-tok-1"}
+    monkeypatch.setenv("AIRFLOW_CONN_SCHEME_CHECK", json.dumps(spec))
+    with caplog.at_level(logging.DEBUG):
+        assert ModelConnection.get_connection_from_secrets("scheme_check").conn_type == conn_type
+        assert BaseHook.get_connection("scheme_check").conn_type == conn_type
+    # Airflow's structlog writes to the captured stdout; the stdlib records go to caplog.
+    logged = capsys.readouterr().out + "\n".join(r.getMessage() for r in caplog.records)
+    assert ("shall not contain '_'" in logged) == (conn_type == "craft_ai")
+
+
+# -- which endpoints have a token: visible names, masked tokens ---------------------------------
+
+
+@pytest.mark.parametrize("names", [["a", "b"], "a, b", "b\na", '["a", "b"]', "a b"], ids=repr)
+def test_endpoints_lists_the_names_of_endpoint_tokens(names):
+    config = from_connection(
+        conn(extra={"endpoint_tokens": {"a": "tok-a-1", "b": "tok-b-1"}, "endpoints": names})
+    )
+    assert config.endpoint_tokens == {"a": "tok-a-1", "b": "tok-b-1"}
+
+
+def test_endpoints_must_match_endpoint_tokens_without_echoing_tokens():
+    with pytest.raises(CraftConfigError) as err:
+        from_connection(
+            conn(
+                extra={
+                    "endpoint_tokens": {"a": "tok-a-secret", "c": "tok-c-secret"},
+                    "endpoints": "a, b",
+                }
+            )
+        )
+    text = str(err.value)
+    assert "'endpoints'" in text and "['b'] have no token" in text and "['c']" in text
+    assert "tok-a-secret" not in text and "tok-c-secret" not in text
+
+
+def test_rest_api_answers_show_the_endpoint_names_but_mask_the_tokens():
+    """What ``GET /api/v2/connections/{id}`` (and the UI's edit form) shows of the extras."""
+    from airflow.api_fastapi.core_api.datamodels.connections import ConnectionResponse
+
+    extra = {
+        "endpoint_tokens": {"scorer": "scorer-tok-4242", "ranker": "ranker-tok-4343"},
+        "endpoints": ["scorer", "ranker"],
+        "endpoint_token": "default-tok-4444",
+        "control_url": "https://ctl.example.com",
+    }
+    shown = ConnectionResponse.model_validate(
+        {
+            "connection_id": "c",
+            "conn_type": "craftai",
+            "host": "https://env.example.com",
+            "password": "sdk-tok-4545",
+            "extra": json.dumps(extra),
+            **dict.fromkeys(("description", "login", "schema", "port", "team_name")),
+        }
+    )
+    text = shown.model_dump_json()
+    for secret in ("scorer-tok-4242", "ranker-tok-4343", "default-tok-4444", "sdk-tok-4545"):
+        assert secret not in text
+    assert json.loads(shown.extra)["endpoints"] == ["scorer", "ranker"]
+
+
+def test_connect_retry_seconds():
+    assert from_connection(conn()).connect_retry_seconds == 10
+    assert (
+        from_connection(conn(extra={"connect_retry_seconds": "3.5"})).connect_retry_seconds == 3.5
+    )
+    with pytest.raises(CraftConfigError, match="'connect_retry_seconds'"):
+        from_connection(conn(extra={"connect_retry_seconds": -1}))

@@ -60,7 +60,7 @@ def env(craft_platform: Any, store: ScriptedServer) -> Iterator[ScriptedServer]:
 def set_conn(
     monkeypatch: pytest.MonkeyPatch, host: str, password: str | None, conn_id: str = CONN
 ) -> None:
-    conn: dict[str, Any] = {"conn_type": "craft_ai", "host": host, "extra": {"control_url": host}}
+    conn: dict[str, Any] = {"conn_type": "craftai", "host": host, "extra": {"control_url": host}}
     if password is not None:
         conn["password"] = password
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))

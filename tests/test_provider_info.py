@@ -18,7 +18,7 @@ from craft_airflow.connection import EXTRA_KEYS
 from craft_airflow.get_provider_info import get_provider_info
 
 INFO = get_provider_info()
-CONNECTION = INFO["connection-types"][0]
+CONNECTION, DEPRECATED = INFO["connection-types"]
 
 
 def test_valid_against_airflow_provider_info_schema():
@@ -34,7 +34,7 @@ def test_package_name_is_the_distribution_name():
 
 
 def test_connection_form_covers_every_extra():
-    assert CONNECTION["connection-type"] == "craft_ai"
+    assert CONNECTION["connection-type"] == "craftai"
     assert set(CONNECTION["conn-fields"]) == set(EXTRA_KEYS)
     for name, spec in CONNECTION["conn-fields"].items():
         assert spec["label"] and spec["schema"]["type"], name
@@ -48,10 +48,37 @@ def test_connection_form_covers_every_extra():
     assert "password" not in behaviour["hidden-fields"]
 
 
+def test_every_extra_has_a_placeholder():
+    """Airflow 3's form puts a placeholder on a text extra only when its schema has
+    ``examples`` (offered as suggestions too); a number shows its default; a list its own hint;
+    a boolean is a switch."""
+    for name, spec in CONNECTION["conn-fields"].items():
+        schema = spec["schema"]
+        kind = next(t for t in schema["type"] if t != "null")
+        if kind == "string":
+            assert schema["examples"] and all(schema["examples"]), name
+        elif kind in ("number", "integer", "boolean"):
+            assert schema["default"] is not None, name
+        else:
+            assert kind == "array" and schema["items"] == {"type": "string"}, name
+    placeholders = CONNECTION["ui-field-behaviour"]["placeholders"]
+    assert set(placeholders) == {"host", "password"}
+
+
+def test_the_former_type_is_registered_and_marked_deprecated():
+    assert DEPRECATED["connection-type"] == "craft_ai"
+    assert "deprecated" in DEPRECATED["hook-name"] and "craftai" in DEPRECATED["hook-name"]
+    assert DEPRECATED["conn-fields"] == CONNECTION["conn-fields"]
+    hook_class = DEPRECATED["hook-class-name"]
+    module, _, name = hook_class.rpartition(".")
+    assert getattr(importlib.import_module(module), name).conn_type == "craft_ai"
+
+
 @pytest.mark.parametrize(
     "dotted",
     [
         CONNECTION["hook-class-name"],
+        DEPRECATED["hook-class-name"],
         *INFO["extra-links"],
     ],
 )
@@ -87,15 +114,17 @@ def test_providers_manager_registers_the_connection_type():
     from airflow.providers_manager import ProvidersManager
 
     assert ProvidersManager().providers["craft-airflow"].version == "0.1.0"
-    hook = task_runtime_hooks()["craft_ai"]
+    hook = task_runtime_hooks()["craftai"]
     assert hook is not None and hook.hook_class_name == "craft_airflow.hooks.craft.CraftAIHook"
+    old = task_runtime_hooks()["craft_ai"]
+    assert old is not None and old.hook_class_name.endswith(".CraftAIDeprecatedTypeHook")
 
 
 # A fresh interpreter, as an API server starting: the providers manager caches what it imported.
 UI_FORM_SCRIPT = """
 import json
 from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
-(form,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "craft_ai"]
+(form,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "craftai"]
 print(json.dumps(form.model_dump(mode="json")))
 """
 
@@ -113,6 +142,8 @@ def test_the_ui_serves_the_connection_form():
     assert extras["control_url"]["schema"]["title"] == "Control URL"
     secrets = {n for n, f in extras.items() if f["schema"].get("format") == "password"}
     assert secrets == {"endpoint_token", "endpoint_tokens"}
+    assert extras["control_url"]["schema"]["examples"] == ["https://mlops-platform.craft.ai"]
+    assert extras["endpoints"]["schema"]["type"] == ["array", "null"]
     fields = form["standard_fields"]
     assert fields["host"]["title"] == "Environment URL"
     assert fields["password"]["title"] == "SDK token" and not fields["password"]["hidden"]

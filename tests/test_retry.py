@@ -67,3 +67,35 @@ def test_retry_after_raises_the_delay_and_time_bound_applies():
 def test_zero_retries_never_retries():
     state = RetryPolicy(max_retries=0, clock=FakeClock()).start()
     assert state.next_delay() is None
+
+
+def test_first_contact_budget_until_the_host_answers():
+    clock = FakeClock()
+    policy = RetryPolicy(
+        max_retries=100, max_seconds=120, first_contact_seconds=10, rng=lambda: 1.0, clock=clock
+    )
+    state = policy.start()
+    assert state.first_contact and state.budget_seconds == 10
+    granted = []
+    while (delay := state.next_delay()) is not None:
+        granted.append(delay)
+        clock.now += delay
+    # Ceilings 0.5, 1, 2, 4: the next one (8) would end after 10 s.
+    assert granted == [0.5, 1.0, 2.0, 4.0]
+    assert state.elapsed() <= 10
+
+    answered = policy.start()
+    answered.answered()
+    assert not answered.first_contact and answered.budget_seconds == 120
+    total = 0.0
+    while (delay := answered.next_delay()) is not None:
+        total += delay
+        clock.now += delay
+    assert 60 < total <= 120
+
+
+def test_first_contact_budget_never_exceeds_the_total_budget():
+    policy = RetryPolicy(max_seconds=5, first_contact_seconds=10, clock=FakeClock())
+    assert policy.start().budget_seconds == 5
+    assert RetryPolicy(max_seconds=5).start().budget_seconds == 5
+    assert policy.start(answered=True).budget_seconds == 5

@@ -8,15 +8,22 @@ decided in the protocol core, shared with the async hook.
 from __future__ import annotations
 
 import io
+import sys
 import time
 from collections.abc import Generator, Iterator, Mapping
 from functools import cached_property
+from types import FrameType
 from typing import Any, BinaryIO, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
 
-from craft_airflow.connection import CraftConnectionConfig, from_connection
+from craft_airflow.connection import (
+    CONN_TYPE,
+    DEPRECATED_CONN_TYPE,
+    CraftConnectionConfig,
+    from_connection,
+)
 from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
@@ -56,6 +63,7 @@ from craft_airflow.protocol.waiting import (
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
 MAX_DOWNLOAD_REDIRECTS = 3
+_TEST_ROUTE_MODULE = "airflow.api_fastapi.core_api.routes.public.connections"
 
 # craft_airflow: the protocol core's loggers (imported above); the hook's own logger is under
 # airflow.task, covered by Airflow's secrets masker.
@@ -189,17 +197,62 @@ def requests_kwargs(step: Send) -> dict[str, Any]:
     }
 
 
+def user_connection_id(conn_id: str) -> str:
+    """The connection id the user is testing.
+
+    Airflow's REST test (``POST /api/v2/connections/test``, behind the UI's Test button) stores
+    the posted connection under a random temporary id and builds the hook with that; the id the
+    user posted is the route's ``test_body.connection_id``. Found on the call stack, only when
+    that route is testing this very temporary id; otherwise ``conn_id`` itself (the CLI's
+    ``airflow connections test <id>`` passes the user's id).
+    """
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if (
+            frame.f_code.co_name == "test_connection"
+            and frame.f_globals.get("__name__") == _TEST_ROUTE_MODULE
+            and frame.f_locals.get("transient_conn_id") == conn_id
+        ):
+            posted = getattr(frame.f_locals.get("test_body"), "connection_id", None)
+            return posted if isinstance(posted, str) and posted else conn_id
+        frame = frame.f_back
+    return conn_id
+
+
+def _endpoint_tokens_summary(config: CraftConnectionConfig) -> str:
+    names = sorted(config.endpoint_tokens)
+    parts = []
+    if names:
+        parts.append(f"endpoint tokens set for {', '.join(names)}")
+    if config.default_endpoint_token:
+        parts.append("a default endpoint token set")
+    if not parts:
+        return "no endpoint token set (endpoints are triggered with the SDK token)"
+    return " and ".join(parts) + " (not sent: checking one would trigger its endpoint)"
+
+
 class CraftAIHook(BaseHook):
     """Talk to a Craft AI environment with ``requests``.
 
-    :param craft_conn_id: Airflow connection of type ``craft_ai`` (host = environment URL,
+    :param craft_conn_id: Airflow connection of type ``craftai`` (host = environment URL,
         password = SDK token, extras: see :mod:`craft_airflow.connection`).
     """
 
     conn_name_attr = "craft_conn_id"
     default_conn_name = "craft_ai_default"
-    conn_type = "craft_ai"
+    conn_type = CONN_TYPE
     hook_name = "Craft AI"
+
+    @classmethod
+    def _declared_connection_type(cls) -> dict[str, Any]:
+        from craft_airflow.get_provider_info import get_provider_info
+
+        (connection,) = [
+            c
+            for c in get_provider_info()["connection-types"]
+            if c["connection-type"] == cls.conn_type
+        ]
+        return dict(connection)
 
     # Airflow 3.1 builds the connection form from these two methods only. Airflow 3.2+ reads
     # "conn-fields" and "ui-field-behaviour" from get_provider_info() and never calls them
@@ -212,10 +265,8 @@ class CraftAIHook(BaseHook):
         from wtforms import BooleanField, IntegerField, PasswordField, StringField
         from wtforms.validators import Optional
 
-        from craft_airflow.get_provider_info import get_provider_info
-
-        (connection,) = get_provider_info()["connection-types"]
         widgets: dict[str, Any] = {}
+        connection = cls._declared_connection_type()
         for name, field in connection["conn-fields"].items():
             schema = field["schema"]
             label = lazy_gettext(field["label"])
@@ -248,10 +299,7 @@ class CraftAIHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hidden, relabelled and placeholder fields of the connection form (Airflow 3.1)."""
-        from craft_airflow.get_provider_info import get_provider_info
-
-        (connection,) = get_provider_info()["connection-types"]
-        behaviour = connection["ui-field-behaviour"]
+        behaviour = cls._declared_connection_type()["ui-field-behaviour"]
         return {
             "hidden_fields": behaviour["hidden-fields"],
             "relabeling": behaviour["relabeling"],
@@ -276,7 +324,7 @@ class CraftAIHook(BaseHook):
             env = f"AIRFLOW_CONN_{self.craft_conn_id.upper()}"
             raise CraftConfigError(
                 f"Connection {self.craft_conn_id!r} (craft_conn_id) is not defined; expected a "
-                f"connection of type 'craft_ai' (Admin > Connections, or the {env} environment "
+                f"connection of type {CONN_TYPE!r} (Admin > Connections, or the {env} environment "
                 "variable)"
             ) from None
         return from_connection(conn)
@@ -383,20 +431,37 @@ class CraftAIHook(BaseHook):
     # -- public API -------------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """Call the platform: token refresh and ``users/me`` with an SDK token, else the
-        unauthenticated ``environment-info``."""
+        """Check the connection with one attempt per call (Airflow's Test button,
+        ``airflow connections test``, ``POST /api/v2/connections/test``): the environment is
+        reachable (``environment-info``), the SDK token is accepted (refresh at the control URL,
+        then ``users/me``), and which endpoint tokens are set (not sent: the platform has no call
+        that checks one without triggering its endpoint).
+
+        :return: success, and a message naming the user's connection id and what was checked.
+        """
+        shown = user_connection_id(self.craft_conn_id)
         try:
-            who = None
-            if self.config.sdk_token:
-                me = self._json(b.build_users_me(self.config)) or {}
+            config = self.config
+            ctx = CallContext(config, single_attempt=True)
+            info = self._drive(call_json(ctx, b.build_environment_info(config))) or {}
+            env = info.get("environment_id") if isinstance(info, dict) else None
+            checked = [f"environment {env or '(no id)'} reachable at {config.environment_url}"]
+            if config.sdk_token:
+                me = self._drive(call_json(ctx, b.build_users_me(config))) or {}
                 who = me.get("name") or me.get("email") or me.get("id") or "unknown user"
-            info = self._json(b.build_environment_info(self.config)) or {}
-            env = info.get("environment_id") or self.config.environment_url
-            if who is not None:
-                return True, f"Connected to environment {env} as {who}."
-            return True, f"Reached environment {env} (no SDK token; endpoint tokens not checked)."
+                checked.append(f"SDK token accepted by {config.control_url} (user {who})")
+            else:
+                checked.append("no SDK token (only endpoints with a token can be triggered)")
+            checked.append(_endpoint_tokens_summary(config))
+            message = f"Connection {shown!r}: " + "; ".join(checked) + "."
+            return True, message
         except Exception as exc:
-            return False, clean(str(exc))
+            text = str(exc)
+            if f"Connection {self.craft_conn_id!r}" not in text:
+                text = f"Connection {self.craft_conn_id!r}: {text}"
+            if shown != self.craft_conn_id:
+                text = text.replace(repr(self.craft_conn_id), repr(shown))
+            return False, clean(text)
 
     def get_pipeline(self, pipeline_name: str) -> dict[str, Any]:
         """Return the pipeline definition (§3.2)."""
@@ -571,4 +636,23 @@ class CraftAIHook(BaseHook):
         )
 
 
-__all__ = ["CraftAIHook"]
+class CraftAIDeprecatedTypeHook(CraftAIHook):
+    """:class:`CraftAIHook` registered for the former connection type ``craft_ai``, so that
+    connections of that type keep working (reading one logs that it is deprecated)."""
+
+    conn_type = DEPRECATED_CONN_TYPE
+    hook_name = "Craft AI (deprecated type craft_ai: use craftai)"
+
+    # Airflow 3.1 takes the form only from methods defined on the class itself.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The extras of the connection form (Airflow 3.1)."""
+        return super().get_connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields of the connection form (Airflow 3.1)."""
+        return super().get_ui_field_behaviour()
+
+
+__all__ = ["CraftAIDeprecatedTypeHook", "CraftAIHook"]

@@ -19,7 +19,12 @@ from typing import Any, TypeVar
 import httpx
 from airflow.sdk import BaseHook
 
-from craft_airflow.connection import CraftConnectionConfig, amask_secrets, from_connection
+from craft_airflow.connection import (
+    CONN_TYPE,
+    CraftConnectionConfig,
+    amask_secrets,
+    from_connection,
+)
 from craft_airflow.errors import (
     CraftAPIError,
     CraftConnectionError,
@@ -123,12 +128,12 @@ async def aget_connection(conn_id: str) -> Any:
 class CraftAIAsyncHook(BaseHook):
     """Async counterpart of :class:`~craft_airflow.hooks.craft.CraftAIHook` (httpx).
 
-    :param craft_conn_id: Airflow connection of type ``craft_ai``.
+    :param craft_conn_id: Airflow connection of type ``craftai``.
     """
 
     conn_name_attr = "craft_conn_id"
     default_conn_name = "craft_ai_default"
-    conn_type = "craft_ai"
+    conn_type = CONN_TYPE
     hook_name = "Craft AI (async)"
 
     def __init__(self, craft_conn_id: str = default_conn_name, **kwargs: Any) -> None:

@@ -33,7 +33,7 @@ _KEPT_URLS = 128
 class CraftDataStoreHook(CraftAIHook):
     """List, stat, upload, download and delete objects of a Craft AI environment's data store.
 
-    :param craft_conn_id: Airflow connection of type ``craft_ai`` (needs the SDK token).
+    :param craft_conn_id: Airflow connection of type ``craftai`` (needs the SDK token).
     """
 
     hook_name = "Craft AI data store"

@@ -11,7 +11,7 @@ import shlex
 from typing import Any
 
 #: ``CraftAIHook.conn_type`` and ``default_conn_name`` (not imported: that pulls in Airflow).
-CONN_TYPE = "craft_ai"
+CONN_TYPE = "craftai"
 CONN_ID = "craft_ai_default"
 #: The variable the printed commands read the SDK token from (``craft-local`` reads it too).
 TOKEN_VARIABLE = "CRAFT_LOCAL_SDK_TOKEN"

@@ -45,7 +45,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         SDK token it is read from the deployment. (templated)
     :param wait_for_results: Wait for the execution to end and return its outputs.
     :param deferrable: Wait in the triggerer instead of occupying a worker slot.
-    :param craft_conn_id: The ``craft_ai`` connection.
+    :param craft_conn_id: The ``craftai`` connection.
     :param timeout: Seconds to wait for the execution; ``None`` waits until it ends.
     :param poll_interval: Seconds to pause before asking again when the platform answers "not
         yet" without holding the request (deferred or in the worker).

@@ -52,7 +52,7 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         one of ``datastore_path``, ``is_null``. (templated)
     :param wait_for_completion: Wait for the execution to end and return its outputs.
     :param deferrable: Wait in the triggerer instead of occupying a worker slot.
-    :param craft_conn_id: The ``craft_ai`` connection.
+    :param craft_conn_id: The ``craftai`` connection.
     :param timeout: Seconds to wait for the execution; ``None`` waits until it ends. The
         execution keeps running when the wait times out (the platform has no cancel call).
     :param poll_interval: Seconds to pause before asking again when the platform answers "not

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from craft_airflow.auth import TokenCache
 from craft_airflow.connection import CraftConnectionConfig
@@ -28,6 +29,7 @@ from craft_airflow.protocol.builders import build_refresh
 from craft_airflow.protocol.decisions import Action, classify
 from craft_airflow.protocol.http import (
     AuthKind,
+    FailureKind,
     HttpRequest,
     Response,
     Send,
@@ -37,7 +39,7 @@ from craft_airflow.protocol.http import (
     Timeouts,
 )
 from craft_airflow.protocol.readers import decode_body, read_access_token
-from craft_airflow.retry import RetryPolicy
+from craft_airflow.retry import RetryPolicy, RetryState
 
 T = TypeVar("T")
 Steps = Generator[Step, Any, T]
@@ -64,15 +66,26 @@ class AmbiguousSend(Exception):
         self.error = error
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 @dataclass
 class CallContext:
-    """What every call needs: the config, the token cache, clocks and randomness."""
+    """What every call needs: the config, the token cache, clocks and randomness, and which
+    hosts have answered (one context per hook).
+
+    :param single_attempt: never retry (``test_connection``: one attempt, a quick verdict).
+    """
 
     config: CraftConnectionConfig
     tokens: TokenCache = field(default_factory=TokenCache)
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     rng: Callable[[], float] = random.random
+    single_attempt: bool = False
+    answered: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         # Calls made with this config build error texts that may echo its secrets.
@@ -80,12 +93,20 @@ class CallContext:
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(
-            max_retries=self.config.max_retries,
+            max_retries=0 if self.single_attempt else self.config.max_retries,
             max_seconds=self.config.max_retry_seconds,
+            first_contact_seconds=self.config.connect_retry_seconds,
             rng=self.rng,
             clock=self.clock,
             wall_clock=self.wall_clock,
         )
+
+    def has_answered(self, request: HttpRequest) -> bool:
+        """Whether this request's host has answered this context (this hook) before."""
+        return _origin(request.url) in self.answered
+
+    def note_answer(self, request: HttpRequest) -> None:
+        self.answered.add(_origin(request.url))
 
     def timeouts(self, request: HttpRequest, deadline: float | None = None) -> Timeouts:
         read = (
@@ -103,12 +124,25 @@ class CallContext:
         return Timeouts(connect=connect, read=read)
 
 
-def _gave_up(error: CraftRequestError, retries: int, elapsed: float) -> CraftRequestError:
+def _gave_up(ctx: CallContext, error: CraftRequestError, state: RetryState) -> CraftRequestError:
+    retries, elapsed = state.retries, state.elapsed()
     suffix = f" (gave up after {retries} retries over {elapsed:.0f} s)"
     if isinstance(error, CraftConnectionError):
+        if ctx.single_attempt:
+            why = "one attempt only"
+        elif state.first_contact:
+            why = (
+                "it never answered, so the first-contact budget applied: extra "
+                f"connect_retry_seconds={ctx.config.connect_retry_seconds:g}"
+            )
+        else:
+            why = (
+                f"extras max_retries={ctx.config.max_retries}, "
+                f"max_retry_seconds={ctx.config.max_retry_seconds:g}"
+            )
         return CraftConnectionError(
-            f"{error.platform_message} (unreachable after {retries + 1} attempts over "
-            f"{elapsed:.0f} s: gave up after {retries} retries)"
+            f"Connection {ctx.config.conn_id!r}: {error.platform_message} (unreachable after "
+            f"{retries + 1} attempts over {elapsed:.0f} s: gave up after {retries} retries; {why})"
         )
     assert isinstance(error, CraftAPIError)
     return CraftAPIError(
@@ -126,7 +160,7 @@ def perform(
     :class:`AmbiguousSend` for a creating call that may have been processed,
     :class:`DeadlineReached` when ``deadline`` (a ``ctx.clock`` value) passes.
     """
-    state = ctx.policy().start()
+    state = ctx.policy().start(answered=ctx.has_answered(request))
     refreshed = False
     first_wall: float | None = None
     while True:
@@ -137,6 +171,11 @@ def perform(
         if first_wall is None:
             first_wall = ctx.wall_clock()
         result = yield Send(request, bearer, timeouts)
+        if isinstance(result, Response) or result.kind == FailureKind.NO_ANSWER:
+            # The host is there (it answered, or took the request and then failed to answer,
+            # e.g. a held long-poll timing out): the full budget, not the first-contact one.
+            ctx.note_answer(request)
+            state.answered()
         decision = classify(request, result, refreshed=refreshed)
         if decision.action in (Action.DONE, Action.NOT_YET):
             assert isinstance(result, Response)
@@ -155,7 +194,7 @@ def perform(
         if decision.action == Action.RETRY:
             delay = state.next_delay(decision.retry_after)
             if delay is None:
-                raise _gave_up(decision.error, state.retries, state.elapsed())
+                raise _gave_up(ctx, decision.error, state)
             if deadline is not None and ctx.clock() + delay >= deadline:
                 raise DeadlineReached()
             log.info(

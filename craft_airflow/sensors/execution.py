@@ -28,7 +28,7 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
 
     :param execution_id: The execution to follow, e.g. the ``execution_id`` XCom of a
         non-waiting operator. (templated)
-    :param craft_conn_id: The ``craft_ai`` connection.
+    :param craft_conn_id: The ``craftai`` connection.
     :param deferrable: Wait in the triggerer (``timeout`` bounds the wait).
     :param endpoint_name: The endpoint deployment that started the execution, if any: outputs
         are keyed by endpoint output name, and with only an endpoint token in the connection the

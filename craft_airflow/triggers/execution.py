@@ -35,7 +35,7 @@ class CraftExecutionTrigger(BaseTrigger):
     connection again on the triggerer.
 
     :param execution_id: the execution to follow.
-    :param conn_id: the ``craft_ai`` connection.
+    :param conn_id: the ``craftai`` connection.
     :param end_time: wall-clock deadline (epoch seconds, or an aware datetime); past it the event
         is ``timeout`` and the execution keeps running. ``None``: no deadline.
     :param route: the route's kwargs; ``None``: the SDK-token route (or, for a trigger

@@ -22,6 +22,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from craft_airflow.connection import CONN_TYPE
 from craft_airflow.get_provider_info import get_provider_info
 
 DAG_ID = "craft_run_pipeline"
@@ -30,7 +31,9 @@ UI_TIMEOUT = 90  # a React page on a loaded 2-core machine
 
 
 def _connection_type() -> dict[str, Any]:
-    (connection_type,) = get_provider_info()["connection-types"]
+    (connection_type,) = [
+        c for c in get_provider_info()["connection-types"] if c["connection-type"] == CONN_TYPE
+    ]
     return dict(connection_type)
 
 
@@ -149,6 +152,10 @@ def test_connection_form_placeholders_on_every_extra(
         field = connection_form[name]
         if field.input_type == "checkbox":
             continue  # a switch has no placeholder
+        if field.input_type == "password":
+            # Airflow 3.3.2's form renders a masked extra without any placeholder attribute
+            # (its schema "examples" are ignored there); the field's description stays.
+            continue
         expected = placeholders.get(name)
         if expected is not None and field.placeholder == expected:
             continue

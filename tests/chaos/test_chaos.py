@@ -294,7 +294,7 @@ def chaos_dag(airflow_db: Any, chaos_platform: EmbeddedPlatform, monkeypatch) ->
     from airflow_compat import load_dag_bag, sync_dags_to_db
 
     connection = {
-        "conn_type": "craft_ai",
+        "conn_type": "craftai",
         "host": chaos_platform.url,
         "password": SDK_TOKEN,
         "extra": {"control_url": chaos_platform.url, **CONNECTION_EXTRAS},

@@ -84,7 +84,7 @@ def connection_body(platform: EmbeddedPlatform, endpoint_tokens: Mapping[str, st
     extra = {"control_url": platform.url, "endpoint_tokens": dict(endpoint_tokens)}
     return {
         "connection_id": "craft_ai_default",
-        "conn_type": "craft_ai",
+        "conn_type": "craftai",
         "host": platform.url,
         "password": platform.sdk_token,
         "extra": json.dumps(extra),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +25,7 @@ def set_connection(
     **extra: Any,
 ) -> None:
     """Give hooks a connection through ``AIRFLOW_CONN_<ID>`` (no metadata DB needed)."""
-    conn = {"conn_type": "craft_ai", "host": host, "extra": extra}
+    conn = {"conn_type": "craftai", "host": host, "extra": extra}
     if password is not None:
         conn["password"] = password
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
@@ -85,3 +86,17 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def assert_first_contact_failure(text: str, url: str, token: str) -> None:
+    """The error of a call whose host never answered: connection id, URL, the first-contact
+    budget's decision (attempts and time used, as the retry policy reports them), no token."""
+    assert text.startswith("[unreachable] Connection 'my_craft': "), text
+    assert f"could not reach {url}/api/v1/auth/refresh" in text
+    assert "first-contact budget applied: extra connect_retry_seconds=10" in text
+    used = re.search(r"unreachable after (\d+) attempts over (\d+) s", text)
+    assert used is not None, text
+    attempts, seconds = int(used[1]), int(used[2])
+    # Backoff ceilings 0.5, 1, 2, 4, 8 s with full jitter: at least 2 attempts, at most 11.
+    assert 2 <= attempts <= 11 and seconds <= 10, text
+    assert token not in text

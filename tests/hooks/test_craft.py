@@ -11,8 +11,8 @@ from email.parser import BytesParser
 
 import pytest
 import requests
-from craft_fixtures import ENDPOINT_TOKENS, set_connection
-from scripted_server import proxy_then_reply, proxy_then_reset, reply, reset
+from craft_fixtures import ENDPOINT_TOKENS, assert_first_contact_failure, set_connection
+from scripted_server import ScriptedServer, proxy_then_reply, proxy_then_reset, reply, reset
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import (
@@ -52,19 +52,110 @@ def unique() -> str:
 # -- against the embedded platform ------------------------------------------------------------
 
 
-def test_test_connection(platform_conn, monkeypatch):
-    assert CraftAIHook().test_connection()[0] is True
+def test_test_connection_says_what_it_checked(platform_conn, monkeypatch):
     set_connection(
-        monkeypatch, platform_conn.url, "wrong-sdk-token-55", control_url=platform_conn.url
+        monkeypatch,
+        platform_conn.url,
+        platform_conn.sdk_token,
+        conn_id="my_craft",
+        endpoint_tokens=ENDPOINT_TOKENS,
     )
-    ok, message = CraftAIHook().test_connection()
+    ok, message = CraftAIHook("my_craft").test_connection()
+    assert ok is True, message
+    assert message.startswith("Connection 'my_craft': environment ")
+    assert f"reachable at {platform_conn.url}" in message
+    assert f"SDK token accepted by {platform_conn.url}" in message
+    assert "endpoint tokens set for all-types-endpoint, word-count-endpoint" in message
+    assert platform_conn.sdk_token not in message
+    assert not any(t in message for t in ENDPOINT_TOKENS.values())
+
+    set_connection(monkeypatch, platform_conn.url, "wrong-sdk-token-55", conn_id="my_craft")
+    ok, message = CraftAIHook("my_craft").test_connection()
     assert ok is False
-    assert "refused" in message and "wrong-sdk-token-55" not in message
+    assert message.startswith("Connection 'my_craft': ") and "refused" in message
+    assert "wrong-sdk-token-55" not in message
 
 
 def test_test_connection_without_sdk_token(endpoint_only_conn):
     ok, message = CraftAIHook().test_connection()
     assert ok is True and "no SDK token" in message
+
+
+def test_test_connection_makes_one_attempt(proxy_conn, closed_port_url, monkeypatch):
+    proxy_conn.on("GET", r"/environment-info$", reply(503, {"message": "down for a while"}))
+    ok, message = CraftAIHook().test_connection()
+    assert ok is False and "down for a while" in message and "gave up after 0 retries" in message
+    assert proxy_conn.count("GET", r"/environment-info$") == 1
+
+    set_connection(monkeypatch, closed_port_url, "sdk-tok-closed-1", conn_id="my_craft")
+    started = time.monotonic()
+    ok, message = CraftAIHook("my_craft").test_connection()
+    print(f"test_connection against a closed port: {time.monotonic() - started:.2f} s")
+    assert ok is False
+    assert (
+        f"Connection 'my_craft': read environment info failed: could not reach {closed_port_url}"
+        in message
+    )
+    assert "unreachable after 1 attempts" in message and "one attempt only" in message
+    assert message.count("Connection 'my_craft'") == 1
+    assert "sdk-tok-closed-1" not in message
+
+
+def test_test_connection_from_the_rest_api_names_the_users_connection(
+    platform_conn, monkeypatch, airflow_db
+):
+    """``POST /api/v2/connections/test`` (the UI's Test button) tests the posted connection under
+    a random temporary id; the message names the id the user posted."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    body = {
+        "connection_id": "users_craft_conn",
+        "conn_type": "craftai",
+        "host": platform_conn.url,
+        "password": platform_conn.sdk_token,
+        "extra": "{}",
+    }
+    with TestClient(create_app()) as client:
+        answer = client.post("/api/v2/connections/test", json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] is True, answer.json()
+        assert answer.json()["message"].startswith("Connection 'users_craft_conn': ")
+
+        closed = {**body, "host": "http://127.0.0.1:9"}
+        failed = client.post("/api/v2/connections/test", json=closed).json()
+    assert failed["status"] is False
+    assert "Connection 'users_craft_conn'" in failed["message"]
+    assert "http://127.0.0.1:9/api/v1/environment-info" in failed["message"]
+    assert platform_conn.sdk_token not in failed["message"]
+
+
+def test_a_loopback_environment_without_control_url_never_calls_the_public_host(
+    proxy, craft_platform, monkeypatch
+):
+    with ScriptedServer() as public_control_host:
+        monkeypatch.setattr("craft_airflow.connection.DEFAULT_CONTROL_URL", public_control_host.url)
+        set_connection(monkeypatch, proxy.url, craft_platform.sdk_token)  # no control_url
+        hook = CraftAIHook()
+        assert hook.config.control_url == proxy.url
+        assert hook.get_pipeline("slow")
+        assert proxy.count("POST", r"/api/v1/auth/refresh$") == 1
+        assert public_control_host.requests == []
+
+
+def test_an_unreachable_platform_fails_within_the_first_contact_budget(
+    closed_port_url, monkeypatch
+):
+    """Default settings against a closed port (connection refused): the task fails after the
+    first-contact budget (connect_retry_seconds, 10 s), not max_retry_seconds (120 s)."""
+    set_connection(monkeypatch, closed_port_url, "sdk-tok-refused-1", conn_id="my_craft")
+    started = time.monotonic()
+    with pytest.raises(CraftConnectionError) as err:
+        CraftAIHook("my_craft").run_pipeline("p", inputs={"a": 1})
+    print(f"sync hook against a closed port: failed after {time.monotonic() - started:.1f} s")
+    assert_first_contact_failure(str(err.value), closed_port_url, "sdk-tok-refused-1")
 
 
 def test_run_wait_outputs_logs_and_listing(platform_conn):

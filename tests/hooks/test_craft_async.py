@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 
 import httpx
 import pytest
-from craft_fixtures import set_connection
+from craft_fixtures import assert_first_contact_failure, set_connection
 from scripted_server import ScriptedServer, reply, reset
 
 from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConnectionError
@@ -102,6 +103,17 @@ async def test_unreachable_gives_connection_error(closed_port_url, monkeypatch):
     with pytest.raises(CraftConnectionError) as err:
         await CraftAIAsyncHook().get_execution("x")
     assert "tok-unreachable-1" not in str(err.value)
+
+
+async def test_an_unreachable_platform_fails_within_the_first_contact_budget(
+    closed_port_url, monkeypatch
+):
+    set_connection(monkeypatch, closed_port_url, "sdk-tok-refused-2", conn_id="my_craft")
+    started = time.monotonic()
+    with pytest.raises(CraftConnectionError) as err:
+        await CraftAIAsyncHook("my_craft").get_execution("x")
+    print(f"async hook against a closed port: failed after {time.monotonic() - started:.1f} s")
+    assert_first_contact_failure(str(err.value), closed_port_url, "sdk-tok-refused-2")
 
 
 async def test_httpx_exception_mapping(closed_port_url):

@@ -29,7 +29,7 @@ def connection_json(platform: Any, endpoint_tokens: dict[str, str] | None = None
         extra["endpoint_tokens"] = endpoint_tokens
     return json.dumps(
         {
-            "conn_type": "craft_ai",
+            "conn_type": "craftai",
             "host": platform.url,
             "password": platform.sdk_token,
             "extra": extra,

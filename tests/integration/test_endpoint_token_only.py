@@ -40,7 +40,7 @@ def endpoint_only(craft_platform, craft_connection, monkeypatch, tmp_path) -> st
         "AIRFLOW_CONN_CRAFT_AI_DEFAULT",
         json.dumps(
             {
-                "conn_type": "craft_ai",
+                "conn_type": "craftai",
                 "host": craft_platform.url,
                 "extra": {"endpoint_tokens": {ENDPOINT: token}},
             }

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from protocol_kit import CREATE, GET, answer, context, drive, make_jwt, token_answer
 
+from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import (
     CraftAPIError,
     CraftAuthError,
     CraftConnectionError,
 )
+from craft_airflow.protocol.builders import build_get_pipeline
 from craft_airflow.protocol.calls import AmbiguousSend, perform
 from craft_airflow.protocol.http import (
     FailureKind,
@@ -106,3 +108,71 @@ def test_perform_unreachable_raises_connection_error():
     ctx.tokens.store(make_jwt(), clock.now)
     with pytest.raises(CraftConnectionError, match="unreachable"):
         drive(perform(ctx, GET), lambda s: TransportFailure(FailureKind.NOT_SENT, "refused"), clock)
+
+
+# -- first contact: a host that never answered gets the short budget ----------------------------
+
+FIRST_CONTACT = CraftConnectionConfig(
+    environment_url="http://127.0.0.1:9",
+    sdk_token="sdk-secret-token-1",
+    conn_id="my_craft",
+    max_retries=100,
+    max_retry_seconds=120,
+    connect_retry_seconds=10,
+)
+REFUSED = TransportFailure(FailureKind.NOT_SENT, "ConnectionRefusedError: [Errno 111]")
+
+
+def test_never_answering_host_fails_within_the_first_contact_budget():
+    ctx, clock = context(FIRST_CONTACT)
+    start = clock.now
+    with pytest.raises(CraftConnectionError) as err:
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: REFUSED, clock)
+    text = str(err.value)
+    assert clock.now - start <= 10
+    assert "Connection 'my_craft'" in text
+    assert "http://127.0.0.1:9/api/v1/auth/refresh" in text
+    assert "connect_retry_seconds=10" in text and "sdk-secret-token-1" not in text
+    # rng 0.5: delays 0.25, 0.5, 1, 2, 4 (7.75 s); the next (8 s) would pass 10 s.
+    assert "unreachable after 6 attempts" in text
+
+
+def test_a_host_that_answered_then_fails_gets_the_full_budget():
+    ctx, clock = context(FIRST_CONTACT)
+    ctx.tokens.store(make_jwt(), clock.now)
+    answers = iter([answer(503)])
+    start = clock.now
+    with pytest.raises(CraftConnectionError) as err:
+        drive(
+            perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")),
+            lambda s: next(answers, REFUSED),
+            clock,
+        )
+    assert 60 < clock.now - start <= 120
+    assert "max_retry_seconds=120" in str(err.value)
+
+    # Later calls of the same hook to that host: the full budget from their first attempt.
+    start = clock.now
+    with pytest.raises(CraftConnectionError):
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "q")), lambda s: REFUSED, clock)
+    assert clock.now - start > 10
+
+
+def test_single_attempt_context_never_retries():
+    ctx, clock = context(FIRST_CONTACT)
+    ctx.single_attempt = True
+    with pytest.raises(CraftConnectionError, match=r"after 1 attempts .*one attempt only"):
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: REFUSED, clock)
+    ctx.tokens.store(make_jwt(), clock.now)
+    with pytest.raises(CraftAPIError, match="gave up after 0 retries"):
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: answer(503), clock)
+
+
+def test_a_host_that_took_the_request_without_answering_gets_the_full_budget():
+    ctx, clock = context(FIRST_CONTACT)
+    ctx.tokens.store(make_jwt(), clock.now)
+    timed_out = TransportFailure(FailureKind.NO_ANSWER, "ReadTimeout")
+    start = clock.now
+    with pytest.raises(CraftConnectionError, match="max_retry_seconds=120"):
+        drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: timed_out, clock)
+    assert clock.now - start > 10

@@ -128,7 +128,7 @@ def connection_env(url: str, *, sdk: bool) -> str:
         "request_timeout": 5,
         "long_poll_timeout": 5,
     }
-    spec: dict[str, Any] = {"conn_type": "craft_ai", "host": url, "extra": extra}
+    spec: dict[str, Any] = {"conn_type": "craftai", "host": url, "extra": extra}
     if sdk:
         spec["password"] = SDK_TOKEN
     return json.dumps(spec)

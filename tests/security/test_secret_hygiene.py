@@ -197,7 +197,7 @@ def connections(url: str, dead_url: str, tokens: Tokens) -> dict[str, str]:
         },
     }
     return {
-        f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps({"conn_type": "craft_ai", **spec})
+        f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps({"conn_type": "craftai", **spec})
         for conn_id, spec in specs.items()
     }
 
@@ -638,7 +638,7 @@ def test_the_config_parser_itself_registers_every_token(hygiene_platform: Platfo
     values = (tokens.sdk, tokens.all_types, tokens.word_count, tokens.slow)
     conn = Connection(
         conn_id="bare",
-        conn_type="craft_ai",
+        conn_type="craftai",
         host=hygiene_platform.platform.url,
         password=tokens.sdk,
         extra=json.dumps(
