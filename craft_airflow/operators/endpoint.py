@@ -49,6 +49,8 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
     :param poll_interval: Seconds to pause before asking again when the platform answers "not
         yet" without holding the request (deferred or in the worker).
     :param output_storage: Base location of file outputs (see the pipeline operator). (templated)
+    :param output_assets: Endpoint output name -> ``Asset`` (or ``AssetAlias``) that output
+        feeds (see the pipeline operator).
     """
 
     endpoint_name: str
@@ -78,6 +80,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         timeout: float | timedelta | None = None,
         poll_interval: float | timedelta = 5.0,
         output_storage: str | ObjectStoragePath | None = None,
+        output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -86,6 +89,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             timeout=timeout,
             poll_interval=poll_interval,
             output_storage=output_storage,
+            output_assets=output_assets,
             **kwargs,
         )
         self.endpoint_name = require_name(endpoint_name, "endpoint_name")
@@ -152,3 +156,10 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             )
         self.announce_execution(context, execution_id)
         return execution_id
+
+    # -- lineage -------------------------------------------------------------------------------
+
+    def file_input_sources(self) -> tuple[Mapping[str, Any], frozenset[str]]:
+        inputs = self.inputs if isinstance(self.inputs, Mapping) else {}
+        files = self.files if isinstance(self.files, Mapping) else {}
+        return {**inputs, **files}, frozenset(files)
