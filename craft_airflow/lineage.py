@@ -282,7 +282,9 @@ def task_lineage(
     :param io: from the execution's record (:func:`execution_io`) or the task's own mappings
         (:func:`mappings_io`).
     :param file_sources: the task's inputs by name (see :func:`file_input_locations`).
-    :param outputs: the outputs the task collected; ``output_dir`` where it stored files.
+    :param outputs: the outputs the task collected (``None`` if it collected none: it did not
+        wait, or the execution failed; it then reports no output datasets); ``output_dir``
+        where it stored files.
     """
 
     def unique(names: Iterable[DatasetName | None]) -> tuple[DatasetName, ...]:
@@ -296,14 +298,18 @@ def task_lineage(
             *(datastore_dataset(environment_url, p, execution_id) for p in io.datastore_inputs),
         ]
     )
-    output_datasets = unique(
-        [
-            *(location_dataset(x, environment_of=environment_of) for x in stored),
-            *(
-                datastore_dataset(environment_url, p, execution_id)
-                for p in io.datastore_outputs.values()
-            ),
-        ]
+    output_datasets = (
+        unique(
+            [
+                *(location_dataset(x, environment_of=environment_of) for x in stored),
+                *(
+                    datastore_dataset(environment_url, p, execution_id)
+                    for p in io.datastore_outputs.values()
+                ),
+            ]
+        )
+        if outputs is not None
+        else ()
     )
     return TaskLineage(
         environment_url=environment_url,
