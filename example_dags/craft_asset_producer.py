@@ -21,7 +21,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, Asset, task
 
-from craft_airflow.io import OutputDestination
+from craft_airflow import OutputDestination
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 
 #: Where ``count_words`` puts its upper-cased copy in the data store (one object, overwritten by

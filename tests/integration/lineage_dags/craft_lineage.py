@@ -9,7 +9,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, task
 
-from craft_airflow.io import OutputDestination
+from craft_airflow import OutputDestination
 from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 from craft_airflow.sensors.execution import CraftExecutionSensor
