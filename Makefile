@@ -5,7 +5,8 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo platform bench clean test-airflow-3.1
+.PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist test-deployment \
+	test-browser deploy-debs deploy-provider
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -40,23 +41,70 @@ $(AF31_STAMP): pyproject.toml Makefile
 	touch $(AF31_STAMP)
 
 test-airflow-3.1: $(AF31_STAMP)
-	$(AF31_VENV)/bin/pytest -q tests/unit tests/test_provider_info.py tests/example_dags \
-		tests/operators tests/sensors tests/triggers tests/integration tests/hooks \
-		tests/test_io.py tests/test_outputs.py tests/test_links.py
+	$(AF31_VENV)/bin/pytest -q tests/test_*.py tests/protocol tests/inputs tests/example_dags \
+		tests/operators tests/sensors tests/triggers tests/integration tests/hooks
+
+# An sdist and a wheel in dist/ (uv builds them in an isolated environment from pyproject.toml).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/uv build -q --out-dir dist
+
+# The built wheel in a fresh venv next to Airflow: `airflow providers list`, the wheel's
+# Requires-Dist (the platform's dependencies only in the `local` extra), craft-local without and
+# with the extra. Prints its timings. Not part of `make test` (pytest skips dist/ folders).
+test-dist: dist
+	$(BIN)/pytest -p no:cacheprovider tests/dist
+
+# A real deployment (tests/deployment/, tests/browser/): PostgreSQL, Redis and Chromium from
+# Debian's packages; Airflow, the Celery provider and the provider itself installed NON-editable in
+# their own venv, as a user installs them (the provider is reinstalled from the tree at each run).
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+DEPLOY_DEBS := postgresql redis-server chromium chromium-driver
+DEPLOY_PYPI := "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-celery psycopg2-binary asyncpg \
+	pytest selenium
+
+$(DEPLOY_STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install -q --disable-pip-version-check uv
+	$(DEPLOY_VENV)/bin/uv pip install -q --compile-bytecode -p $(DEPLOY_VENV)/bin/python \
+		".[local,test]" $(DEPLOY_PYPI)
+	touch $(DEPLOY_STAMP)
+
+# The Debian packages, installed only when one is missing (CI runs as root).
+deploy-debs:
+	@dpkg -s $(DEPLOY_DEBS) >/dev/null 2>&1 || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
+		--no-install-recommends $(DEPLOY_DEBS); }
+
+# The provider from this tree, as a wheel build (not editable), on top of the venv's packages.
+deploy-provider: $(DEPLOY_STAMP)
+	$(DEPLOY_VENV)/bin/uv pip install -q --compile-bytecode -p $(DEPLOY_VENV)/bin/python \
+		--reinstall-package craft-airflow --refresh-package craft-airflow --no-deps .
+
+test-deployment: deploy-debs deploy-provider
+	$(DEPLOY_VENV)/bin/pytest -q tests/deployment
+
+test-browser: deploy-debs deploy-provider
+	$(DEPLOY_VENV)/bin/pytest -q tests/browser
 
 demo: $(STAMP)
-	$(BIN)/python -m craft_airflow.demo
+	$(BIN)/python -m craft_airflow.local.demo
 
 # Benchmarks that print figures (each starts and stops its own platform); see README "Benchmarks".
 bench: $(STAMP)
 	$(BIN)/python benchmarks/requests_per_run.py
 	$(BIN)/python benchmarks/output_streaming_memory.py
+	$(BIN)/python benchmarks/datastore_memory.py
 	$(BIN)/python benchmarks/import_cost.py
 	$(BIN)/python benchmarks/platform_throughput.py
 
+# The token goes through the environment (CRAFT_LOCAL_SDK_TOKEN), as the printed connection reads it.
+CRAFT_LOCAL_SDK_TOKEN ?= local-sdk-token
 platform: $(STAMP)
-	$(BIN)/craft-local serve --host 127.0.0.1 --port 8765 --data-dir .craft-local \
-		--sdk-token local-sdk-token --pipelines example_dags/pipelines
+	CRAFT_LOCAL_SDK_TOKEN="$(CRAFT_LOCAL_SDK_TOKEN)" $(BIN)/craft-local serve --host 127.0.0.1 \
+		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
-	rm -rf $(VENV) $(AF31_VENV) .craft-local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AF31_VENV) $(DEPLOY_VENV) .craft-local dist build .pytest_cache .mypy_cache \
+		.ruff_cache

@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -107,14 +108,15 @@ def run_operator(case: str, size: int, work: Path, tag: str) -> Any:
     return result
 
 
-def child(case: str, size: int, work: Path) -> None:
-    """Warm up with 1 MiB, then measure ``case`` at ``size``; print one JSON line."""
+def peak_figures(run: Callable[[int, str], Any], size: int, work: Path) -> None:
+    """Child side: ``run(1 MiB, "warm")``, reset the peak RSS, ``run(size, "big")``; print the
+    figures as one JSON line (the rest of the output goes to ``work/child.log``)."""
     with c.quiet(work / "child.log"):
-        run_operator(case, BLOCK, work, "warm")
+        run(BLOCK, "warm")
         before = proc_status()["VmRSS"]
         reset = reset_peak()
         started = time.monotonic()
-        run_operator(case, size, work, "big")
+        run(size, "big")
         seconds = time.monotonic() - started
         after = proc_status()
     print(
@@ -122,6 +124,37 @@ def child(case: str, size: int, work: Path) -> None:
             {"rss_before": before, "peak": after["VmHWM"], "seconds": seconds, "reset": reset}
         )
     )
+
+
+def child(case: str, size: int, work: Path) -> None:
+    """Warm up with 1 MiB, then measure ``case`` at ``size``; print one JSON line."""
+    peak_figures(lambda n, tag: run_operator(case, n, work, tag), size, work)
+
+
+def in_child(script: str, case: str, size: int, work: Path) -> dict[str, Any]:
+    """Parent side: run ``script --child case`` in a fresh process; its figures."""
+    answer = subprocess.run(
+        [sys.executable, script, "--child", case, "--size", str(size), "--work", str(work)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if answer.returncode != 0:
+        log = (work / "child.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"case {case} {size}: exit {answer.returncode}\n{answer.stderr}\n{log}")
+    return json.loads(answer.stdout.strip().splitlines()[-1])
+
+
+def arguments(cases: Sequence[str], default_sizes_mib: str) -> argparse.Namespace:
+    """``--sizes-mib`` (or ``BENCH_SIZES_MIB``), and the child's hidden options."""
+    parser = argparse.ArgumentParser(
+        description=(sys.modules["__main__"].__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("--sizes-mib", default=os.environ.get("BENCH_SIZES_MIB", default_sizes_mib))
+    parser.add_argument("--child", choices=cases, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args()
 
 
 # -- parent -----------------------------------------------------------------------------------
@@ -133,16 +166,7 @@ def measure(case: str, size: int, work: Path, platform_pid: int) -> dict[str, An
         write_file(work / "input-big.bin", size)
     platform_before = proc_status(platform_pid)["VmRSS"]
     platform_reset = reset_peak(platform_pid)
-    answer = subprocess.run(
-        [sys.executable, __file__, "--child", case, "--size", str(size), "--work", str(work)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if answer.returncode != 0:
-        log = (work / "child.log").read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"case {case} {size}: exit {answer.returncode}\n{answer.stderr}\n{log}")
-    figures = json.loads(answer.stdout.strip().splitlines()[-1])
+    figures = in_child(__file__, case, size, work)
     platform_peak = proc_status(platform_pid)["VmHWM"]
     for leftover in work.glob("input-*.bin"):
         leftover.unlink()
@@ -155,12 +179,7 @@ def measure(case: str, size: int, work: Path, platform_pid: int) -> dict[str, An
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes-mib", default=os.environ.get("BENCH_SIZES_MIB", "16,256"))
-    parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
-    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(CASES, "16,256")
     if args.child:
         child(args.child, args.size, args.work)
         return

@@ -19,8 +19,8 @@ _EXPORTS: dict[str, str] = {
     "CraftExecutionSensor": "craft_airflow.sensors.execution",
     "CraftExecutionTrigger": "craft_airflow.triggers.execution",
     "CraftExecutionLink": "craft_airflow.links",
-    "InputSource": "craft_airflow.io",
-    "OutputDestination": "craft_airflow.io",
+    "InputSource": "craft_airflow.inputs.mappings",
+    "OutputDestination": "craft_airflow.inputs.mappings",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -28,8 +28,8 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from craft_airflow.hooks.craft import CraftAIHook as CraftAIHook
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook as CraftAIAsyncHook
-    from craft_airflow.io import InputSource as InputSource
-    from craft_airflow.io import OutputDestination as OutputDestination
+    from craft_airflow.inputs.mappings import InputSource as InputSource
+    from craft_airflow.inputs.mappings import OutputDestination as OutputDestination
     from craft_airflow.links import CraftExecutionLink as CraftExecutionLink
     from craft_airflow.operators.endpoint import (
         CraftTriggerEndpointOperator as CraftTriggerEndpointOperator,

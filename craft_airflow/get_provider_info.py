@@ -19,7 +19,8 @@ def _string(label: str, description: str, *, secret: bool = False) -> dict[str, 
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Return the registration: connection type, hook, operators, sensor, trigger, link."""
+    """Return the registration: connection type, hooks, operators, sensor, trigger, link,
+    filesystem."""
     return {
         # Must equal the normalised distribution name, or every airflow command fails.
         "package-name": "craft-airflow",
@@ -140,4 +141,6 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["craft_airflow.links.CraftExecutionLink"],
+        # craft://<conn_id>@/<path>: the data store as ObjectStoragePath storage.
+        "filesystems": ["craft_airflow.filesystem"],
     }

@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 
@@ -102,8 +102,3 @@ class RetryState:
 
     def elapsed(self) -> float:
         return self.policy.clock() - self.started
-
-
-def http_date(epoch: float) -> str:
-    """Format an epoch time as an HTTP date (used by tests and the docs)."""
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

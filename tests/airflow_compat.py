@@ -61,3 +61,12 @@ def serialization_round_trip(dag: Any) -> Any:
         return Serializer.deserialize_dag(Serializer.serialize_dag(dag))
     finally:
         Serializer._load_operator_extra_links = load_links
+
+
+def serde() -> tuple[Any, Any]:
+    """``(serialize, deserialize)`` of XCom values."""
+    try:
+        from airflow.sdk.serde import deserialize, serialize  # Airflow 3.3
+    except ImportError:  # Airflow 3.1
+        from airflow.serialization.serde import deserialize, serialize
+    return serialize, deserialize

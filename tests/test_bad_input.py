@@ -35,8 +35,9 @@ from craft_airflow.errors import (
     CraftConnectionError,
     CraftError,
     CraftExecutionFailed,
+    CraftInputError,
 )
-from craft_airflow.io import CraftInputError, InputSource, OutputDestination
+from craft_airflow.inputs.mappings import InputSource, OutputDestination
 
 ENDPOINT_TOKENS = {
     "all-types-endpoint": "all-types-endpoint-local-token",
@@ -180,6 +181,19 @@ def run_pipeline(env: Env, **kwargs: Any) -> Any:
 def run_all_types(**inputs: Any) -> Callable[[Env], Any]:
     """Run ``all-types`` with ``text`` given and these inputs on top."""
     return lambda env: run_pipeline(env, inputs={"text": "hello", **inputs})
+
+
+def craft_folder_as_file_input(env: Env) -> Any:
+    """A ``craft://`` folder (an object lives below it) given as a file input."""
+    from airflow.sdk import ObjectStoragePath
+
+    ObjectStoragePath("craft://craft_ai_default@/bad-input/folder/x.txt").write_text("x")
+    return run_all_types(document="craft://craft_ai_default@/bad-input/folder")(env)
+
+
+def craft_path_without_sdk_token(env: Env) -> Any:
+    env.connect("craft_no_sdk", password=None)
+    return run_all_types(document="craft://craft_no_sdk@/x.txt")(env)
 
 
 def trigger_endpoint(env: Env, **kwargs: Any) -> Any:
@@ -852,6 +866,44 @@ CASES = [
         lambda env: sense(env, "all-types-nosuch"),
         CraftAPIError,
         ("[ExecutionNotFound]", "get execution 'all-types-nosuch'", "does not exist"),
+    ),
+    # the data store as storage (craft:// paths)
+    Case(
+        "craft_datastore_path_of_another_connection",
+        lambda env: run_pipeline(
+            env,
+            inputs={"text": "hello"},
+            inputs_mapping=[
+                InputSource(
+                    pipeline_input_name="document",
+                    datastore_path="craft://craft_other_env@/in/doc.txt",
+                )
+            ],
+        ),
+        CraftInputError,
+        (
+            "inputs_mapping[0].datastore_path",
+            "connection 'craft_other_env'",
+            "expected a craft://craft_ai_default@/",
+        ),
+    ),
+    Case(
+        "craft_folder_as_file_input",
+        craft_folder_as_file_input,
+        CraftInputError,
+        ("file input 'document'", "bad-input/folder", "is a directory; expected a file"),
+    ),
+    Case(
+        "craft_path_of_unknown_connection",
+        run_all_types(document="craft://craft_nosuch@/x.txt"),
+        CraftInputError,
+        ("file input 'document'", "Connection 'craft_nosuch'", "is not defined", "craft_ai"),
+    ),
+    Case(
+        "craft_path_without_sdk_token",
+        craft_path_without_sdk_token,
+        CraftInputError,
+        ("file input 'document'", "'craft_no_sdk' has no SDK token", "data store"),
     ),
     # where outputs go
     Case(

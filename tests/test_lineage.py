@@ -95,7 +95,7 @@ def test_execution_io_reads_the_mappings_of_an_execution_object():
 
 
 def test_mappings_io_reads_the_runs_own_mappings():
-    from craft_airflow.io import InputSource
+    from craft_airflow import InputSource
 
     io = mappings_io(
         [InputSource(pipeline_input_name="a", datastore_path="in/a"), {"pipeline_input_name": "b"}],

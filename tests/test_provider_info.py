@@ -128,3 +128,10 @@ def test_airflow_cli_lists_the_provider_and_link():
         check=True,
     )
     assert "craft-airflow" in listed.stdout
+
+
+@pytest.mark.parametrize("module_name", INFO["filesystems"])
+def test_declared_filesystems_have_schemes_and_get_fs(module_name):
+    module = importlib.import_module(module_name)
+    assert module.schemes
+    assert callable(module.get_fs)

@@ -25,6 +25,7 @@ from craft_airflow.errors import (
     install_log_redaction,
     redact,
 )
+from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
@@ -32,7 +33,6 @@ from craft_airflow.protocol.calls import CallContext, call_json, perform
 from craft_airflow.protocol.decisions import endpoint_error_is_execution_failure, is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
-    FileInput,
     FilePart,
     HttpRequest,
     Response,

@@ -1,5 +1,5 @@
 """``python -m craft_airflow.local serve ...``."""
 
-from craft_airflow.local.cli import main
+from craft_airflow.local.extra import main
 
 main()

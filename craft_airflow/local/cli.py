@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -121,13 +122,16 @@ def config_from_args(args: argparse.Namespace) -> PlatformConfig:
 def serve(config: PlatformConfig) -> None:
     """Run the server in this process until SIGINT/SIGTERM.
 
-    Stopping is graceful: the listening socket closes (clients see connection refused), held
-    long-polls answer at once, running executions get ``shutdown_grace_seconds`` to finish,
-    ``Pending`` ones are left for the next start to re-queue.
+    Once listening, prints (to stdout) the Airflow connection that reaches the platform, with
+    the SDK token left to a shell variable. Stopping is graceful: the listening socket closes
+    (clients see connection refused), held long-polls answer at once, running executions get
+    ``shutdown_grace_seconds`` to finish, ``Pending`` ones are left for the next start to
+    re-queue.
     """
     import uvicorn
 
     from craft_airflow.local.app import asgi_app, create_app
+    from craft_airflow.local.connection import connection_commands, reachable_url
     from craft_airflow.local.declared import DeclarationError
     from craft_airflow.local.state import Platform
 
@@ -144,6 +148,12 @@ def serve(config: PlatformConfig) -> None:
     platform: Platform = app.state.platform
 
     class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                port = self.servers[0].sockets[0].getsockname()[1]  # the bound one, also for 0
+                print(connection_commands(reachable_url(config.host, port)), flush=True)
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             platform.begin_stop()
             super().handle_exit(sig, frame)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from craft_airflow.local.auth import TokenIssuer
 from craft_airflow.local.config import PlatformConfig
@@ -39,3 +40,7 @@ def get_platform(request: Request) -> Platform:
     """The :class:`Platform` of the app serving ``request`` (a FastAPI dependency too)."""
     platform: Platform = request.app.state.platform
     return platform
+
+
+#: A route parameter receiving the :class:`Platform` (``platform: PlatformDep``).
+PlatformDep = Annotated[Platform, Depends(get_platform)]

@@ -221,6 +221,13 @@ class Store:
         )
         return [_execution(r) for r in rows]
 
+    def list_deployment_executions(self, deployment_name: str) -> list[dict[str, Any]]:
+        """The executions of a deployment, oldest first."""
+        rows = self._all(
+            "SELECT * FROM executions WHERE deployment_name = ? ORDER BY seq", (deployment_name,)
+        )
+        return [_execution(r) for r in rows]
+
     def latest_execution(
         self, pipeline_name: str | None = None, deployment_name: str | None = None
     ) -> str | None:

@@ -11,7 +11,8 @@ from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
 from airflow.sdk import BaseOperator
 
 from craft_airflow.connection import mask_secret
-from craft_airflow.io import open_file_inputs, split_endpoint_inputs
+from craft_airflow.inputs.files import open_file_inputs
+from craft_airflow.inputs.values import split_endpoint_inputs
 from craft_airflow.links import CraftExecutionLink
 from craft_airflow.operators._base import CraftJobMixin, require_name
 

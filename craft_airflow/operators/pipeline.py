@@ -11,15 +11,14 @@ from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
 from airflow.sdk import BaseOperator
 
 from craft_airflow.assets import check_output_names
-from craft_airflow.io import (
+from craft_airflow.inputs.files import open_file_inputs
+from craft_airflow.inputs.mappings import (
     InputSource,
     OutputDestination,
-    declared_io,
     normalize_inputs_mapping,
     normalize_outputs_mapping,
-    open_file_inputs,
-    split_inputs,
 )
+from craft_airflow.inputs.values import declared_io, split_inputs
 from craft_airflow.links import CraftExecutionLink
 from craft_airflow.operators._base import CraftJobMixin, require_name
 
@@ -128,15 +127,21 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
 
     def submit_job(self, context: Context) -> str:
         """Validate the inputs against the pipeline, start the run, announce the execution."""
+        from craft_airflow.filesystem import datastore_keys_in
+
         hook = self.hook
         pipeline = hook.get_pipeline(self.pipeline_name)
         declared_inputs = declared_io(pipeline, "inputs")
         inputs_mapping = normalize_inputs_mapping(
-            self.inputs_mapping, target="run", declared=declared_inputs
+            datastore_keys_in(self.inputs_mapping, self.craft_conn_id, "inputs_mapping"),
+            target="run",
+            declared=declared_inputs,
         )
         declared_outputs = declared_io(pipeline, "outputs")
         outputs_mapping = normalize_outputs_mapping(
-            self.outputs_mapping, target="run", declared=declared_outputs
+            datastore_keys_in(self.outputs_mapping, self.craft_conn_id, "outputs_mapping"),
+            target="run",
+            declared=declared_outputs,
         )
         check_output_names(self.output_assets, declared_outputs, f"pipeline {self.pipeline_name!r}")
         json_inputs, file_sources = split_inputs(

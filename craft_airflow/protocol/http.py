@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from craft_airflow import __version__
 from craft_airflow.errors import redact
+from craft_airflow.inputs.files import FileInput
 
 CLIENT_HEADER = "craft-ai-client"
 # The SDK sends "craft-ai-sdk@<version>"; no source says the platform checks the value, so the
@@ -34,18 +35,6 @@ class TimeoutKind(StrEnum):
     NORMAL = "normal"
     LONG_POLL = "long_poll"
     DOWNLOAD = "download"
-
-
-@dataclass(frozen=True)
-class FileInput:
-    """A file sent as a multipart part named after the input.
-
-    :param filename: file name announced in the part.
-    :param stream: an open binary stream, read from its current position.
-    """
-
-    filename: str
-    stream: BinaryIO
 
 
 @dataclass(frozen=True)
@@ -106,7 +95,6 @@ class HttpRequest:
     :param json: JSON body, when not ``None``.
     :param data: form fields (urlencoded, or text parts when ``files`` is set).
     :param files: multipart file parts.
-    :param follow_redirects: always ``False``: a 3xx is read, not followed.
     :param idempotent: safe to send again after an ambiguous failure.
     :param creates_execution: sending it twice may run the pipeline twice.
     :param long_poll: a 3xx answer means "not finished yet".
@@ -123,7 +111,6 @@ class HttpRequest:
     json: Any = field(default=None, repr=False)
     data: Mapping[str, str] | None = field(default=None, repr=False)
     files: tuple[FilePart, ...] = ()
-    follow_redirects: bool = False
     idempotent: bool = True
     creates_execution: bool = False
     long_poll: bool = False

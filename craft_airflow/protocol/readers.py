@@ -23,10 +23,6 @@ def excerpt(text: str, secrets: Iterable[str | None] = (), limit: int = EXCERPT_
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _is_json_type(content_type: str) -> bool:
-    return "json" in content_type.lower() or not content_type
-
-
 def parse_error(
     status: int,
     body_text: str,

@@ -324,17 +324,24 @@ def read_run(dag_id: str, run_id: str) -> tuple[dict[tuple[str, int], Any], dict
 
 
 def platform_executions(platform: EmbeddedPlatform) -> list[dict[str, Any]]:
-    """Every execution of the chaos pipeline, with its input values (faults switched off)."""
-    with httpx.Client(base_url=platform.url, timeout=30) as client:
+    """Every execution of the chaos pipeline, with its input values (faults switched off).
+
+    The platform runs with 2-second access tokens, so each read takes a fresh one: a loaded
+    machine can spend longer than a token's life on the whole list.
+    """
+
+    def get(client: httpx.Client, path: str) -> httpx.Response:
         token = client.post("/api/v1/auth/refresh", json={"refresh_token": SDK_TOKEN}).json()[
             "access_token"
         ]
-        client.headers["Authorization"] = f"Bearer {token}"
-        listed = client.get(f"/api/v1/pipelines/{CHAOS_DAG.PIPELINE}/executions")
+        return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    with httpx.Client(base_url=platform.url, timeout=30) as client:
+        listed = get(client, f"/api/v1/pipelines/{CHAOS_DAG.PIPELINE}/executions")
         assert listed.status_code == 200, listed.text
         executions = []
         for item in listed.json():
-            one = client.get(f"/api/v1/executions/{item['execution_id']}?include_io_values=true")
+            one = get(client, f"/api/v1/executions/{item['execution_id']}?include_io_values=true")
             assert one.status_code == 200, one.text
             executions.append(one.json())
     return executions

@@ -14,8 +14,9 @@ from scripted_server import ScriptedServer, reply, reset
 from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConnectionError
 from craft_airflow.hooks.craft import CraftAIHook
 from craft_airflow.hooks.craft_async import CraftAIAsyncHook, classify_httpx_exception
+from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import OutcomeStatus
-from craft_airflow.protocol.http import FailureKind, FileInput
+from craft_airflow.protocol.http import FailureKind
 from craft_airflow.statuses import ExecutionStatus
 
 

@@ -89,28 +89,40 @@ def set_deferrable(dag: Any, deferrable: bool) -> None:
             task.deferrable = deferrable
 
 
-@pytest.fixture
-def run_dag(example_dags: dict[str, Any]) -> Callable[..., Run]:
-    """Run one example DAG with ``dag.test()`` and read back what it left in the metadata DB."""
+def run_and_read(dag: Any, *, deferrable: bool) -> Run:
+    """Run ``dag`` with ``dag.test()`` and read back what it left in the metadata DB."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    dag_id = dag.dag_id
+    set_deferrable(dag, deferrable)
+    dag_run = dag.test(logical_date=None)
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_id)).all()
+        xcoms = {(r.task_id, r.map_index, r.key): XComModel.deserialize_value(r) for r in rows}
+        tis = session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == dag_run.run_id
+            )
+        ).all()
+        states = {(ti.task_id, ti.map_index): str(ti.state) for ti in tis}
+    return Run(dag_run.run_id, str(dag_run.state), states, xcoms)
+
+
+@pytest.fixture
+def run_any_dag() -> Callable[..., Run]:
+    """:func:`run_and_read`, for DAGs that are not example DAGs."""
+    return run_and_read
+
+
+@pytest.fixture
+def run_dag(example_dags: dict[str, Any]) -> Callable[..., Run]:
+    """Run one example DAG with ``dag.test()`` (see :func:`run_and_read`)."""
+
     def run(dag_id: str, *, deferrable: bool) -> Run:
-        dag = example_dags[dag_id]
-        set_deferrable(dag, deferrable)
-        dag_run = dag.test(logical_date=None)
-        with create_session() as session:
-            rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_id)).all()
-            xcoms = {(r.task_id, r.map_index, r.key): XComModel.deserialize_value(r) for r in rows}
-            tis = session.scalars(
-                select(TaskInstance).where(
-                    TaskInstance.dag_id == dag_id, TaskInstance.run_id == dag_run.run_id
-                )
-            ).all()
-            states = {(ti.task_id, ti.map_index): str(ti.state) for ti in tis}
-        return Run(dag_run.run_id, str(dag_run.state), states, xcoms)
+        return run_and_read(example_dags[dag_id], deferrable=deferrable)
 
     return run
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-LINEAGE_DAGS = Path(__file__).resolve().parent / "lineage_dags"
+LINEAGE_DAGS = Path(__file__).resolve().parent / "dags"
 DAG_ID = "craft_lineage"
 NAMESPACE = "craft-lineage-test"
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 from conditions import wait_until
 
+from craft_airflow.local.connection import CONN_ID, TOKEN_VARIABLE
 from craft_airflow.local.server import EmbeddedPlatform
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags" / "pipelines"
@@ -140,3 +142,88 @@ def start_platform(tmp: Path, *extra: str, declared: bool = True) -> EmbeddedPla
         pipelines_dir=EXAMPLES if declared else None,
         extra_args=["--long-poll-seconds", "0.5", *extra],
     ).start()
+
+
+def run_printed(commands: str, token: str) -> dict[str, Any]:
+    """Run the printed lines in bash with the token variable set; ``airflow`` is a stand-in that
+    records its arguments. Return the exported connection and the ``airflow`` arguments."""
+    lines = [line.strip() for line in commands.splitlines()]
+    export = next(line for line in lines if line.startswith("export "))
+    add = next(line for line in lines if line.startswith("airflow "))
+    script = "\n".join(
+        [
+            "airflow() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \"$@\"; }",
+            export,
+            f'printf "%s\\n" "$AIRFLOW_CONN_{CONN_ID.upper()}"',
+            add,
+        ]
+    )
+    result = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", TOKEN_VARIABLE: token},
+        timeout=30,
+        check=True,
+    )
+    exported, argv = result.stdout.splitlines()
+    return {"exported": json.loads(exported), "argv": json.loads(argv)}
+
+
+ALL_TYPES_TOKEN = "all-types-endpoint-local-token"
+
+
+ERROR_KEYS = {"message", "name", "request_id", "additional_data"}
+
+
+ECHO = (
+    "def main(n, flag, label='x'):\n    return {'doubled': n * 2, 'flag': flag, 'label': label}\n"
+)
+
+
+def endpoint_results(
+    platform: EmbeddedPlatform, path: str, execution_id: str, token: str
+) -> httpx.Response:
+    """Follow the results long-poll by hand, checking each 307 keeps the token."""
+    url = f"{platform.url}/endpoints/v1/{path}/executions/{execution_id}?token={token}"
+    for _ in range(60):
+        response = httpx.get(url, follow_redirects=False, timeout=30)
+        if response.status_code != 307:
+            return response
+        assert response.headers["location"].endswith(f"?token={token}")
+        url = platform.url + response.headers["location"]
+    raise AssertionError("no result")
+
+
+def trigger_endpoint(
+    platform: EmbeddedPlatform, path: str, token: str, **kwargs: Any
+) -> httpx.Response:
+    return httpx.post(
+        f"{platform.url}/endpoints/{path}",
+        headers={"Authorization": f"EndpointToken {token}"},
+        follow_redirects=False,
+        **kwargs,
+    )
+
+
+def output_values(execution: dict) -> dict:
+    return {o["pipeline_output_name"]: o.get("value") for o in execution["outputs"]}
+
+
+def tar_archive(*members: tarfile.TarInfo) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for member in members:
+            tar.addfile(member, io.BytesIO(b"x" * member.size) if member.isfile() else None)
+    buffer.seek(0)
+    return buffer
+
+
+def tar_member(
+    name: str, kind: bytes = tarfile.REGTYPE, size: int = 1, link: str = ""
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size if kind == tarfile.REGTYPE else 0
+    info.linkname = link
+    return info

@@ -9,7 +9,7 @@ from airflow.sdk import ObjectStoragePath
 from craft_fakes import FakeHook, FakeTaskInstance, make_context, use_hook
 
 from craft_airflow.connection import CraftConnectionConfig
-from craft_airflow.io import CraftInputError
+from craft_airflow.errors import CraftInputError
 from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
 from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
 from craft_airflow.statuses import ExecutionStatus

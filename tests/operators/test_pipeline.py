@@ -13,8 +13,8 @@ from airflow.sdk import ObjectStoragePath
 from airflow_compat import RESUMABLE, serialization_round_trip
 from craft_fakes import FakeHook, FakeStateStore, FakeTaskInstance, make_context, use_hook
 
-from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
-from craft_airflow.io import CraftInputError, InputSource
+from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftInputError, CraftWaitTimeout
+from craft_airflow.inputs.mappings import InputSource
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
 from craft_airflow.statuses import ExecutionStatus

@@ -1,0 +1,1 @@
+"""HTML pages of the embedded platform, for a person: executions, pipelines, deployments."""

@@ -1,0 +1,1 @@
+"""The embedded platform's HTTP routes: one :class:`fastapi.APIRouter` per resource."""

@@ -1,0 +1,72 @@
+"""craft_airflow.inputs.values: input values checked against declared inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from craft_airflow.errors import CraftInputError
+from craft_airflow.inputs.values import split_endpoint_inputs, split_inputs
+
+
+def test_split_inputs_of_every_type(tmp_path: Path, declared):
+    doc = tmp_path / "d.txt"
+    doc.write_text("x")
+    json_inputs, files = split_inputs(
+        {
+            "text": "t",
+            "n": 1.5,
+            "flag": False,
+            "payload": {"a": [1]},
+            "items": [1, "b"],
+            "doc": str(doc),
+        },
+        declared,
+    )
+    assert json_inputs == {
+        "text": "t",
+        "n": 1.5,
+        "flag": False,
+        "payload": {"a": [1]},
+        "items": [1, "b"],
+    }
+    assert files == {"doc": str(doc)}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"text": "t", "n": "3"}, "input 'n' is declared 'number' but got str"),
+        ({"text": "t", "n": True}, "input 'n' is declared 'number' but got bool"),
+        ({"text": "t", "flag": 1}, "input 'flag' is declared 'boolean' but got int"),
+        ({"text": "t", "items": "abc"}, "input 'items' is declared 'array' but got str"),
+        ({"text": "t", "payload": {1, 2}}, r"input 'payload' \(json\): not JSON-serialisable"),
+        ({"text": b"bytes"}, "input 'text' is declared 'string' but got a file"),
+        ({"text": "t", "other": 1}, "the pipeline has no input 'other'"),
+        ({"n": 1}, "required input\\(s\\) missing: 'text'"),
+    ],
+)
+def test_split_inputs_errors(inputs, message, declared):
+    with pytest.raises(CraftInputError, match=message):
+        split_inputs(inputs, declared)
+
+
+def test_a_mapped_input_counts_as_given_but_not_twice(declared):
+    assert split_inputs({}, declared, mapped=["text"]) == ({}, {})
+    with pytest.raises(CraftInputError, match="both in inputs and in inputs_mapping"):
+        split_inputs({"text": "t"}, declared, mapped=["text"])
+
+
+def test_without_declarations_files_are_recognised_by_their_type(tmp_path: Path):
+    json_inputs, files = split_inputs({"a": "/not/a/file/path", "b": b"x", "c": tmp_path}, None)
+    assert json_inputs == {"a": "/not/a/file/path"}
+    assert set(files) == {"b", "c"}
+
+
+def test_split_endpoint_inputs():
+    json_inputs, files = split_endpoint_inputs(
+        {"n": 1, "doc": "file:///x", "blob": b"b"}, {"other": "/p"}, file_input_names=["doc"]
+    )
+    assert json_inputs == {"n": 1}
+    assert files == {"other": "/p", "doc": "file:///x", "blob": b"b"}

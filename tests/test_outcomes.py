@@ -1,0 +1,102 @@
+"""craft_airflow.outcomes: the closed set of outcomes and the trigger event payload."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from craft_airflow.errors import InvalidTriggerEvent
+from craft_airflow.outcomes import (
+    OutcomeStatus,
+    WaitOutcome,
+    outcome_for_finished,
+    outcome_for_status,
+    timeout_outcome,
+)
+from craft_airflow.statuses import (
+    ExecutionStatus,
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (ExecutionStatus.PENDING, None),
+        (ExecutionStatus.RUNNING, None),
+        (None, None),
+        (ExecutionStatus.SUCCEEDED, OutcomeStatus.SUCCESS),
+        (ExecutionStatus.SKIPPED, OutcomeStatus.SKIPPED),
+        (ExecutionStatus.FAILED, OutcomeStatus.FAILED),
+        (ExecutionStatus.ERROR, OutcomeStatus.FAILED),
+    ],
+)
+def test_outcome_for_status(status, expected):
+    event = outcome_for_status("ex-1", status, detail="boom")
+    if expected is None:
+        assert event is None
+    else:
+        assert event is not None
+        assert event.status == expected
+        assert event.execution_id == "ex-1"
+        assert event.execution_status == status
+        assert ("boom" in event.message) == (expected == OutcomeStatus.FAILED)
+
+
+def test_finished_with_unknown_or_running_status_is_an_error_not_a_wait():
+    assert outcome_for_finished("ex", "Cancelled").status == OutcomeStatus.ERROR
+    assert outcome_for_finished("ex", "Running").status == OutcomeStatus.ERROR
+    assert outcome_for_finished("ex", "Succeeded").status == OutcomeStatus.SUCCESS
+
+
+def test_outcome_round_trips_through_the_event_payload():
+    event = outcome_for_status("ex-2", ExecutionStatus.FAILED, detail="x")
+    assert event is not None
+    payload = json.loads(json.dumps(event.to_event()))
+    assert payload == {
+        "status": "failed",
+        "execution_id": "ex-2",
+        "execution_status": "Failed",
+        "message": event.message,
+        "log_tail": [],
+    }
+    assert WaitOutcome.from_event(payload) == event
+    timeout = timeout_outcome("ex-3", 12.3)
+    assert WaitOutcome.from_event(timeout.to_event()) == timeout
+    assert "ex-3" in timeout.message
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        "success",
+        {},
+        {"status": "cancelled", "execution_id": "x"},
+        {"status": "SUCCESS", "execution_id": "x"},
+        {"status": "success"},
+        {"status": "success", "execution_id": ""},
+        {"status": "failed", "execution_id": "x", "execution_status": "Exploded"},
+    ],
+)
+def test_from_event_rejects_anything_outside_the_closed_set(payload):
+    with pytest.raises(InvalidTriggerEvent):
+        WaitOutcome.from_event(payload)
+
+
+def test_from_event_defaults_missing_message():
+    assert WaitOutcome.from_event({"status": "error", "execution_id": "x"}) == WaitOutcome(
+        OutcomeStatus.ERROR, "x", None, ""
+    )
+
+
+def test_old_events_without_log_tail_and_bad_tails():
+    assert WaitOutcome.from_event({"status": "failed", "execution_id": "x"}).log_tail == ()
+    with pytest.raises(InvalidTriggerEvent, match="log_tail"):
+        WaitOutcome.from_event({"status": "failed", "execution_id": "x", "log_tail": "a line"})
+
+
+def test_failure_text_puts_the_tail_under_its_header():
+    outcome = WaitOutcome(OutcomeStatus.FAILED, "x", None, "boom", ("a", "b"))
+    assert outcome.failure_text() == "boom\nLast log lines:\na\nb"
+    assert WaitOutcome(OutcomeStatus.FAILED, "x").failure_text() == "Craft AI execution x failed."
