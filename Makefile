@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist test-deployment \
-	test-browser deploy-debs deploy-provider
+	test-browser deploy-debs deploy-provider test-kubernetes
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,16 @@ test-deployment: deploy-debs deploy-provider
 
 test-browser: deploy-debs deploy-provider
 	$(DEPLOY_VENV)/bin/pytest -q tests/browser
+
+# The Kubernetes runtime against a real single-node cluster (tools/k8s-local.sh: built once
+# under K8S_BASE, ~7 min and ~5.5 GB the first time); the cluster is stopped even on failure.
+# Not part of `make test`.
+K8S := tools/k8s-local.sh
+
+test-kubernetes: $(STAMP)
+	$(K8S) setup
+	$(K8S) start && CRAFT_TEST_KUBECONFIG=$$($(K8S) kubeconfig) $(BIN)/pytest -q tests/kubernetes; \
+		status=$$?; $(K8S) stop; exit $$status
 
 demo: $(STAMP)
 	$(BIN)/python -m craft_airflow.local.demo

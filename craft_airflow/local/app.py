@@ -33,8 +33,10 @@ from craft_airflow.local.routes import (
     environment,
     executions,
     pipelines,
+    pods,
 )
 from craft_airflow.local.runner import Runner
+from craft_airflow.local.runtimes import make_runtime
 from craft_airflow.local.state import Platform
 from craft_airflow.local.store import Store
 
@@ -53,10 +55,13 @@ def create_app(config: PlatformConfig) -> FastAPI:
     """
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(config.data_dir)
+    runtime = make_runtime(config, store)
     stopped_marker = config.data_dir / STOPPED_MARKER
     graceful = stopped_marker.exists()
     requeue = store.pending_ids() if graceful else []
-    recovered = store.fail_unfinished("restarted", pending=not graceful)
+    # Executions whose Job outlived the platform are followed again, not failed.
+    reattach = runtime.reattachable(store.running_ids())
+    recovered = store.fail_unfinished("restarted", pending=not graceful, keep=reattach)
     stopped_marker.unlink(missing_ok=True)
     if recovered:
         log.warning("%d unfinished execution(s) marked Error after a restart", recovered)
@@ -68,7 +73,9 @@ def create_app(config: PlatformConfig) -> FastAPI:
         env_id_path.write_text(str(uuid.uuid4()))
     secret = load_or_create_secret(config.data_dir)
     tokens = TokenIssuer(secret, config.sdk_token, config.jwt_lifetime)
-    runner = Runner(store, config.max_concurrency)
+    runner = Runner(store, config.max_concurrency, runtime)
+    for execution_id in reattach:
+        runner.submit(execution_id, attach=True)
     if requeue:
         log.info("%d pending execution(s) re-queued after a graceful stop", len(requeue))
     for execution_id in requeue:
@@ -89,6 +96,7 @@ def create_app(config: PlatformConfig) -> FastAPI:
         datastore.signed_router,
         endpoints.router,
         control.router,
+        pods.router,  # before the pages: they end with a catch-all
         pages_router,
     ):
         app.include_router(router)

@@ -16,10 +16,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from craft_airflow.local.config import PlatformConfig
+from craft_airflow.local.config import RUNTIMES, KubernetesSettings, PlatformConfig
 from craft_airflow.local.faults import RESET_MODES, FaultSettings
 
-_C, _F = PlatformConfig, FaultSettings  # defaults come from the dataclasses
+_C, _F, _K = PlatformConfig, FaultSettings, KubernetesSettings  # defaults: the dataclasses
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {raw!r}")
+
 
 # (option, type, default, help); the env var is CRAFT_LOCAL_ + option in upper snake case.
 _OPTIONS: list[tuple[str, Any, Any, str]] = [
@@ -57,7 +66,35 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
     ("fault-slow-rate", float, _F.rate_slow, "share of API requests delayed"),
     ("fault-slow-seconds", float, _F.slow_seconds, "delay of slowed requests"),
     ("fault-seed", int, _F.seed, "seed of the fault random generator"),
+    ("runtime", str, _C.runtime, "where executions run: child processes or Kubernetes Jobs"),
+    ("kube-namespace", str, _K.namespace, "namespace of the execution Jobs"),
+    ("kube-image", str, _K.image, "image of the execution pods (needs python3)"),
+    ("kube-image-pull-policy", str, _K.image_pull_policy, "imagePullPolicy of the pods"),
+    ("kubeconfig", str, None, "kubeconfig file (default: KUBECONFIG rules, then in-cluster)"),
+    ("kube-context", str, None, "kubeconfig context (default: the current one)"),
+    (
+        "pod-platform-url",
+        str,
+        None,
+        "URL at which pods reach this platform (default: http://HOST:PORT)",
+    ),
+    ("kube-host-network", _flag, _K.host_network, "run pods on the node's network (true/false)"),
+    ("kube-cpu-request", str, _K.cpu_request, 'default CPU request of a pod ("" for none)'),
+    ("kube-memory-request", str, _K.memory_request, "default memory request of a pod"),
+    ("kube-cpu-limit", str, _K.cpu_limit, "default CPU limit of a pod"),
+    ("kube-memory-limit", str, _K.memory_limit, "default memory limit of a pod"),
+    (
+        "kube-resources-file",
+        str,
+        None,
+        'JSON {pipeline: {"cpu_request", "memory_request", "cpu_limit", "memory_limit"}}',
+    ),
 ]
+_CHOICES: dict[str, Sequence[str]] = {
+    "fault-reset-mode": RESET_MODES,
+    "runtime": RUNTIMES,
+    "kube-image-pull-policy": ("Always", "IfNotPresent", "Never"),
+}
 
 
 def env_var(option: str) -> str:
@@ -73,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     for option, kind, default, help_text in _OPTIONS:
         raw = os.environ.get(env_var(option))
         value = kind(raw) if raw not in (None, "") else default
-        choices = RESET_MODES if option == "fault-reset-mode" else None
+        choices = _CHOICES.get(option)
         serve.add_argument(
             f"--{option}",
             type=kind,
@@ -116,6 +153,21 @@ def config_from_args(args: argparse.Namespace) -> PlatformConfig:
         max_code_bytes=args.max_code_bytes,
         shutdown_grace_seconds=args.shutdown_grace_seconds,
         faults=faults,
+        runtime=args.runtime,
+        kubernetes=KubernetesSettings(
+            namespace=args.kube_namespace,
+            image=args.kube_image,
+            image_pull_policy=args.kube_image_pull_policy,
+            kubeconfig=args.kubeconfig or None,
+            context=args.kube_context or None,
+            pod_platform_url=args.pod_platform_url or None,
+            host_network=args.kube_host_network,
+            cpu_request=args.kube_cpu_request,
+            memory_request=args.kube_memory_request,
+            cpu_limit=args.kube_cpu_limit,
+            memory_limit=args.kube_memory_limit,
+            resources_file=Path(args.kube_resources_file) if args.kube_resources_file else None,
+        ),
     )
 
 
@@ -133,6 +185,7 @@ def serve(config: PlatformConfig) -> None:
     from craft_airflow.local.app import asgi_app, create_app
     from craft_airflow.local.connection import connection_commands, reachable_url
     from craft_airflow.local.declared import DeclarationError
+    from craft_airflow.local.runtimes import RuntimeConfigError
     from craft_airflow.local.state import Platform
 
     if config.shutdown_grace_seconds < 0:
@@ -140,7 +193,7 @@ def serve(config: PlatformConfig) -> None:
 
     try:
         app = create_app(config)
-    except DeclarationError as exc:
+    except (DeclarationError, RuntimeConfigError) as exc:
         raise SystemExit(f"craft-local: {exc}") from None
     logging.getLogger("craft_airflow.local").info(
         "serving on http://%s:%d (data dir %s)", config.host, config.port, config.data_dir

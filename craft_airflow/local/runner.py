@@ -1,26 +1,22 @@
-"""Runs executions in child processes, a bounded number at a time, off the event loop.
+"""Runs executions through a runtime, a bounded number at a time, off the event loop.
 
 Each execution gets a worker thread from a pool of ``max_concurrency`` threads (the queue
-of the pool is the ``Pending`` state); the thread copies the pipeline code into the
-execution folder, starts ``python -m craft_airflow.local.child``, streams its output into
-the logs line by line, enforces the deployment's ``execution_timeout_s`` and checks the
+of the pool is the ``Pending`` state); the thread prepares a :class:`Launch`, hands it to the
+runtime (``runtimes/process.py``: child processes; ``runtimes/kubernetes.py``: Jobs), which
+streams the logs and enforces the deployment's ``execution_timeout_s``, then checks the
 returned outputs against the pipeline's declaration.
 
 A graceful stop (:meth:`Runner.shutdown`) drains: it starts nothing new, lets the running
-executions finish within a grace period, then kills what still runs (marked ``Error``).
-Executions not started stay ``Pending``; the next start re-queues them.
+executions finish within a grace period, then kills what still runs (marked ``Error``); a
+runtime that ``detaches_on_stop`` leaves them running instead, for the next start to
+re-attach. Executions not started stay ``Pending``; the next start re-queues them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +25,7 @@ from typing import Any
 
 from craft_airflow.local.datatypes import expected, matches
 from craft_airflow.local.mappings import datastore_file
+from craft_airflow.local.runtimes import Launch, Outcome, Runtime
 from craft_airflow.local.store import Store
 
 log = logging.getLogger("craft_airflow.local")
@@ -43,12 +40,17 @@ class Runner:
 
     :param store: the platform's store.
     :param max_concurrency: executions running at once.
+    :param runtime: where executions run; child processes when ``None``.
     """
 
-    def __init__(self, store: Store, max_concurrency: int) -> None:
+    def __init__(self, store: Store, max_concurrency: int, runtime: Runtime | None = None) -> None:
+        if runtime is None:
+            from craft_airflow.local.runtimes.process import ProcessRuntime
+
+            runtime = ProcessRuntime(store)
         self.store = store
+        self.runtime = runtime
         self._pool = ThreadPoolExecutor(max(1, max_concurrency), thread_name_prefix="execution")
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
         self._stopping = False
@@ -57,17 +59,19 @@ class Runner:
         self._active: set[str] = set()
         self._idle = threading.Condition(self._lock)
 
-    def submit(self, execution_id: str) -> None:
-        """Queue a ``Pending`` execution; it runs when a worker thread is free."""
-        self._pool.submit(self._guarded, execution_id)
+    def submit(self, execution_id: str, *, attach: bool = False) -> None:
+        """Queue a ``Pending`` execution; it runs when a worker thread is free.
+
+        :param attach: the execution is ``Running`` already (its Job survived a platform
+            restart): follow it to its end.
+        """
+        self._pool.submit(self._guarded, execution_id, attach)
 
     def cancel(self, execution_id: str) -> None:
         """Stop an execution (it is being deleted); a no-op when it is not running."""
         with self._lock:
             self._cancelled.add(execution_id)
-            proc = self._procs.get(execution_id)
-        if proc is not None:
-            _kill(proc)
+        self.runtime.kill(execution_id)
 
     def begin_drain(self) -> None:
         """Start no more executions: those not started yet stay ``Pending``.
@@ -83,15 +87,15 @@ class Runner:
         re-queue. Returns how many were killed.
         """
         self.begin_drain()
+        if self.runtime.detaches_on_stop:
+            grace_seconds = 0  # the executions go on without the platform
         deadline = time.monotonic() + grace_seconds
         with self._lock:
             while self._active and (remaining := deadline - time.monotonic()) > 0:
                 self._idle.wait(min(remaining, 0.5))
             self._stopping = True
-            killed = list(self._active)
-            procs = list(self._procs.values())
-        for proc in procs:
-            _kill(proc)
+            killed = [] if self.runtime.detaches_on_stop else list(self._active)
+        self.runtime.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
         for execution_id in killed:
             self.store.finish(
@@ -99,16 +103,16 @@ class Runner:
             )
         return len(killed)
 
-    def _guarded(self, execution_id: str) -> None:
+    def _guarded(self, execution_id: str, attach: bool = False) -> None:
         with self._lock:
             if self._draining or self._stopping:
                 return
-            if not self.store.mark_running(execution_id):
+            if not attach and not self.store.mark_running(execution_id):
                 self._cancelled.discard(execution_id)  # deleted (or done): it never runs
                 return
             self._active.add(execution_id)
         try:
-            self._run(execution_id)
+            self._run(execution_id, attach)
         except Exception as exc:  # a platform bug must not leave an execution Running
             log.exception("execution %s: platform error", execution_id)
             self.store.finish(execution_id, "Error", error=f"platform error: {exc}")
@@ -118,7 +122,7 @@ class Runner:
                 self._cancelled.discard(execution_id)
                 self._idle.notify_all()
 
-    def _run(self, execution_id: str) -> None:
+    def _run(self, execution_id: str, attach: bool) -> None:
         execution = self.store.get_execution(execution_id)
         if execution is None:
             return
@@ -127,105 +131,68 @@ class Runner:
             self.store.finish(execution_id, "Error", error="the pipeline was deleted")
             return
         exec_dir = self.store.execution_dir(execution_id)
-        work = exec_dir / "work"
-        shutil.copytree(
-            pipeline["code_dir"],
-            work,
-            dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        )
         parameters = pipeline["parameters"]
         kwargs: dict[str, Any] = {}
+        file_inputs: dict[str, Path] = {}
         for item in execution["inputs"]:
             if item.get("_omit"):
                 continue
             if "_file" in item:
-                kwargs[item["pipeline_input_name"]] = {"path": str(exec_dir / item["_file"])}
+                file_inputs[item["pipeline_input_name"]] = exec_dir / item["_file"]
             else:
                 kwargs[item["pipeline_input_name"]] = item.get("value")
-        result_path = exec_dir / "result.json"
-        job_path = exec_dir / "job.json"
-        job_path.write_text(
-            json.dumps(
-                {
-                    "function_path": parameters["function_path"],
-                    "function_name": parameters["function_name"],
-                    "kwargs": kwargs,
-                    "result_path": str(result_path),
-                }
-            )
+        launch = Launch(
+            execution_id=execution_id,
+            pipeline_name=execution["pipeline_name"],
+            code_dir=Path(pipeline["code_dir"]),
+            function_path=parameters["function_path"],
+            function_name=parameters["function_name"],
+            kwargs=kwargs,
+            file_inputs=file_inputs,
+            file_outputs=[
+                item["pipeline_output_name"]
+                for item in execution["outputs"]
+                if item["data_type"] == "file"
+            ],
+            env=self.store.env_vars(),
+            exec_dir=exec_dir,
+            timeout_s=execution.get("timeout_s"),
+            attach=attach,
         )
-        log.info("execution %s: started", execution_id)
-        outcome = self._spawn(execution_id, job_path, work, execution.get("timeout_s"))
+        log.info("execution %s: %s", execution_id, "re-attached" if attach else "started")
+        outcome = self.runtime.run(launch)
+        if outcome.detached:
+            log.info("execution %s: left running for the next start", execution_id)
+            return
         try:
-            self._conclude(execution_id, execution, outcome, result_path, work)
+            self._conclude(execution_id, execution, outcome, launch.result_path, launch.work)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
-
-    def _spawn(
-        self, execution_id: str, job_path: Path, work: Path, timeout_s: float | None
-    ) -> dict[str, Any]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFT_LOCAL_")}
-        env.update(self.store.env_vars())
-        env.update({"CRAFT_AI_EXECUTION_ID": execution_id, "PYTHONUNBUFFERED": "1"})
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "craft_airflow.local.child", str(job_path)],
-            cwd=work,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        with self._lock:
-            self._procs[execution_id] = proc
-            cancelled = execution_id in self._cancelled
-        if cancelled or self._stopping:
-            _kill(proc)
-        reader = threading.Thread(target=self._pump, args=(execution_id, proc), daemon=True)
-        reader.start()
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill(proc)
-            proc.wait()
-        reader.join(timeout=5)
-        with self._lock:
-            self._procs.pop(execution_id, None)
-            cancelled = execution_id in self._cancelled
-        return {
-            "returncode": proc.returncode,
-            "timed_out": timed_out,
-            "timeout_s": timeout_s,
-            "cancelled": cancelled,
-        }
-
-    def _pump(self, execution_id: str, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        for raw in iter(proc.stdout.readline, b""):
-            self.store.append_log(execution_id, raw.decode("utf-8", "replace").rstrip("\r\n"))
-        proc.stdout.close()
+            shutil.rmtree(launch.work, ignore_errors=True)
 
     def _conclude(
         self,
         execution_id: str,
         execution: dict[str, Any],
-        outcome: dict[str, Any],
+        outcome: Outcome,
         result_path: Path,
         work: Path,
     ) -> None:
-        if outcome["cancelled"]:
-            return
+        with self._lock:
+            if execution_id in self._cancelled:
+                return
         if self._stopping and not result_path.exists():
             self.store.finish(
                 execution_id, "Error", error="platform stopped while the execution was running"
             )
             return
-        if outcome["timed_out"]:
+        if outcome.error is not None:
+            self.store.append_log(execution_id, f"[platform] {outcome.error}")
+            self.store.finish(execution_id, "Error", error=outcome.error)
+            log.info("execution %s: error: %s", execution_id, outcome.error)
+            return
+        if outcome.timed_out:
             message = (
-                f"the execution exceeded its execution_timeout_s of {outcome['timeout_s']:g} s"
+                f"the execution exceeded its execution_timeout_s of {outcome.timeout_s:g} s"
                 " and was stopped"
             )
             self.store.append_log(execution_id, f"[platform] {message}")
@@ -234,7 +201,7 @@ class Runner:
         try:
             result = json.loads(result_path.read_text())
         except (OSError, ValueError):
-            message = f"the pipeline process ended with code {outcome['returncode']} and no result"
+            message = f"the pipeline process ended with code {outcome.returncode} and no result"
             self.store.append_log(execution_id, f"[platform] {message}")
             self.store.finish(execution_id, "Failed", error=message)
             return
@@ -321,8 +288,3 @@ def _placeholders(path: str, execution_id: str) -> str:
         .replace("{date_time}", time.strftime("%Y%m%d_%H%M%S", now))
         .replace("{date}", time.strftime("%Y%m%d", now))
     )
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)

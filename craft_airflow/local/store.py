@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -284,21 +285,31 @@ class Store:
         rows = self._all("SELECT id FROM executions WHERE status = 'Pending' ORDER BY seq")
         return [r["id"] for r in rows]
 
-    def fail_unfinished(self, event: str = "restarted", *, pending: bool = True) -> int:
+    def running_ids(self) -> list[str]:
+        """Ids of the ``Running`` executions, oldest first."""
+        rows = self._all("SELECT id FROM executions WHERE status = 'Running' ORDER BY seq")
+        return [r["id"] for r in rows]
+
+    def fail_unfinished(
+        self, event: str = "restarted", *, pending: bool = True, keep: Sequence[str] = ()
+    ) -> int:
         """Mark every ``Running`` (and, with ``pending``, ``Pending``) execution ``Error``:
         their process is gone.
 
         :param event: what happened to the platform, for the message (``restarted``, ``stopped``).
+        :param keep: executions left as they are (they still run elsewhere).
         """
         statuses = "('Pending', 'Running')" if pending else "('Running')"
+        kept = f" AND id NOT IN ({', '.join('?' * len(keep))})" if keep else ""
         cur = self._run(
             "UPDATE executions SET status='Error', end_date=?,"
             " error=CASE status WHEN 'Running' THEN ? ELSE ? END"
-            f" WHERE status IN {statuses}",
+            f" WHERE status IN {statuses}{kept}",
             (
                 now_iso(),
                 f"platform {event} while the execution was running",
                 f"platform {event} before the execution started",
+                *keep,
             ),
         )
         return cur.rowcount
