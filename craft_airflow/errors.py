@@ -16,8 +16,14 @@ Every exception the provider raises derives from :class:`CraftError`::
 
 No message may carry a secret: SDK tokens, JWTs, endpoint tokens, ``Authorization`` values or
 URLs with a ``?token=`` query. The boundary is :class:`CraftError` itself: every text an error
-holds goes through :func:`redact` (patterns, plus the secrets of the connections in use
-registered by :func:`register_log_secrets`) when the error is built.
+holds (message, platform message, name, request id, the arguments it pickles with) goes through
+:func:`clean` when the error is built: the patterns, plus the secrets of the connections in use,
+registered by :func:`register_log_secrets` whenever a connection config is read
+(:func:`~craft_airflow.connection.from_connection`) or used for calls
+(:class:`~craft_airflow.protocol.calls.CallContext`). The protocol core and the hooks build
+error texts without knowing any secret; a text shortened before it becomes an error (a body
+excerpt, a transport failure's detail) goes through :func:`clean` before it is cut, so that no
+half of a secret survives.
 """
 
 from __future__ import annotations
@@ -71,8 +77,9 @@ class CraftError(AirflowException):
     def __init__(self, message: str) -> None:
         self.message = clean(message)
         super().__init__(self.message)
-        if not hasattr(self, "_init_args"):
-            self._init_args: tuple[Any, ...] = (self.message,)
+        # The constructor arguments of a subclass (set before calling this), kept for pickling.
+        init_args = getattr(self, "_init_args", (self.message,))
+        self._init_args: tuple[Any, ...] = tuple(_clean_value(a) for a in init_args)
 
     def __str__(self) -> str:
         return self.message
@@ -81,6 +88,14 @@ class CraftError(AirflowException):
         # Subclasses take other constructor arguments than ``args``: rebuild from those, so
         # that the errors survive pickling and copying.
         return (self.__class__, self._init_args)
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, list):
+        return [_clean_value(v) for v in value]
+    return value
 
 
 class CraftConfigError(CraftError):
@@ -112,7 +127,7 @@ class CraftConnectionError(CraftRequestError):
     """The platform could not be reached or did not answer (after the allowed retries)."""
 
     def __init__(self, message: str) -> None:
-        self._init_args = (clean(message),)
+        self._init_args = (message,)
         self.platform_message = clean(message)
         CraftError.__init__(self, f"[unreachable] {message}")
 
@@ -139,7 +154,7 @@ class CraftAPIError(CraftRequestError):
     ) -> None:
         name = clean(name) if name else name
         request_id = clean(request_id) if request_id else request_id
-        self._init_args = (status_code, clean(message), name, request_id)
+        self._init_args = (status_code, message, name, request_id)
         # AirflowException declares status_code as an HTTPStatus; here it is the platform's.
         self.status_code = status_code  # type: ignore[assignment]
         self.name = name
@@ -168,9 +183,9 @@ class CraftExecutionFailed(CraftError):
     """
 
     def __init__(self, execution_id: str, status: str | None, message: str) -> None:
-        self._init_args = (execution_id, status, clean(message))
-        self.execution_id = execution_id
-        self.status = status
+        self._init_args = (execution_id, status, message)
+        self.execution_id = clean(execution_id)
+        self.status = clean(status) if status else status
         super().__init__(message)
 
 
@@ -179,7 +194,7 @@ class CraftWaitTimeout(CraftError):
 
     def __init__(self, execution_id: str, message: str | None = None) -> None:
         self._init_args = (execution_id, message)
-        self.execution_id = execution_id
+        self.execution_id = clean(execution_id)
         super().__init__(
             message
             or f"Timed out waiting for execution {execution_id}; it keeps running on the "
@@ -195,7 +210,7 @@ class CraftAmbiguousCreation(CraftError):
 
     def __init__(self, candidates: list[str], message: str | None = None) -> None:
         self._init_args = (list(candidates), message)
-        self.candidates = list(candidates)
+        self.candidates = [clean(c) for c in candidates]
         if message is None:
             if candidates:
                 message = (
@@ -229,7 +244,8 @@ class TokenRedactingFilter(logging.Filter):
     """Logging filter that redacts token-bearing parts of records (URLs with ``?token=``...)
     and the secrets given to :func:`register_log_secrets`.
 
-    Installed on the ``urllib3`` and ``httpx`` loggers, which log request URLs.
+    Installed on the ``urllib3``, ``requests``, ``httpx`` and ``httpcore`` loggers, which log
+    request URLs, and on the provider's own (``craft_airflow.*``).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

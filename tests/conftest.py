@@ -54,3 +54,13 @@ def craft_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
         data_dir=data_dir, sdk_token=SDK_TOKEN, pipelines_dir=EXAMPLE_PIPELINES
     ) as platform:
         yield platform
+
+
+@pytest.fixture
+def log_secrets(monkeypatch: pytest.MonkeyPatch):
+    """The registry of secrets redacted from error texts, restored after the test; gives
+    :func:`~craft_airflow.errors.register_log_secrets`."""
+    from craft_airflow import errors
+
+    monkeypatch.setattr(errors, "_LOG_SECRETS", errors._LOG_SECRETS)
+    return errors.register_log_secrets

@@ -22,8 +22,8 @@ from craft_airflow.errors import (
     CraftConfigError,
     CraftConnectionError,
     CraftExecutionFailed,
+    clean,
     install_log_redaction,
-    redact,
 )
 from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import WaitOutcome
@@ -55,7 +55,9 @@ T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
 MAX_DOWNLOAD_REDIRECTS = 3
 
-install_log_redaction("urllib3", "urllib3.connectionpool", "requests")
+# craft_airflow: the protocol core's loggers (imported above); the hook's own logger is under
+# airflow.task, covered by Airflow's secrets masker.
+install_log_redaction("urllib3", "urllib3.connectionpool", "requests", "craft_airflow")
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -321,7 +323,7 @@ class CraftAIHook(BaseHook):
         reason = getattr(cause.args[0], "reason", None) if cause.args else None
         if isinstance(reason, BaseException):
             cause = reason
-        return describe_exception(cause, self.config.secrets)
+        return describe_exception(cause)
 
     def _drive(self, steps: Generator[Send | Sleep, Any, T]) -> T:
         """Perform the steps of a protocol generator until it returns."""
@@ -370,11 +372,7 @@ class CraftAIHook(BaseHook):
                     written += len(chunk)
         except requests.RequestException as exc:
             raise CraftConnectionError(
-                redact(
-                    f"{request.operation} broke off after {written} bytes: "
-                    f"{type(exc).__name__}: {exc}",
-                    self.config.secrets,
-                )
+                f"{request.operation} broke off after {written} bytes: {type(exc).__name__}: {exc}"
             ) from None
         finally:
             raw.close()
@@ -396,13 +394,7 @@ class CraftAIHook(BaseHook):
                 return True, f"Connected to environment {env} as {who}."
             return True, f"Reached environment {env} (no SDK token; endpoint tokens not checked)."
         except Exception as exc:
-            return False, redact(str(exc), self._safe_secrets())
-
-    def _safe_secrets(self) -> tuple[str, ...]:
-        try:
-            return self.config.secrets
-        except Exception:
-            return ()
+            return False, clean(str(exc))
 
     def get_pipeline(self, pipeline_name: str) -> dict[str, Any]:
         """Return the pipeline definition (§3.2)."""

@@ -161,9 +161,7 @@ class CraftAIAsyncHook(BaseHook):
         try:
             raw = await client.request(**httpx_kwargs(step))
         except httpx.HTTPError as exc:
-            return TransportFailure(
-                classify_httpx_exception(exc), describe_exception(exc, config.secrets)
-            )
+            return TransportFailure(classify_httpx_exception(exc), describe_exception(exc))
         elapsed = time.monotonic() - started
         return Response(raw.status_code, dict(raw.headers), raw.content, elapsed)
 

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import requests
 
-from craft_airflow.errors import CraftAPIError, CraftConnectionError, redact
+from craft_airflow.errors import CraftAPIError, CraftConnectionError
 from craft_airflow.hooks.craft import CHUNK_SIZE, CraftAIHook
 from craft_airflow.protocol import datastore as ds
 from craft_airflow.protocol.calls import perform
@@ -167,11 +167,8 @@ class CraftDataStoreHook(CraftAIHook):
                     break
         except requests.RequestException as exc:
             raise CraftConnectionError(
-                redact(
-                    f"download data store object {ds.object_key(path)!r} broke off after "
-                    f"{written} bytes: {type(exc).__name__}: {_QUERY.sub('?…', str(exc))}",
-                    self.config.secrets,
-                )
+                f"download data store object {ds.object_key(path)!r} broke off after "
+                f"{written} bytes: {type(exc).__name__}: {_QUERY.sub('?…', str(exc))}"
             ) from None
         finally:
             raw.close()

@@ -1,5 +1,5 @@
 """The embedded platform's FastAPI app: start-up recovery, shutdown drain, error bodies, and the
-routers of ``routes/`` (one per resource)."""
+routers of ``routers/`` (one per resource)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from craft_airflow.local.errors import PlatformError, error_body
 from craft_airflow.local.faults import FaultInjector
 from craft_airflow.local.limits import BodySizeLimit
 from craft_airflow.local.pages.routes import router as pages_router
-from craft_airflow.local.routes import (
+from craft_airflow.local.routers import (
     auth,
     control,
     datastore,

@@ -22,6 +22,7 @@ from craft_airflow.errors import (
     CraftAuthError,
     CraftConnectionError,
     CraftRequestError,
+    register_log_secrets,
 )
 from craft_airflow.protocol.builders import build_refresh
 from craft_airflow.protocol.decisions import Action, classify
@@ -72,6 +73,10 @@ class CallContext:
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     rng: Callable[[], float] = random.random
+
+    def __post_init__(self) -> None:
+        # Calls made with this config build error texts that may echo its secrets.
+        register_log_secrets(self.config.secrets)
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -132,7 +137,7 @@ def perform(
         if first_wall is None:
             first_wall = ctx.wall_clock()
         result = yield Send(request, bearer, timeouts)
-        decision = classify(request, result, refreshed=refreshed, secrets=ctx.config.secrets)
+        decision = classify(request, result, refreshed=refreshed)
         if decision.action in (Action.DONE, Action.NOT_YET):
             assert isinstance(result, Response)
             return result

@@ -27,7 +27,6 @@ after a token refresh, creating calls included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -37,7 +36,6 @@ from craft_airflow.errors import (
     CraftAuthError,
     CraftConnectionError,
     CraftRequestError,
-    redact,
 )
 from craft_airflow.protocol.http import (
     AuthKind,
@@ -75,14 +73,11 @@ def classify(
     result: Result,
     *,
     refreshed: bool = False,
-    secrets: Iterable[str | None] = (),
 ) -> Decision:
     """Decide what to do with one attempt's result (see the module table).
 
     :param refreshed: the token was already refreshed once for this call.
-    :param secrets: values to keep out of error texts.
     """
-    secrets = tuple(secrets)
     op = request.operation or request.describe()
     if isinstance(result, TransportFailure):
         # Name where the call went (no query: it may hold a token), e.g. the host of a closed port.
@@ -90,7 +85,7 @@ def classify(
         where = f"{parts.scheme}://{parts.netloc}{parts.path}"
         what = "could not reach" if result.kind == FailureKind.NOT_SENT else "no answer from"
         error: CraftRequestError = CraftConnectionError(
-            redact(f"{op} failed: {what} {where} ({result.detail})", secrets)
+            f"{op} failed: {what} {where} ({result.detail})"
         )
         if result.kind == FailureKind.FATAL:
             return Decision(Action.FAIL, error)
@@ -113,7 +108,6 @@ def classify(
         result.body.decode("utf-8", "replace"),
         result.content_type,
         operation=op,
-        secrets=secrets,
     )
     if status in (401, 403):
         return Decision(Action.FAIL, error)

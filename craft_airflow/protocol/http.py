@@ -6,14 +6,14 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from craft_airflow import __version__
-from craft_airflow.errors import redact
+from craft_airflow.errors import clean
 from craft_airflow.inputs.files import FileInput
 
 CLIENT_HEADER = "craft-ai-client"
@@ -151,9 +151,10 @@ class TransportFailure:
 DETAIL_CHARS = 300
 
 
-def describe_exception(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+def describe_exception(exc: BaseException) -> str:
     """A short, redacted ``Type: message`` of a transport exception, for a failure's detail."""
-    text = redact(f"{type(exc).__name__}: {exc}", secrets)
+    # Redacted before cutting: the error's own redaction cannot recognise half a secret.
+    text = clean(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 

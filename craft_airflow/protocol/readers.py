@@ -5,21 +5,22 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from craft_airflow.errors import CraftAPIError, CraftAuthError, redact
+from craft_airflow.errors import CraftAPIError, CraftAuthError, clean
 
 EXCERPT_CHARS = 200
 _TAG = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.S | re.I)
 
 
-def excerpt(text: str, secrets: Iterable[str | None] = (), limit: int = EXCERPT_CHARS) -> str:
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """A short, single-line, redacted excerpt of a body (HTML tags stripped)."""
     text = html.unescape(_TAG.sub(" ", text))
     text = " ".join(text.split())
-    text = redact(text, secrets)
+    # Before cutting: the error's own redaction cannot recognise half a secret.
+    text = clean(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -29,14 +30,12 @@ def parse_error(
     content_type: str = "",
     *,
     operation: str = "",
-    secrets: Iterable[str | None] = (),
 ) -> CraftAPIError:
     """Build the error for a >= 400 answer.
 
     A JSON body ``{message, name, request_id}`` gives the platform's words; anything else (an
     HTML proxy page, plain text) gives the status and a short sanitized excerpt.
     """
-    secrets = tuple(secrets)
     prefix = f"{operation} failed: " if operation else ""
     payload: Any = None
     try:
@@ -51,22 +50,23 @@ def parse_error(
             message = f"{message} {json.dumps(extra, default=str)}"
         name = payload.get("name")
         request_id = payload.get("request_id")
-        # Every field comes from the answer, which may echo what was sent: redact them all.
+        # Every field comes from the answer, which may echo what was sent: the error redacts
+        # them all.
         return cls(
             status,
-            redact(prefix + message, secrets),
-            name=redact(str(name), secrets) if name else None,
-            request_id=redact(str(request_id), secrets) if request_id else None,
+            prefix + message,
+            name=str(name) if name else None,
+            request_id=str(request_id) if request_id else None,
         )
     hint = ""
     if status in (502, 503, 504):
         hint = " The platform (or a proxy in front of it) is unavailable; try again later."
     if body_text.strip():
         kind = content_type.split(";")[0].strip() or "no content type"
-        detail = f"HTTP {status} with a non-JSON body ({kind}): {excerpt(body_text, secrets)}"
+        detail = f"HTTP {status} with a non-JSON body ({kind}): {excerpt(body_text)}"
     else:
         detail = f"HTTP {status} with an empty body"
-    return cls(status, redact(prefix + detail + hint, secrets))
+    return cls(status, prefix + detail + hint)
 
 
 def decode_body(status: int, body: bytes, content_type: str, *, operation: str = "") -> Any:

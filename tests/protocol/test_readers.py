@@ -68,12 +68,12 @@ def test_parse_error_non_json_500_and_html_proxy_page():
     assert "empty body" in str(parse_error(503, "", ""))
 
 
-def test_parse_error_auth_statuses_and_redaction():
+def test_parse_error_auth_statuses_and_redaction(log_secrets):
+    log_secrets(CONFIG.secrets)
     error = parse_error(
         401,
         json.dumps({"message": "bad token sdk-secret-token-1 at /x?token=abc&y=1"}),
         "application/json",
-        secrets=CONFIG.secrets,
     )
     assert isinstance(error, CraftAuthError)
     assert "sdk-secret-token-1" not in str(error) and "abc" not in str(error)

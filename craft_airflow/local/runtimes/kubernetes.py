@@ -1,7 +1,7 @@
 """The ``kubernetes`` runtime: one ``batch/v1`` Job per execution, through the official client.
 
 The pod runs ``pod_bootstrap.py`` (standard library only, sent in the Job spec), which talks
-to the platform's pod API (``routes/pods.py``) with a per-execution pod token: it fetches the
+to the platform's pod API (``routers/pods.py``) with a per-execution pod token: it fetches the
 code and inputs, runs the function and posts the outputs. The platform follows the pod's log
 (``pods/log``), watches the Job and its pod, and deletes the Job once the execution ends.
 Nothing of the platform reaches the pod but that token: no SDK or endpoint token, no service

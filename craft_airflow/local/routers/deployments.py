@@ -14,7 +14,7 @@ from craft_airflow.local.deployments import list_item as deployment_list_item
 from craft_airflow.local.errors import bad_request, conflict
 from craft_airflow.local.launch import trigger_deployment
 from craft_airflow.local.lookups import deployment_or_404, pipeline_or_404
-from craft_airflow.local.routes.auth import require_bearer
+from craft_airflow.local.routers.auth import require_bearer
 from craft_airflow.local.state import PlatformDep
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_bearer)])

@@ -15,7 +15,7 @@ from craft_airflow.local.errors import PlatformError, bad_request
 from craft_airflow.local.executions import execution_view, outputs_view
 from craft_airflow.local.longpoll import redirect_to_self, wait_terminal
 from craft_airflow.local.lookups import execution_or_404
-from craft_airflow.local.routes.auth import require_bearer
+from craft_airflow.local.routers.auth import require_bearer
 from craft_airflow.local.state import PlatformDep
 from craft_airflow.local.store import TERMINAL_STATUSES
 

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from craft_airflow.local.bodies import read_body, write_upload
 from craft_airflow.local.downloads import file_response
 from craft_airflow.local.errors import bad_request, not_found
-from craft_airflow.local.routes.auth import require_bearer
+from craft_airflow.local.routers.auth import require_bearer
 from craft_airflow.local.state import PlatformDep
 
 router = APIRouter(prefix="/api/v1/data-store", dependencies=[Depends(require_bearer)])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from craft_airflow.local.auth import USER
 from craft_airflow.local.bodies import read_body
 from craft_airflow.local.errors import bad_request, not_found
-from craft_airflow.local.routes.auth import require_bearer
+from craft_airflow.local.routers.auth import require_bearer
 from craft_airflow.local.state import PlatformDep
 from craft_airflow.local.store import Store
 

@@ -18,7 +18,7 @@ from craft_airflow.local.launch import Items, start_execution
 from craft_airflow.local.lookups import pipeline_or_404
 from craft_airflow.local.mappings import InputContext, resolve_run_inputs, run_outputs
 from craft_airflow.local.pipelines import build_parameters, pipeline_view, unflatten
-from craft_airflow.local.routes.auth import require_bearer
+from craft_airflow.local.routers.auth import require_bearer
 from craft_airflow.local.state import PlatformDep
 from craft_airflow.local.tarball import UnsafeArchive, safe_extract
 
