@@ -128,6 +128,11 @@ class CraftRoute(ABC):
         """The platform status of an earlier try's execution, ``"NotFound"`` if it is gone, or
         ``"Unknown"`` where the route cannot tell (it is then not adopted)."""
 
+    def read_execution(self, hook: CraftAIHook, execution_id: str) -> dict[str, Any] | None:
+        """The execution object without values (§5.3: status, pipeline, deployment, the
+        inputs' and outputs' mappings); ``None`` where the route has no status call."""
+        return None
+
     # -- starting (endpoints) ---------------------------------------------------------------
 
     @abstractmethod
@@ -221,6 +226,9 @@ class SdkRoute(CraftRoute):
             dest_dir=dest_dir,
             endpoint_names=self.endpoint_name is not None,
         )
+
+    def read_execution(self, hook: CraftAIHook, execution_id: str) -> dict[str, Any] | None:
+        return hook.get_execution(execution_id, include_io_values=False)
 
     def adoptable_status(self, hook: CraftAIHook, execution_id: str) -> str:
         try:

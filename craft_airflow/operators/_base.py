@@ -5,7 +5,8 @@ once, deferring to :class:`~craft_airflow.triggers.execution.CraftExecutionTrigg
 in the worker (each asked of the task's credential route, :mod:`craft_airflow.routes`), and
 :meth:`CraftExecutionMixin.finish_execution`, which turns the outcome of any of those waits
 into the task's result: outputs (file outputs streamed to storage), copied logs,
-or the matching Airflow exception.
+or the matching Airflow exception. What the task resolved is kept for its OpenLineage facets
+(:mod:`craft_airflow.lineage`) and its outputs' asset events (:mod:`craft_airflow.assets`).
 
 Hooks, ``requests`` and object storage are imported inside methods: DAG files that import an
 operator stay cheap to parse.
@@ -13,8 +14,10 @@ operator stay cheap to parse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowSkipException
@@ -31,11 +34,13 @@ from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
 from craft_airflow.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context, ObjectStoragePath
     from airflow.sdk.types import Logger
     from airflow.triggers.base import BaseTrigger
 
     from craft_airflow.hooks.craft import CraftAIHook
+    from craft_airflow.lineage import ExecutionIO, TaskLineage
     from craft_airflow.routes import CraftRoute
 
 T = TypeVar("T")
@@ -79,6 +84,7 @@ class AirflowTask(Protocol):
     ``BaseSensorOperator``), typed as Airflow types it."""
 
     log: Logger
+    outlets: list[Any]
 
     def defer(
         self,
@@ -120,6 +126,12 @@ class CraftExecutionMixin(_AirflowTask):
     #: Set once the task knows its execution; used by ``on_kill`` and the extra link.
     _craft_execution_id: str | None = None
     craft_execution_url: str | None = None
+    #: Output name -> Asset or AssetAlias the output feeds (the operators' ``output_assets``).
+    output_assets: Mapping[str, Any] = MappingProxyType({})
+    #: What the wait and the collection left, for the OpenLineage facets.
+    _craft_outcome: WaitOutcome | None = None
+    _craft_outputs: dict[str, Any] | None = None
+    _craft_output_dir: str | None = None
 
     # -- configuration points ---------------------------------------------------------------
 
@@ -273,6 +285,7 @@ class CraftExecutionMixin(_AirflowTask):
         copied into the task log (for a failure, the tail: it was read once by the wait).
         """
         execution_id = outcome.execution_id
+        self._craft_outcome = outcome
         if outcome.status == OutcomeStatus.FAILED:
             self._log_tail(outcome)
             status = str(outcome.execution_status) if outcome.execution_status else None
@@ -328,7 +341,103 @@ class CraftExecutionMixin(_AirflowTask):
         from craft_airflow.outputs import execution_output_dir
 
         dest_dir = execution_output_dir(self.output_base(), context, execution_id)
-        return self.route.read_outputs(self.hook, execution_id, dest_dir)
+        outputs = self.route.read_outputs(self.hook, execution_id, dest_dir)
+        self._craft_outputs, self._craft_output_dir = outputs, str(dest_dir)
+        if self.outlets:
+            self.record_asset_events(context, execution_id, outputs)
+        return outputs
+
+    # -- assets and lineage -------------------------------------------------------------------
+
+    def known_io(self) -> ExecutionIO:
+        """The data-store mappings the task itself set (the pipeline operator's mappings); the
+        execution's record, when the route can read it, is preferred for lineage."""
+        from craft_airflow.lineage import ExecutionIO
+
+        return ExecutionIO()
+
+    def file_input_sources(self) -> tuple[Mapping[str, Any], frozenset[str]]:
+        """The task's inputs by name that may be files, and the names known to be files."""
+        return {}, frozenset()
+
+    def record_asset_events(
+        self, context: Context, execution_id: str, outputs: Mapping[str, Any]
+    ) -> None:
+        """Put the execution id, output name and location in the extra of the task's asset
+        events (:mod:`craft_airflow.assets`)."""
+        from craft_airflow.assets import output_locations, record_asset_events
+        from craft_airflow.lineage import resolve_datastore_path, stored_output_locations
+
+        datastore = {
+            name: resolve_datastore_path(path, execution_id)
+            for name, path in self.known_io().datastore_outputs.items()
+        }
+        record_asset_events(
+            context["outlet_events"],
+            self.outlets,
+            self.output_assets,
+            execution_id=execution_id,
+            outputs=outputs,
+            locations=output_locations(
+                stored_output_locations(outputs, self._craft_output_dir),
+                datastore,
+                conn_id=self.craft_conn_id,
+            ),
+        )
+
+    def craft_lineage(self) -> TaskLineage:
+        """What the task resolved, as :class:`~craft_airflow.lineage.TaskLineage`: the
+        execution's record (one status call, where the route has one) for its data-store
+        mappings and file inputs, the task's own arguments for where the files came from."""
+        from craft_airflow.lineage import execution_io, task_lineage
+
+        execution_id = self._craft_execution_id
+        record: Mapping[str, Any] = {}
+        if execution_id is not None:
+            try:
+                record = self.route.read_execution(self.hook, execution_id) or {}
+            except Exception as err:  # lineage is best effort: the task's own facts remain
+                self.log.warning("Cannot read Craft AI execution %s: %s", execution_id, err)
+        sources, known_files = self.file_input_sources()
+        return task_lineage(
+            environment_url=self.hook.config.environment_url,
+            pipeline_name=self.pipeline_name or record.get("pipeline_name"),
+            deployment_name=self.endpoint_name or record.get("deployment_name"),
+            execution_id=execution_id,
+            execution_url=self.craft_execution_url,
+            status=record.get("status"),
+            outcome=self._craft_outcome,
+            io=execution_io(record) if record else self.known_io(),
+            file_sources=sources,
+            known_files=known_files,
+            outputs=self._craft_outputs,
+            output_dir=self._craft_output_dir,
+            environment_of=self._environment_of,
+        )
+
+    def _environment_of(self, conn_id: str) -> str | None:
+        """The environment URL of a ``craft_ai`` connection (for its ``craft://`` paths)."""
+        if conn_id == self.craft_conn_id:
+            return self.hook.config.environment_url
+        from craft_airflow.hooks.craft import CraftAIHook
+
+        try:
+            return CraftAIHook(craft_conn_id=conn_id).config.environment_url
+        except Exception:
+            return None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """Called by the OpenLineage listener when the task succeeded."""
+        from craft_airflow.lineage import operator_lineage
+
+        return operator_lineage(self.craft_lineage())
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """Called by the OpenLineage listener when the task failed: the same facets, with the
+        execution's error message."""
+        from craft_airflow.lineage import operator_lineage
+
+        return operator_lineage(self.craft_lineage())
 
     def log_no_cancel(self) -> None:
         """``on_kill``: the platform has no cancel call; say so, with the id and link."""
@@ -350,7 +459,8 @@ class CraftJobMixin(CraftExecutionMixin):
     ``task_state_store``) while it is Pending/Running, or collects its outputs if it succeeded;
     after a failure it starts a new one. Airflow 3.1/3.2 (compat stand-in): every try starts anew.
     The subclass implements ``submit_job`` and :meth:`_waits`, and passes its wait settings
-    (documented on the operators) to this ``__init__``, which validates and stores them.
+    and ``output_assets`` (documented on the operators) to this ``__init__``, which validates
+    and stores them; the assets join ``outlets``.
     """
 
     #: task_state_store key of the execution id (renaming it breaks in-flight retries).
@@ -366,10 +476,17 @@ class CraftJobMixin(CraftExecutionMixin):
         poll_interval: float | timedelta,
         output_storage: str | ObjectStoragePath | None,
         finish_on_triggerer: bool | None = None,
+        output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        from craft_airflow.assets import check_output_assets, outlets_with
+
+        assets = check_output_assets(output_assets)
+        if assets:
+            kwargs["outlets"] = outlets_with(kwargs.get("outlets"), assets)
         super().__init__(**kwargs)
         self.finish_on_triggerer = finish_on_triggerer
+        self.output_assets = assets
         self.deferrable = deferrable
         self.craft_conn_id = craft_conn_id
         self.timeout = seconds_or_none(timeout, "timeout")

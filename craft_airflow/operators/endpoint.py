@@ -55,6 +55,8 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         ``[craft_ai] finish_on_triggerer`` (default ``True``). Tasks that rely on what only a
         worker does (``on_success_callback``, outlets, an overridden ``execute_complete``...)
         resume on a worker anyway: see ``docs/finishing-on-the-triggerer.md``.
+    :param output_assets: Endpoint output name -> ``Asset`` (or ``AssetAlias``) that output
+        feeds (see the pipeline operator).
     """
 
     endpoint_name: str
@@ -84,6 +86,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         timeout: float | timedelta | None = None,
         poll_interval: float | timedelta = 5.0,
         output_storage: str | ObjectStoragePath | None = None,
+        output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -92,6 +95,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             timeout=timeout,
             poll_interval=poll_interval,
             output_storage=output_storage,
+            output_assets=output_assets,
             **kwargs,
         )
         self.endpoint_name = require_name(endpoint_name, "endpoint_name")
@@ -158,3 +162,10 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             )
         self.announce_execution(context, execution_id)
         return execution_id
+
+    # -- lineage -------------------------------------------------------------------------------
+
+    def file_input_sources(self) -> tuple[Mapping[str, Any], frozenset[str]]:
+        inputs = self.inputs if isinstance(self.inputs, Mapping) else {}
+        files = self.files if isinstance(self.files, Mapping) else {}
+        return {**inputs, **files}, frozenset(files)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
 from airflow.sdk import BaseOperator
 
+from craft_airflow.assets import check_output_names
 from craft_airflow.inputs.files import open_file_inputs
 from craft_airflow.inputs.mappings import (
     InputSource,
@@ -23,6 +24,8 @@ from craft_airflow.operators._base import CraftJobMixin, require_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
+
+    from craft_airflow.lineage import ExecutionIO
 
 
 class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
@@ -65,6 +68,9 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         ``[craft_ai] finish_on_triggerer`` (default ``True``). Tasks that rely on what only a
         worker does (``on_success_callback``, outlets, an overridden ``execute_complete``...)
         resume on a worker anyway: see ``docs/finishing-on-the-triggerer.md``.
+    :param output_assets: Output name -> ``Asset`` (or ``AssetAlias``) that output feeds; the
+        assets are added to ``outlets``, and each asset event's extra carries the execution id,
+        the output name and where the output is (see :mod:`craft_airflow.assets`).
     """
 
     pipeline_name: str
@@ -98,6 +104,7 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         timeout: float | timedelta | None = None,
         poll_interval: float | timedelta = 5.0,
         output_storage: str | ObjectStoragePath | None = None,
+        output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -106,6 +113,7 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
             timeout=timeout,
             poll_interval=poll_interval,
             output_storage=output_storage,
+            output_assets=output_assets,
             **kwargs,
         )
         self.pipeline_name = require_name(pipeline_name, "pipeline_name")
@@ -134,11 +142,13 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
             target="run",
             declared=declared_inputs,
         )
+        declared_outputs = declared_io(pipeline, "outputs")
         outputs_mapping = normalize_outputs_mapping(
             datastore_keys_in(self.outputs_mapping, self.craft_conn_id, "outputs_mapping"),
             target="run",
-            declared=declared_io(pipeline, "outputs"),
+            declared=declared_outputs,
         )
+        check_output_names(self.output_assets, declared_outputs, f"pipeline {self.pipeline_name!r}")
         json_inputs, file_sources = split_inputs(
             self.inputs,
             declared_inputs,
@@ -161,3 +171,13 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
             )
         self.announce_execution(context, execution_id)
         return execution_id
+
+    # -- lineage -------------------------------------------------------------------------------
+
+    def known_io(self) -> ExecutionIO:
+        from craft_airflow.lineage import mappings_io
+
+        return mappings_io(self.inputs_mapping, self.outputs_mapping)
+
+    def file_input_sources(self) -> tuple[Mapping[str, Any], frozenset[str]]:
+        return (self.inputs if isinstance(self.inputs, Mapping) else {}), frozenset()

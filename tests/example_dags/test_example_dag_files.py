@@ -17,6 +17,8 @@ EXPECTED = {
     "craft_chain_file_outputs",
     "craft_mapped_runs",
     "craft_failure_handling",
+    "craft_asset_producer",
+    "craft_asset_consumer",
 }
 
 
@@ -39,11 +41,34 @@ def test_all_examples_parse(dagbag):
     assert set(dagbag.dags) == EXPECTED
 
 
-def test_examples_are_tagged_and_manual(dagbag):
+def test_examples_are_tagged_and_manual_or_asset_scheduled(dagbag):
+    """Manual (schedule=None), or scheduled on an asset an example Craft task feeds."""
+    from airflow.sdk import Asset
+
+    fed = {
+        (asset.name, asset.uri)
+        for dag in dagbag.dags.values()
+        for task in dag.tasks
+        for asset in getattr(task, "output_assets", {}).values()
+    }
     for dag in dagbag.dags.values():
         assert {"craft-ai", "example"} <= set(dag.tags), dag.dag_id
-        assert type(dag.timetable).__name__ == "NullTimetable", dag.dag_id  # schedule=None
         assert dag.doc_md, dag.dag_id
+        kind = type(dag.timetable).__name__
+        if dag.dag_id == "craft_asset_consumer":
+            assert kind == "AssetTriggeredTimetable"
+            assets = list(dag.timetable.asset_condition.objects)
+            assert assets and all(isinstance(a, Asset) for a in assets)
+            assert {(a.name, a.uri) for a in assets} <= fed
+        else:
+            assert kind == "NullTimetable", dag.dag_id  # schedule=None
+
+
+def test_output_assets_are_outlets(dagbag):
+    producer = dagbag.dags["craft_asset_producer"]
+    for task_id in ("count_words", "write_report"):
+        task = producer.task_dict[task_id]
+        assert task.output_assets and list(task.output_assets.values()) == task.outlets
 
 
 def test_examples_template_on_run_id_not_ds():

@@ -58,6 +58,8 @@ DRIVER = HERE / "hygiene_driver.py"
 DRIVER_TIMEOUT = 300
 
 EXAMPLE_DAG_IDS = (
+    "craft_asset_consumer",
+    "craft_asset_producer",
     "craft_chain_file_outputs",
     "craft_failure_handling",
     "craft_mapped_runs",
