@@ -87,7 +87,9 @@ def _protocol_errors():
     config = CraftConnectionConfig(
         environment_url="https://env.example.com", sdk_token=SECRET, conn_id="c"
     )
-    calls.CallContext(config)  # registers the config's secrets, as any call does
+    ctx = calls.CallContext(config)  # registers the config's secrets, as any call does
+    state = ctx.policy().start()
+    state.retries = 3
     request = build_get_execution(config, "e")
     body = json.dumps(
         {"message": f"refused {SECRET}", "name": f"N-{SECRET}", "request_id": f"R-{SECRET}"}
@@ -103,8 +105,8 @@ def _protocol_errors():
         "decode_body": _raised(lambda: decode_body(200, near_cut.encode(), "application/json")),
         "classify transport": classify(request, failure).error,
         "classify 503": classify(request, Response(503, {}, body.encode())).error,
-        "gave up": calls._gave_up(api_error, 3, 10.0),
-        "gave up transport": calls._gave_up(classify(request, failure).error, 3, 10.0),
+        "gave up": calls._gave_up(ctx, api_error, state),
+        "gave up transport": calls._gave_up(ctx, classify(request, failure).error, state),
     }
 
 
