@@ -243,7 +243,10 @@ class TriggererRestart:
             "requests_before_cancel": sent,
             "cancelled_mid_wait": cancelled_mid_wait,
             "rebuilt_from": classpath,
-            "event_status": event.payload.get("status"),
+            # A trigger that ends the task yields a task-end event (payload: the state name).
+            "event_status": (
+                event.payload.get("status") if isinstance(event.payload, dict) else event.payload
+            ),
             "execution_unfinished_after_event": still_unfinished,
         }
         yield event

@@ -79,7 +79,12 @@ def test_deferred_wait_through_the_endpoint_routes(endpoint_only, document, tmp_
     from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
 
     op = CraftTriggerEndpointOperator(
-        task_id="t", endpoint_name=ENDPOINT, files={"document": document}, deferrable=True
+        task_id="t",
+        endpoint_name=ENDPOINT,
+        files={"document": document},
+        deferrable=True,
+        # Resumed on the worker here; finishing on the triggerer: tests/test_finishing.py.
+        finish_on_triggerer=False,
     )
     ctx = context(tmp_path)
     with pytest.raises(TaskDeferred) as deferred:
