@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from venvs import DIST, Timed, make_venv, uv_install
+from venvs import DIST, PLATFORM_DEPENDENCIES, Timed, make_venv, uv_install
 
 AIRFLOW_VERSION = os.environ.get("AIRFLOW_VERSION", "3.3.2")
-PLATFORM_DEPENDENCIES = ("fastapi", "jinja2", "uvicorn", "python-multipart")
 
 FIGURES: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import httpx
 from conditions import wait_until
-from venvs import REPO_ROOT, Timed, make_venv, uv_install
+from venvs import PLATFORM_DEPENDENCIES, REPO_ROOT, Timed, make_venv, uv_install
 
 from craft_airflow.local.server import free_port
 
-PLATFORM_DEPENDENCIES = {"fastapi", "jinja2", "uvicorn", "python-multipart"}
 INSTALL_HINT = 'pip install "craft-airflow[local]"'
 
 

@@ -14,6 +14,11 @@ DIST = REPO_ROOT / "dist"
 #: The uv of the project's .venv (``make`` installs it there).
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
 
+#: What the `local` extra adds (and only it): the embedded platform's own dependencies.
+PLATFORM_DEPENDENCIES = frozenset(
+    {"fastapi", "jinja2", "uvicorn", "python-multipart", "kubernetes"}
+)
+
 
 class Timed:
     """Runs commands and records each one's wall time under a name (the printed figures).
