@@ -35,7 +35,7 @@ from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
-from craft_airflow.protocol.calls import CallContext, call_json, perform
+from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
 from craft_airflow.protocol.decisions import is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
@@ -62,7 +62,6 @@ from craft_airflow.protocol.waiting import (
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
-MAX_DOWNLOAD_REDIRECTS = 3
 _TEST_ROUTE_MODULE = "airflow.api_fastapi.core_api.routes.public.connections"
 
 # craft_airflow: the protocol core's loggers (imported above); the hook's own logger is under
@@ -402,13 +401,7 @@ class CraftAIHook(BaseHook):
         return execution_id
 
     def _stream_to(self, request: HttpRequest, dest: BinaryIO) -> int:
-        response = self._drive(perform(self._ctx, request))
-        for _ in range(MAX_DOWNLOAD_REDIRECTS):
-            location = response.header("location")
-            if response.raw is not None or not (300 <= response.status < 400 and location):
-                break
-            request = b.build_follow_download(request, location)
-            response = self._drive(perform(self._ctx, request))
+        request, response = self._drive(download_steps(self._ctx, request))
         raw = response.raw
         if raw is None:
             raise CraftAPIError(

@@ -33,7 +33,7 @@ from craft_airflow.errors import (
 from craft_airflow.hooks import shared_state
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
-from craft_airflow.protocol.calls import CallContext, call_json, perform
+from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
 from craft_airflow.protocol.decisions import is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
@@ -62,7 +62,6 @@ AsyncWrite = Callable[[bytes], Awaitable[object]]
 #: Bytes read from the platform per chunk of a file download.
 CHUNK_SIZE = 1024 * 1024
 #: Redirects a file download may answer before the bytes (e.g. to a presigned store URL).
-MAX_DOWNLOAD_REDIRECTS = 3
 
 # httpx logs every request URL at INFO ("HTTP Request: GET ...?token=..."): keep it quiet, and
 # redact what still gets through (the secrets masker covers the registered tokens as well).
@@ -321,13 +320,7 @@ class CraftAIAsyncHook(BaseHook):
 
     async def _stream_to(self, request: HttpRequest, write: AsyncWrite) -> int:
         ctx = await self._context()
-        response = await self._drive(perform(ctx, request))
-        for _ in range(MAX_DOWNLOAD_REDIRECTS):
-            location = response.header("location")
-            if response.raw is not None or not (300 <= response.status < 400 and location):
-                break
-            request = b.build_follow_download(request, location)
-            response = await self._drive(perform(ctx, request))
+        request, response = await self._drive(download_steps(ctx, request))
         raw = response.raw
         if raw is None:
             raise CraftAPIError(

@@ -244,3 +244,24 @@ def call_json(
     return decode_body(
         response.status, response.body, response.content_type, operation=request.operation
     )
+
+
+#: How many redirects a file download follows (a presigned URL, then its storage host).
+MAX_DOWNLOAD_REDIRECTS = 3
+
+
+def download_steps(ctx: CallContext, request: HttpRequest) -> Steps[tuple[HttpRequest, Response]]:
+    """Send a streamed download, following up to :data:`MAX_DOWNLOAD_REDIRECTS` redirects.
+
+    Returns the last request and its answer: the transport then reads ``response.raw``.
+    """
+    from craft_airflow.protocol.builders import build_follow_download
+
+    response: Response = yield from perform(ctx, request)
+    for _ in range(MAX_DOWNLOAD_REDIRECTS):
+        location = response.header("location")
+        if response.raw is not None or not (300 <= response.status < 400 and location):
+            break
+        request = build_follow_download(request, location)
+        response = yield from perform(ctx, request)
+    return request, response
