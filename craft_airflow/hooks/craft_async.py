@@ -10,15 +10,18 @@ triggerer holds thousands of waits: it costs about a fifth of httpx's CPU per re
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import os
 import ssl
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 import aiohttp
 import certifi
+import yarl
 from airflow.sdk import BaseHook
 
 from craft_airflow.connection import (
@@ -93,17 +96,43 @@ def tls_verification(verify_tls: bool) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
+@functools.lru_cache(maxsize=256)
+def env_proxy(scheme: str, host: str) -> tuple[str | None, dict[str, str] | None]:
+    """The proxy for a request to ``host`` from ``HTTP(S)_PROXY`` / ``NO_PROXY`` and its headers
+    (credentials in the proxy URL become ``Proxy-Authorization``), looked up once per host.
+
+    aiohttp's own ``trust_env`` does this in a thread for every request, and reads ``~/.netrc``
+    too (in another thread): two thread hops per request, the largest cost of a long-poll cycle
+    with thousands of waits. The environment is read here, never a file.
+    """
+    if urllib.request.proxy_bypass_environment(host):
+        return None, None
+    proxy = urllib.request.getproxies_environment().get(scheme)
+    if not proxy:
+        return None, None
+    url = yarl.URL(proxy)
+    if not url.user:
+        return str(url), None
+    credentials = base64.b64encode(f"{url.user}:{url.password or ''}".encode()).decode()
+    return str(url.with_user(None)), {"Proxy-Authorization": f"Basic {credentials}"}
+
+
 def aiohttp_kwargs(step: Send) -> dict[str, Any]:
     """Arguments of ``aiohttp.ClientSession.request`` for one step (redirects never followed)."""
     request = step.request
     if request.files:
         # Uploads are the sync hook's (file inputs are read from disk, off any event loop).
         raise ValueError(f"{request.operation}: the async hook does not send file parts")
+    target = yarl.URL(request.url)
+    proxy, proxy_headers = env_proxy(target.scheme, target.host or "")
+    headers = request.all_headers(step.bearer)
+    if proxy_headers and target.scheme == "http":  # sent to the proxy with the request itself
+        headers.update(proxy_headers)
     return {
         "method": request.method,
         "url": request.url,
         "params": list(request.params) or None,
-        "headers": request.all_headers(step.bearer),
+        "headers": headers,
         "json": request.json,
         "data": dict(request.data) if request.data else None,
         "timeout": aiohttp.ClientTimeout(
@@ -112,6 +141,9 @@ def aiohttp_kwargs(step: Send) -> dict[str, Any]:
             sock_read=step.timeouts.read,
         ),
         "allow_redirects": False,
+        "proxy": proxy,
+        # https: the CONNECT to the proxy carries them.
+        "proxy_headers": proxy_headers if target.scheme == "https" else None,
     }
 
 

@@ -73,12 +73,11 @@ def is_refresh(request: HttpRequest, config: CraftConnectionConfig) -> bool:
 def new_session(verify: ssl.SSLContext | bool) -> aiohttp.ClientSession:
     """A session for every connection of one TLS setting on the running loop.
 
-    Cookies are never kept: the session is shared by triggers of different connections.
+    Cookies are never kept: the session is shared by triggers of different connections. Proxies
+    come from the environment per request (``craft_async.env_proxy``), not from ``trust_env``.
     """
     connector = aiohttp.TCPConnector(limit=0, ssl=verify, keepalive_timeout=KEEPALIVE_SECONDS)
-    return aiohttp.ClientSession(
-        connector=connector, trust_env=True, cookie_jar=aiohttp.DummyCookieJar()
-    )
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 @dataclass

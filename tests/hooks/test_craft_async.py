@@ -166,6 +166,33 @@ async def test_no_token_in_the_transport_logs(endpoint_only_conn, caplog, capsys
     assert "all-types-endpoint-local-token" not in logged
 
 
+async def test_requests_go_through_the_environment_proxy(monkeypatch):
+    """HTTP_PROXY is honoured (NO_PROXY too), as by the sync hook: the platform's host here does
+    not even resolve, only the proxy (a scripted server on 127.0.0.1) answers."""
+    import jwt
+
+    from craft_airflow.hooks.craft_async import env_proxy
+
+    token = jwt.encode({"exp": int(time.time()) + 3600}, "k" * 32, algorithm="HS256")
+    env = "http://craft-env.invalid"
+    with ScriptedServer() as proxy:
+        proxy.on("POST", r"/auth/refresh$", reply(200, {"access_token": token}))
+        proxy.on("GET", r"/executions/x$", reply(200, {"execution_id": "x", "status": "Running"}))
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://user:pw@"))
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        env_proxy.cache_clear()
+        set_connection(monkeypatch, env, "sdk-tok-proxied-1", conn_id="proxied", control_url=env)
+        try:
+            execution = await CraftAIAsyncHook("proxied").get_execution("x")
+            assert env_proxy("http", "localhost") == (None, None)
+        finally:
+            env_proxy.cache_clear()
+    assert execution["status"] == "Running"
+    assert [r.path for r in proxy.requests] == ["/api/v1/auth/refresh", "/api/v1/executions/x"]
+    assert {r.headers["Host"] for r in proxy.requests} == {"craft-env.invalid"}
+    assert proxy.requests[0].headers["Proxy-Authorization"].startswith("Basic ")
+
+
 def test_tls_context_is_built_once_and_off_means_off():
     import ssl
 
