@@ -202,4 +202,4 @@ def test_sensors_with_soft_fail_resume_on_the_worker():
     sensor = CraftExecutionSensor(task_id="s", execution_id="x", deferrable=True, soft_fail=True)
     assert fallback_reason(sensor) == "soft_fail is applied only on a worker"
     plain = CraftExecutionSensor(task_id="s2", execution_id="x", deferrable=True)
-    assert fallback_reason(plain) is None
+    assert fallback_reason(plain) == NO_REASON
