@@ -6,8 +6,8 @@ them: one event loop, one trigger object per wait, each reading its connection a
 ``run()`` until the event. Once every wait holds a long-poll, the stand-in ends the executions
 evenly over ``N / rate`` seconds. Printed per N: RSS per wait (RSS with all waits in flight minus
 RSS before the first trigger), CPU seconds of the waits' process (from the first trigger to the
-last event), detection latency p50 / p99 (the stand-in's end of the execution to the trigger's
-event), token refreshes, HTTP requests per execution.
+last event) and of the stand-in's (its whole life), detection latency p50 / p99 (the stand-in's
+end of the execution to the trigger's event), token refreshes, HTTP requests per execution.
 
 Waits are started at ``--start-rate`` per second (a triggerer picks triggers up as tasks defer);
 "ramp s" is the time until all of them hold a long-poll.
@@ -47,6 +47,13 @@ def rss_bytes() -> int:
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -163,7 +170,10 @@ def run_one(count: int, rate: float, hold: float, start_rate: float) -> dict[str
             )
         for line in out.stdout.splitlines():
             if line.startswith("RESULT "):
-                return json.loads(line.removeprefix("RESULT "))
+                return {
+                    **json.loads(line.removeprefix("RESULT ")),
+                    "standin_cpu_s": proc_cpu(standin.pid),
+                }
         raise RuntimeError(f"the waits' process failed:\n{out.stderr[-3000:]}")
     finally:
         standin.terminate()
@@ -195,6 +205,7 @@ def main() -> None:
                 f"{r['rss_per_wait_kb']:.1f}",
                 f"{r['peak_rss_mb']:.0f}",
                 f"{r['cpu_s']:.1f}",
+                f"{r['standin_cpu_s']:.1f}",
                 f"{r['p50_s']:.3f}",
                 f"{r['p99_s']:.3f}",
                 str(r["refreshes"]),
@@ -216,6 +227,7 @@ def main() -> None:
                 "RSS/wait KB",
                 "peak RSS MB",
                 "CPU s",
+                "stand-in CPU s",
                 "p50 s",
                 "p99 s",
                 "refreshes",
