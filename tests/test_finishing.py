@@ -131,6 +131,49 @@ async def test_endpoint_route_outputs(tmp_path):
     assert Path(outputs["upper"].removeprefix("file://")).read_bytes() == b"A B"
 
 
+class RecordingComms:
+    """Stands in for the triggerer's supervisor comms: records what the trigger sends."""
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def asend(self, msg):
+        self.sent.append(msg)
+
+
+async def test_xcoms_go_through_the_supervisor_as_a_worker_pushes_them():
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.supervisor import set_supervisor_comms
+    from airflow.triggers.base import TaskSuccessEvent
+
+    from craft_airflow.finishing import push_xcoms
+
+    ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=3)
+    outputs = {"words": 16, "upper": "file:///o/upper"}
+    event = TaskSuccessEvent(xcoms={"return_value": outputs, "words": 16, "execution_id": "e"})
+    comms = RecordingComms()
+    with set_supervisor_comms(comms):
+        pushed = await push_xcoms(event, ti)
+    assert isinstance(pushed, TaskSuccessEvent) and pushed.xcoms is None
+    sent = {(m.key, m.dag_id, m.task_id, m.run_id, m.map_index): m.value for m in comms.sent}
+    # The values themselves, not JSON text (which Airflow's push of event.xcoms would store).
+    assert sent == {
+        ("return_value", "d", "t", "r", 3): outputs,
+        ("words", "d", "t", "r", 3): 16,
+        ("execution_id", "d", "t", "r", 3): "e",
+    }
+
+
+async def test_outside_a_triggerer_the_event_keeps_its_xcoms():
+    from airflow.triggers.base import TaskFailedEvent
+
+    from craft_airflow.finishing import push_xcoms
+
+    event = TaskFailedEvent(xcoms={"execution_id": "e"})
+    assert await push_xcoms(event, None) is event
+
+
 def test_without_a_plan_the_event_resumes_the_worker():
     trigger = CraftExecutionTrigger("ex", "c")
     assert trigger.serialize()[1]["finish"] is None
