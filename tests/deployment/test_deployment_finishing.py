@@ -29,6 +29,7 @@ from deployment.test_deployment_example_dags import LINK_XCOM, stored_file
 from deployment.timings import phase
 
 from craft_airflow.local.server import EmbeddedPlatform
+from craft_airflow.outcomes import LOG_TAIL_HEADER
 
 DAG_ID = "craft_deployment_finishing"
 ENDED_ON_TRIGGERER = "Task ended on the triggerer: success"
@@ -45,6 +46,7 @@ GATED = {
     "failure_callback": "failed",
     "endpoint": "success",
     "sensor": "success",
+    "soft_fail_sensor": "success",
 }
 FINAL_STATES = {
     **GATED,
@@ -121,7 +123,7 @@ def finishing(
         return all(now.get(t) == "deferred" for t in [*GATED, "timed_out"])
 
     try:
-        with phase("finishing: 11 tasks deferred"):
+        with phase(f"finishing: {len(GATED) + 1} tasks deferred"):
             wait_until(all_deferred, timeout=300, what=f"every task of {DAG_ID} to defer")
         gate.touch()
         with phase("finishing: the timeout task fails, then the rest ends"):
@@ -214,6 +216,14 @@ def test_sensor_ends_on_the_triggerer(finishing: FinishingRun) -> None:
     assert stored_file(outputs["report"], finishing.deployment) == "report of sensed\n"
 
 
+def test_soft_fail_sensor_resumes_on_the_worker(finishing: FinishingRun) -> None:
+    assert_resumed_on_worker(finishing, "soft_fail_sensor", "soft_fail is applied only")
+    outputs = finishing.xcom("soft_fail_sensor")
+    assert (outputs["name"], outputs["length"]) == ("sensed", len("sensed"))
+    assert "/soft_fail_sensor/" in outputs["report"]  # each task stores its own copy
+    assert stored_file(outputs["report"], finishing.deployment) == "report of sensed\n"
+
+
 def test_on_success_callback_resumes_on_the_worker(finishing: FinishingRun) -> None:
     assert_resumed_on_worker(finishing, "success_callback", "on_success_callback runs only")
     assert_outputs(finishing, "success_callback", "success_callback")
@@ -248,7 +258,7 @@ def test_failed_try_ends_on_the_triggerer_and_the_retry_runs_a_new_execution(
     # The failure message and the log tail, in the first try's log.
     failure = trigger[trigger.index("Task failed: CraftExecutionFailed") :]
     assert "retried failed on purpose" in failure
-    assert "retried is about to fail" in trigger
+    assert LOG_TAIL_HEADER in failure and "retried is about to fail" in failure
     assert "retried failed on purpose" in finishing.task_log("retried", 1)
     tries = finishing.api.get(
         f"/dags/{DAG_ID}/dagRuns/{finishing.run_id}/taskInstances/retried/tries"
@@ -268,6 +278,11 @@ def test_failed_try_ends_on_the_triggerer_and_the_retry_runs_a_new_execution(
     assert finishing.execution(first)["status"] == "Failed"
     assert finishing.execution(second)["status"] == "Succeeded"
     assert finishing.xcom("retried")["name"] == "retried"
+    # on_retry_callback: run by the dag-processor, like on_failure_callback.
+    (mark,) = wait_until(
+        lambda: finishing.marks("retried", "retry"), timeout=120, what="the on_retry_callback"
+    )
+    assert (mark["try_number"], mark["process"]) == (1, ["dag-processor"])
 
 
 def test_on_failure_callback_runs_in_the_dag_processor(finishing: FinishingRun) -> None:

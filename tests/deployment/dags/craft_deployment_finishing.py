@@ -59,6 +59,10 @@ def mark_failure(context: Any) -> None:
     mark(context, "failure")
 
 
+def mark_retry(context: Any) -> None:
+    mark(context, "retry")
+
+
 def inputs(name: str, *, gate: str = "gate", fail: str = "no") -> dict[str, str]:
     return {"gate": "{{ dag_run.conf['" + gate + "'] }}", "name": name, "fail": fail}
 
@@ -98,6 +102,7 @@ with DAG(
         inputs=inputs("retried", fail="{{ 'yes' if ti.try_number == 1 else 'no' }}"),
         retries=1,
         retry_delay=timedelta(seconds=1),
+        on_retry_callback=mark_retry,
     )
     run(
         "failure_callback",
@@ -112,6 +117,9 @@ with DAG(
     )
     started = run("start_for_sensor", inputs=inputs("sensed"), wait_for_completion=False)
     sensor = CraftExecutionSensor(task_id="sensor", execution_id=started.output, poke_interval=1)
+    CraftExecutionSensor(
+        task_id="soft_fail_sensor", execution_id=started.output, poke_interval=1, soft_fail=True
+    )
 
     @task
     def read_back(outputs: Any, length: Any, sensed: Any, ti: Any = None) -> dict[str, Any]:
