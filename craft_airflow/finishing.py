@@ -283,14 +283,17 @@ async def push_xcoms(event: BaseTaskEndEvent, task_instance: Any) -> BaseTaskEnd
     if not event.xcoms or task_instance is None:
         return event
     from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import SetXCom
 
+    # What ``BaseXCom.aset`` does in newer Task SDKs (3.1's has no ``aset``).
+    where = {
+        "dag_id": task_instance.dag_id,
+        "task_id": task_instance.task_id,
+        "run_id": task_instance.run_id,
+        "map_index": task_instance.map_index,
+    }
     for key, value in event.xcoms.items():
-        await BaseXCom.aset(
-            key,
-            value,
-            dag_id=task_instance.dag_id,
-            task_id=task_instance.task_id,
-            run_id=task_instance.run_id,
-            map_index=task_instance.map_index,
-        )
+        serialized = BaseXCom.serialize_value(value, key=key, **where)
+        await task_runner.SUPERVISOR_COMMS.asend(SetXCom(key=key, value=serialized, **where))
     return type(event)(xcoms=None)
