@@ -182,6 +182,20 @@ def test_without_a_plan_the_event_resumes_the_worker():
 # -- when a task may end on the triggerer -----------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def routes_failed_end_events(monkeypatch):
+    """The decisions below the Airflow-version gate, also on the 3.1 leg (where the gate alone
+    decides: ``test_before_airflow_3_3_it_resumes_on_the_worker``)."""
+    monkeypatch.setattr("craft_airflow.finishing.airflow_routes_failed_end_events", lambda: True)
+
+
+def test_before_airflow_3_3_it_resumes_on_the_worker(monkeypatch):
+    monkeypatch.setattr("craft_airflow.finishing.airflow_routes_failed_end_events", lambda: False)
+    assert (
+        fallback_reason(operator()) == "Airflow < 3.3 does not retry a task that a trigger failed"
+    )
+
+
 def operator(**kwargs):
     from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 
