@@ -187,20 +187,6 @@ def test_without_a_plan_the_event_resumes_the_worker():
 # -- when a task may end on the triggerer -----------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def routes_failed_end_events(monkeypatch):
-    """The decisions below the Airflow-version gate, also on the 3.1 leg (where the gate alone
-    decides: ``test_before_airflow_3_3_it_resumes_on_the_worker``)."""
-    monkeypatch.setattr("craft_airflow.finishing.airflow_routes_failed_end_events", lambda: True)
-
-
-def test_before_airflow_3_3_it_resumes_on_the_worker(monkeypatch):
-    monkeypatch.setattr("craft_airflow.finishing.airflow_routes_failed_end_events", lambda: False)
-    assert (
-        fallback_reason(operator()) == "Airflow < 3.3 does not retry a task that a trigger failed"
-    )
-
-
 def operator(**kwargs):
     from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 
@@ -213,6 +199,11 @@ NO_REASON = None if airflow_routes_failed_end_events() else AIRFLOW_BEFORE_3_3
 
 def test_finishes_on_the_triggerer_by_default():
     assert fallback_reason(operator()) == NO_REASON
+
+
+def test_before_airflow_3_3_it_resumes_on_the_worker(monkeypatch):
+    monkeypatch.setattr("craft_airflow.finishing.airflow_routes_failed_end_events", lambda: False)
+    assert fallback_reason(operator()) == AIRFLOW_BEFORE_3_3
 
 
 @pytest.mark.parametrize(
@@ -259,4 +250,4 @@ def test_sensors_with_soft_fail_resume_on_the_worker():
     sensor = CraftExecutionSensor(task_id="s", execution_id="x", deferrable=True, soft_fail=True)
     assert fallback_reason(sensor) == "soft_fail is applied only on a worker"
     plain = CraftExecutionSensor(task_id="s2", execution_id="x", deferrable=True)
-    assert fallback_reason(plain) is None
+    assert fallback_reason(plain) == NO_REASON
