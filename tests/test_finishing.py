@@ -115,6 +115,39 @@ async def test_timeout_fails_the_task(tmp_path, capsys):
     assert "Task failed: CraftWaitTimeout" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("platform_conn")
+async def test_a_skipped_execution_skips_the_task_with_the_message(tmp_path, caplog):
+    import logging
+
+    from airflow.triggers.base import TaskSkippedEvent
+
+    from craft_airflow.finishing import finish_event
+    from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+    from craft_airflow.outcomes import outcome_for_status
+    from craft_airflow.routes import route_from_kwargs
+    from craft_airflow.statuses import ExecutionStatus
+
+    # The embedded platform never skips an execution: a real one's end, read as Skipped.
+    execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 0.1})
+    outcome = outcome_for_status(execution_id, ExecutionStatus.SKIPPED)
+    assert outcome is not None
+    hook = CraftAIAsyncHook("craft_ai_default")
+    route = route_from_kwargs({"kind": "sdk"})
+    caplog.set_level(logging.INFO, logger="finish-test")
+    try:
+        event = await finish_event(
+            hook,
+            FinishPlan.from_kwargs(plan(tmp_path, execution_id)),
+            outcome,
+            route,
+            logging.getLogger("finish-test"),
+        )
+    finally:
+        await hook.aclose()
+    assert isinstance(event, TaskSkippedEvent)
+    assert f"Task skipped: Execution {execution_id} was skipped by the platform." in caplog.text
+
+
 @pytest.mark.usefixtures("endpoint_only_conn")
 async def test_endpoint_route_outputs(tmp_path):
     from airflow.triggers.base import TaskSuccessEvent
