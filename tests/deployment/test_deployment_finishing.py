@@ -143,8 +143,8 @@ def finishing(
 
 
 def assert_ended_on_triggerer(run: FinishingRun, task_id: str, try_number: int = 1) -> str:
-    """One worker start for the try, the trigger's end line in its triggerer log, no fallback
-    line; the triggerer log."""
+    """One worker start for the try, which deferred with no fallback line; the try's triggerer
+    log, for the caller to check how the trigger ended the task."""
     worker, trigger = run.log_files(task_id, try_number)
     assert run.starts(task_id).count(try_number) == 1, run.starts(task_id)
     assert FALLBACK not in worker
