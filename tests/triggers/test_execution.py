@@ -151,3 +151,40 @@ async def test_request_count_of_a_deferred_5s_wait(proxy_conn):
     # its own token refresh, 1-3 long-polls (5 s hold), the final status read
     assert seen[0] == ("POST", "refresh") and seen[-1] == ("GET", execution_id)
     assert 3 <= len(seen) <= 5
+
+
+FIRST_IMPORT_SCRIPT = """
+import asyncio, sys, threading
+import craft_airflow.triggers.execution as trigger_module
+
+importing = {}
+
+
+class Recorder:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("aiohttp", "craft_airflow.hooks.craft_async"):
+            importing[name] = threading.current_thread() is threading.main_thread()
+        return None
+
+
+assert "aiohttp" not in sys.modules and trigger_module.ASYNC_HOOK_MODULE not in sys.modules
+sys.meta_path.insert(0, Recorder())
+asyncio.run(trigger_module.load_async_hook())
+print("RESULT", trigger_module.ASYNC_HOOK_MODULE in sys.modules, sorted(importing.items()))
+"""
+
+
+def test_the_async_hook_is_imported_off_the_event_loop(tmp_path):
+    """A triggerer's first Craft trigger imports aiohttp and the hook in a thread, not on the
+    loop that runs every other trigger (a fresh interpreter: nothing imported beforehand)."""
+    import subprocess
+    import sys
+
+    env = {"AIRFLOW_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_IMPORT_SCRIPT], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
+    expected = "[('aiohttp', False), ('craft_airflow.hooks.craft_async', False)]"
+    assert result == [f"RESULT True {expected}"], done.stdout[-2000:]
