@@ -243,7 +243,7 @@ def list_runs(api: AirflowAPI, dag_id: str) -> dict[str, dict[str, Any]]:
 
 def trigger_runs(api: AirflowAPI, dag_id: str, n: int) -> list[str]:
     api.send("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-    body = {"logical_date": None, "conf": {}}
+    body: dict[str, Any] = {"logical_date": None, "conf": {}}
     return [str(api.send("POST", f"/dags/{dag_id}/dagRuns", body)["dag_run_id"]) for _ in range(n)]
 
 
@@ -291,7 +291,8 @@ def run_variant(key: str, n: int, bench: Bench) -> Result:
         started = time.time()
         run_ids = trigger_runs(api, dag_id, n)
         runs = wait_runs(api, dag_id, run_ids, timeout=300 + 20 * n)
-        result.requests = int(platform.client.get("/_local/faults").json()["counters"]["requests"])
+        counters = platform.client.get("/_local/faults").json()["counters"]
+        result.requests = int(counters.get("requests", 0))
         wait_until(lambda: sampler.busy == 0, timeout=60, what="every worker slot to be free")
     finally:
         sampler.stop()
