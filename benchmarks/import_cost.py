@@ -31,7 +31,7 @@ TARGETS = (
     *((f"{m}, after airflow.sdk", f"import {m}", "import airflow.sdk") for m in CRAFT_MODULES),
     ("the three, after airflow.sdk", f"import {', '.join(CRAFT_MODULES)}", "import airflow.sdk"),
 )
-HEAVY = ("requests", "httpx", "fsspec", "craft_airflow.hooks.craft", "sqlalchemy")
+HEAVY = ("requests", "httpx", "aiohttp", "fsspec", "craft_airflow.hooks.craft", "sqlalchemy")
 
 PROBE = """
 import json, sys, time

@@ -123,7 +123,7 @@ def child(url: str, count: int, rate: float, start_rate: float) -> None:
 
     raise_fd_limit()
     os.environ["AIRFLOW_CONN_CRAFT_AI_DEFAULT"] = json.dumps(
-        {"conn_type": "craft_ai", "host": url, "password": SDK_TOKEN, "extra": {"control_url": url}}
+        {"conn_type": "craftai", "host": url, "password": SDK_TOKEN, "extra": {"control_url": url}}
     )
     result = asyncio.run(_waits(url, count, rate, start_rate))
     print("RESULT " + json.dumps(result), flush=True)

@@ -244,7 +244,7 @@ class TokenRedactingFilter(logging.Filter):
     """Logging filter that redacts token-bearing parts of records (URLs with ``?token=``...)
     and the secrets given to :func:`register_log_secrets`.
 
-    Installed on the ``urllib3``, ``requests``, ``httpx`` and ``httpcore`` loggers, which log
+    Installed on the ``urllib3``, ``requests`` and ``aiohttp`` loggers, which may log
     request URLs, and on the provider's own (``craft_airflow.*``).
     """
 

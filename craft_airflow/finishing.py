@@ -91,6 +91,10 @@ def airflow_routes_failed_end_events() -> bool:
     return Version(__version__).release >= (3, 3)
 
 
+#: The reason every task resumes on a worker on Airflow 3.1 and 3.2.
+AIRFLOW_BEFORE_3_3 = "Airflow < 3.3 does not retry a task that a trigger failed"
+
+
 def fallback_reason(task: Any) -> str | None:
     """Why ``task`` must resume on a worker rather than end on the triggerer, or ``None``."""
     from craft_airflow.operators._base import CraftExecutionMixin
@@ -100,8 +104,6 @@ def fallback_reason(task: Any) -> str | None:
         wanted = finish_on_triggerer_default()
     if not wanted:
         return "finish_on_triggerer is off"
-    if not airflow_routes_failed_end_events():
-        return "Airflow < 3.3 does not retry a task that a trigger failed"
     if getattr(task, "on_success_callback", None):
         return "on_success_callback runs only on a worker"
     if getattr(task, "outlets", None):
@@ -119,6 +121,8 @@ def fallback_reason(task: Any) -> str | None:
     backend = _xcom_backend()
     if backend not in DEFAULT_XCOM_BACKENDS:
         return f"the XCom backend {backend} is not used by the triggerer"
+    if not airflow_routes_failed_end_events():
+        return AIRFLOW_BEFORE_3_3
     return None
 
 

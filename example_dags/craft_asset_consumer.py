@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.providers.common.compat.sdk import AirflowSkipException
 from airflow.sdk import DAG, Asset, task
-from airflow.sdk.exceptions import AirflowSkipException
 
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 

@@ -70,3 +70,13 @@ def serde() -> tuple[Any, Any]:
     except ImportError:  # Airflow 3.1
         from airflow.serialization.serde import deserialize, serialize
     return serialize, deserialize
+
+
+def task_listener_manager() -> Any:
+    """The listener manager the task runner calls (``dag.test()`` included): the task SDK's on
+    Airflow 3.3, ``airflow.listeners``' on 3.1. Register objects with ``hookimpl`` methods."""
+    try:
+        from airflow.sdk.listener import get_listener_manager
+    except ImportError:  # Airflow 3.1
+        from airflow.listeners.listener import get_listener_manager
+    return get_listener_manager()

@@ -435,13 +435,26 @@ def dag_failures(
 ) -> dict[str, BaseException]:
     """Run one DAG holding every :data:`IN_DAG` row with ``dag.test()``; the exception each
     row's task failed with, by task id."""
+    import pluggy
     from airflow.sdk import DAG
-    from airflow_compat import load_dag_bag, sync_dags_to_db
+    from airflow_compat import load_dag_bag, sync_dags_to_db, task_listener_manager
 
     failures: dict[str, BaseException] = {}
 
-    def record(context: Any) -> None:
-        failures[context["ti"].task_id] = context["exception"]
+    class Recorder:
+        """A task listener: the exception every failed task ended with (Airflow 3.1's
+        ``on_failure_callback`` context has no ``exception`` under ``dag.test()``)."""
+
+        @pluggy.HookimplMarker("airflow")
+        def on_task_instance_failed(
+            self, previous_state: Any, task_instance: Any, error: BaseException | str | None
+        ) -> None:
+            assert isinstance(error, BaseException), error
+            failures[task_instance.task_id] = error
+
+    listeners = task_listener_manager()
+    recorder = Recorder()
+    listeners.add_listener(recorder)
 
     folder = tmp_path_factory.mktemp("bad-input-dag")
     with pytest.MonkeyPatch.context() as patch:
@@ -460,7 +473,7 @@ def dag_failures(
         with DAG(
             "craft_bad_input",
             schedule=None,
-            default_args={"on_failure_callback": record, "retries": 0},
+            default_args={"retries": 0},
         ) as dag:
             for task_id, build in IN_DAG.items():
                 build(task_id)
@@ -468,7 +481,10 @@ def dag_failures(
         bag = load_dag_bag(folder)
         bag.bag_dag(dag)
         sync_dags_to_db(bag)
-        run = dag.test(logical_date=None)
+        try:
+            run = dag.test(logical_date=None)
+        finally:
+            listeners.pm.unregister(recorder)
     assert str(run.state) == "failed", run.state
     return failures
 

@@ -13,6 +13,8 @@ from typing import Any
 import airflow
 import jsonschema
 import pytest
+from airflow_compat import AIRFLOW_VERSION
+from packaging.version import Version
 
 from craft_airflow.connection import EXTRA_KEYS
 from craft_airflow.get_provider_info import get_provider_info
@@ -142,7 +144,8 @@ def test_the_ui_serves_the_connection_form():
     assert extras["control_url"]["schema"]["title"] == "Control URL"
     secrets = {n for n, f in extras.items() if f["schema"].get("format") == "password"}
     assert secrets == {"endpoint_token", "endpoint_tokens"}
-    assert extras["control_url"]["schema"]["examples"] == ["https://mlops-platform.craft.ai"]
+    if Version("3.3") <= AIRFLOW_VERSION:  # 3.1's widget-built form carries no examples
+        assert extras["control_url"]["schema"]["examples"] == ["https://mlops-platform.craft.ai"]
     assert extras["endpoints"]["schema"]["type"] == ["array", "null"]
     fields = form["standard_fields"]
     assert fields["host"]["title"] == "Environment URL"

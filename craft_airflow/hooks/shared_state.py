@@ -1,4 +1,4 @@
-"""What the async hooks of one process share: access tokens, single-flight refreshes, HTTP pools.
+"""What the async hooks of one process share: access tokens, single-flight refreshes, HTTP sessions.
 
 A triggerer runs all its triggers on one event loop and every trigger builds its own hook.
 Without sharing, 1,000 waits on one connection made 1,000 token refreshes and opened 1,000
@@ -8,8 +8,8 @@ HTTP clients. Here:
   a SHA-256 of the token (the token itself is never a key, a log argument or a repr);
 - per event loop, one ``asyncio.Lock`` per such key, so one refresh is in flight at a time and the
   callers that queued behind it get its answer instead of sending their own;
-- per event loop, one connection pool per TLS setting (:class:`ClientPool`), closed when the
-  loop shuts its async generators down (``asyncio.run`` and the triggerer do).
+- per event loop, one ``aiohttp.ClientSession`` (one connection pool) per TLS setting, closed
+  when the loop shuts its async generators down (``asyncio.run`` and the triggerer do).
 
 Loops are held weakly: a loop that is garbage collected takes its state with it.
 """
@@ -19,12 +19,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import httpx
+import aiohttp
 
 from craft_airflow.auth import TokenCache
 from craft_airflow.protocol.builders import build_refresh
@@ -48,9 +47,7 @@ TokenKey = tuple[str, str]
 
 #: Every in-flight request holds a connection (a held long-poll too), so connections are not
 #: capped: the triggerer's capacity bounds the number of waits. Idle ones close after this.
-KEEPALIVE_EXPIRY = 30.0
-#: Concurrent users of one httpx client (see :class:`ClientPool`).
-SHARD_SIZE = 4
+KEEPALIVE_SECONDS = 30.0
 
 
 def token_key(config: CraftConnectionConfig) -> TokenKey:
@@ -73,60 +70,21 @@ def is_refresh(request: HttpRequest, config: CraftConnectionConfig) -> bool:
     return request.method == refresh.method and request.url == refresh.url
 
 
-class ClientPool:
-    """The loop's connections for one TLS setting: httpx clients of at most
-    :data:`SHARD_SIZE` concurrent users each.
+def new_session(verify: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+    """A session for every connection of one TLS setting on the running loop.
 
-    One ``httpx.AsyncClient`` for everything would be simplest, but httpcore scans every
-    connection of its pool for every request it queues or releases: with 1,000 requests in flight
-    that took over a minute of CPU in one loop. Shards keep each scan short; a caller takes the
-    first shard with room, so connections are reused and later shards only open under load.
+    Cookies are never kept: the session is shared by triggers of different connections. Proxies
+    come from the environment per request (``craft_async.env_proxy``), not from ``trust_env``.
     """
-
-    def __init__(self, verify: ssl.SSLContext | bool) -> None:
-        self._verify = verify
-        self._shards: list[list[Any]] = []  # [client, users]
-
-    @property
-    def clients(self) -> list[httpx.AsyncClient]:
-        return [shard[0] for shard in self._shards]
-
-    def _new_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            follow_redirects=False,
-            verify=self._verify,
-            trust_env=True,
-            limits=httpx.Limits(
-                max_connections=None,
-                max_keepalive_connections=SHARD_SIZE,
-                keepalive_expiry=KEEPALIVE_EXPIRY,
-            ),
-        )
-
-    @asynccontextmanager
-    async def borrow(self) -> AsyncIterator[httpx.AsyncClient]:
-        """A client for one caller that sends one request at a time (a hook's call)."""
-        shard = next((s for s in self._shards if s[1] < SHARD_SIZE and not s[0].is_closed), None)
-        if shard is None:
-            shard = [self._new_client(), 0]
-            self._shards.append(shard)
-        shard[1] += 1
-        try:
-            yield shard[0]
-        finally:
-            shard[1] -= 1
-
-    async def aclose(self) -> None:
-        shards, self._shards = self._shards, []
-        for client, _ in shards:
-            await client.aclose()
+    connector = aiohttp.TCPConnector(limit=0, ssl=verify, keepalive_timeout=KEEPALIVE_SECONDS)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 @dataclass
 class LoopState:
     """What the hooks running on one event loop share."""
 
-    pools: dict[bool, ClientPool] = field(default_factory=dict)
+    sessions: dict[bool, aiohttp.ClientSession] = field(default_factory=dict)
     refresh_locks: dict[TokenKey, asyncio.Lock] = field(default_factory=dict)
     last_refresh: dict[TokenKey, _Refreshed] = field(default_factory=dict)
     #: Refresh requests actually sent (the benchmark and the tests read it).
@@ -134,9 +92,9 @@ class LoopState:
     closer: AsyncGenerator[None, None] | None = None
 
     async def aclose(self) -> None:
-        pools, self.pools = list(self.pools.values()), {}
-        for pool in pools:
-            await pool.aclose()
+        sessions, self.sessions = list(self.sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
 
 _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopState] = (
@@ -145,7 +103,7 @@ _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopState] = (
 
 
 async def _close_at_shutdown(state: LoopState) -> AsyncGenerator[None, None]:
-    # Parked at its yield; the loop's shutdown_asyncgens() closes it, which closes the pools.
+    # Parked at its yield; the loop's shutdown_asyncgens() closes it, which closes the sessions.
     try:
         yield
     finally:
@@ -164,13 +122,13 @@ async def loop_state() -> LoopState:
     return state
 
 
-async def shared_pool(verify_tls: bool, verify: ssl.SSLContext | bool) -> ClientPool:
-    """The running loop's pool for ``verify_tls`` (``verify`` is its TLS context)."""
+async def shared_session(verify_tls: bool, verify: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+    """The running loop's session for ``verify_tls`` (``verify`` is its TLS context)."""
     state = await loop_state()
-    pool = state.pools.get(verify_tls)
-    if pool is None:
-        pool = state.pools[verify_tls] = ClientPool(verify)
-    return pool
+    session = state.sessions.get(verify_tls)
+    if session is None or session.closed:
+        session = state.sessions[verify_tls] = new_session(verify)
+    return session
 
 
 async def single_flight_refresh(

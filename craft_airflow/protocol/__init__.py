@@ -8,6 +8,6 @@
 * :mod:`.waiting` — waiting for an execution's outcome (long-poll, endpoint results);
 * :mod:`.adoption` — creating an execution without ever creating two.
 
-Transports (``hooks/craft.py`` with requests, ``hooks/craft_async.py`` with httpx) only perform
+Transports (``hooks/craft.py`` with requests, ``hooks/craft_async.py`` with aiohttp) only perform
 the :class:`Send` and :class:`Sleep` steps these generators yield.
 """

@@ -1,5 +1,5 @@
 """Request descriptions and transport results exchanged between the protocol core and the
-transports (requests for the sync hook, httpx for the async hook)."""
+transports (requests for the sync hook, aiohttp for the async hook)."""
 
 from __future__ import annotations
 

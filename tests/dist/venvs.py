@@ -16,7 +16,7 @@ UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
 
 #: What the `local` extra adds (and only it): the embedded platform's own dependencies.
 PLATFORM_DEPENDENCIES = frozenset(
-    {"fastapi", "jinja2", "uvicorn", "python-multipart", "kubernetes"}
+    {"fastapi", "jinja2", "uvicorn", "python-multipart", "httpx", "kubernetes"}
 )
 
 

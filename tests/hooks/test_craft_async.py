@@ -7,14 +7,18 @@ import io
 import logging
 import time
 
-import httpx
+import aiohttp
 import pytest
 from craft_fixtures import assert_first_contact_failure, set_connection
 from scripted_server import ScriptedServer, reply, reset
 
 from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftConnectionError
 from craft_airflow.hooks.craft import CraftAIHook
-from craft_airflow.hooks.craft_async import CraftAIAsyncHook, classify_httpx_exception
+from craft_airflow.hooks.craft_async import (
+    CraftAIAsyncHook,
+    aiohttp_kwargs,
+    classify_aiohttp_exception,
+)
 from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import OutcomeStatus
 from craft_airflow.protocol.http import FailureKind
@@ -116,31 +120,77 @@ async def test_an_unreachable_platform_fails_within_the_first_contact_budget(
     assert_first_contact_failure(str(err.value), closed_port_url, "sdk-tok-refused-2")
 
 
-async def test_httpx_exception_mapping(closed_port_url):
-    async with httpx.AsyncClient() as client:
-        with pytest.raises(httpx.HTTPError) as refused:
-            await client.post(f"{closed_port_url}/x", content=b"y")
+async def test_aiohttp_exception_mapping(closed_port_url):
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientError) as refused:
+            await session.post(f"{closed_port_url}/x", data=b"y")
+        with pytest.raises(aiohttp.ClientError) as invalid:
+            await session.get("not a url")
         with ScriptedServer() as server:
             server.on("POST", "/x", reset())
-            with pytest.raises(httpx.HTTPError) as dropped:
-                await client.post(f"{server.url}/x", content=b"y")
-    assert classify_httpx_exception(refused.value) == FailureKind.NOT_SENT
-    assert classify_httpx_exception(dropped.value) == FailureKind.NO_ANSWER
+            with pytest.raises(aiohttp.ClientError) as dropped:
+                await session.post(f"{server.url}/x", data=b"y")
+    assert classify_aiohttp_exception(refused.value) == FailureKind.NOT_SENT
+    assert classify_aiohttp_exception(invalid.value) == FailureKind.FATAL
+    assert classify_aiohttp_exception(dropped.value) == FailureKind.NO_ANSWER
 
 
-async def test_no_token_in_httpx_logs(endpoint_only_conn, caplog):
+def test_the_async_transport_refuses_file_parts():
+    from craft_airflow.connection import CraftConnectionConfig
+    from craft_airflow.protocol.builders import build_run_pipeline
+    from craft_airflow.protocol.http import Send
+
+    config = CraftConnectionConfig(conn_id="x", environment_url="https://env", sdk_token="t")
+    request = build_run_pipeline(config, "p", files={"doc": FileInput("doc", io.BytesIO(b"x"))})
+    with pytest.raises(ValueError, match="does not send file parts"):
+        aiohttp_kwargs(Send(request))
+
+
+async def test_no_token_in_the_transport_logs(endpoint_only_conn, caplog, capsys):
+    """aiohttp's loggers at DEBUG (the worst case: someone turned them on) during a wait on the
+    endpoint route, whose requests carry the endpoint token."""
     execution_id = CraftAIHook().trigger_endpoint("all-types-endpoint", inputs={"text": "t"})
+    names = ("aiohttp", "aiohttp.client", "aiohttp.internal")
     with caplog.at_level(logging.DEBUG):
-        logging.getLogger("httpx").setLevel(logging.DEBUG)  # worst case: someone turned it on
+        for name in names:
+            logging.getLogger(name).setLevel(logging.DEBUG)
         try:
-            await CraftAIAsyncHook().await_endpoint_outcome(
+            outcome = await CraftAIAsyncHook().await_endpoint_outcome(
                 "all-types-endpoint", execution_id, timeout=60, poll_interval=0.2
             )
         finally:
-            logging.getLogger("httpx").setLevel(logging.WARNING)
-    messages = [r.getMessage() for r in caplog.records]
-    assert any("/endpoints/v1/" in m for m in messages)
-    assert not any("all-types-endpoint-local-token" in m for m in messages)
+            for name in names:
+                logging.getLogger(name).setLevel(logging.NOTSET)
+    assert outcome.status == OutcomeStatus.SUCCESS
+    logged = "\n".join(r.getMessage() for r in caplog.records) + capsys.readouterr().out
+    assert "all-types-endpoint-local-token" not in logged
+
+
+async def test_requests_go_through_the_environment_proxy(monkeypatch):
+    """HTTP_PROXY is honoured (NO_PROXY too), as by the sync hook: the platform's host here does
+    not even resolve, only the proxy (a scripted server on 127.0.0.1) answers."""
+    import jwt
+
+    from craft_airflow.hooks.craft_async import env_proxy
+
+    token = jwt.encode({"exp": int(time.time()) + 3600}, "k" * 32, algorithm="HS256")
+    env = "http://craft-env.invalid"
+    with ScriptedServer() as proxy:
+        proxy.on("POST", r"/auth/refresh$", reply(200, {"access_token": token}))
+        proxy.on("GET", r"/executions/x$", reply(200, {"execution_id": "x", "status": "Running"}))
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://user:pw@"))
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        env_proxy.cache_clear()
+        set_connection(monkeypatch, env, "sdk-tok-proxied-1", conn_id="proxied", control_url=env)
+        try:
+            execution = await CraftAIAsyncHook("proxied").get_execution("x")
+            assert env_proxy("http", "localhost") == (None, None)
+        finally:
+            env_proxy.cache_clear()
+    assert execution["status"] == "Running"
+    assert [r.path for r in proxy.requests] == ["/api/v1/auth/refresh", "/api/v1/executions/x"]
+    assert {r.headers["Host"] for r in proxy.requests} == {"craft-env.invalid"}
+    assert proxy.requests[0].headers["Proxy-Authorization"].startswith("Basic ")
 
 
 def test_tls_context_is_built_once_and_off_means_off():

@@ -1,4 +1,4 @@
-"""Shared state of the async hooks: one token refresh and one pool for many concurrent calls,
+"""Shared state of the async hooks: one token refresh and one session for many concurrent calls,
 against the load stand-in (a real HTTP server on 127.0.0.1 that counts the calls)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def standin(monkeypatch: pytest.MonkeyPatch):
     shared_state.reset_for_tests()
 
 
-async def test_many_waits_share_one_refresh_and_one_pool(standin):
+async def test_many_waits_share_one_refresh_and_one_session(standin):
     hooks = [CraftAIAsyncHook() for _ in range(N)]
     events = await asyncio.gather(
         *(
@@ -43,9 +43,7 @@ async def test_many_waits_share_one_refresh_and_one_pool(standin):
     assert {e.status for e in events} == {OutcomeStatus.SUCCESS}
     assert standin.counts["refresh"] == 1
     state = await shared_state.loop_state()
-    assert list(state.pools) == [True]  # one pool: one TLS setting
-    # ... of at most one client per SHARD_SIZE concurrent calls, not one per hook.
-    assert len(state.pools[True].clients) <= -(-N // shared_state.SHARD_SIZE)
+    assert list(state.sessions) == [True]  # one session: one TLS setting, not one per hook
     assert standin.connections <= N
     assert standin.counts["unauthorized"] == 0
 
@@ -72,25 +70,25 @@ async def test_refused_token_is_refreshed_once(standin):
     assert 0 < standin.counts["unauthorized"] <= N
 
 
-async def test_the_pool_closes_with_its_loop(standin):
+async def test_the_session_closes_with_its_loop(standin):
     state = await shared_state.loop_state()
     await CraftAIAsyncHook().get_execution("exec-0")
-    [client] = state.pools[True].clients
+    session = state.sessions[True]
     others: list = []
 
     def other_loop() -> None:
         async def use() -> None:
             await CraftAIAsyncHook().get_execution("exec-1")
-            others.extend((await shared_state.loop_state()).pools[True].clients)
+            others.append((await shared_state.loop_state()).sessions[True])
 
         asyncio.run(use())
 
-    # A loop in another thread gets its own pool (a client cannot cross loops) ...
+    # A loop in another thread gets its own session (a session cannot cross loops) ...
     await asyncio.to_thread(other_loop)
-    assert others and client not in others
-    # ... which asyncio.run closed when that loop ended; this loop's client is untouched.
-    assert all(other.is_closed for other in others)
-    assert not client.is_closed
+    assert others and session not in others
+    # ... which asyncio.run closed when that loop ended; this loop's session is untouched.
+    assert all(other.closed for other in others)
+    assert not session.closed
 
 
 def test_token_key_never_holds_the_token():

@@ -8,14 +8,12 @@ from email.parser import BytesParser
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import jwt
 import requests
 
 from craft_airflow.auth import TokenCache
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.hooks.craft import requests_kwargs
-from craft_airflow.hooks.craft_async import httpx_kwargs
 from craft_airflow.protocol.builders import (
     build_get_execution,
     build_run_pipeline,
@@ -52,13 +50,6 @@ def prepare_ours(request: HttpRequest) -> requests.PreparedRequest:
     return requests.Request(**kwargs).prepare()
 
 
-def prepare_httpx(request: HttpRequest) -> httpx.Request:
-    kwargs = httpx_kwargs(Send(request, None, Timeouts(1, 1)))
-    for key in ("timeout", "follow_redirects"):
-        kwargs.pop(key)
-    return httpx.Client().build_request(**kwargs)
-
-
 def multipart(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
     message = BytesParser().parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
@@ -75,8 +66,6 @@ def multipart(content_type: str, body: bytes) -> list[tuple[str, str | None, byt
 
 
 def body_of(prepared: Any) -> bytes:
-    if isinstance(prepared, httpx.Request):
-        return prepared.read()
     body = prepared.body or b""
     if hasattr(body, "read"):  # a streamed multipart body
         return b"".join(body)

@@ -18,9 +18,9 @@ SECRET = "ept-SECRET-log-redaction-5d1c2b"
     [
         "urllib3.connectionpool",
         "urllib3.util.retry",
-        "httpx",
-        "httpcore.http11",
-        "httpcore.connection",
+        "aiohttp",
+        "aiohttp.client",
+        "aiohttp.internal",
     ],
 )
 def test_token_urls_are_redacted_on_library_loggers(logger_name: str) -> None:
