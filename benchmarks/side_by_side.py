@@ -17,6 +17,9 @@ the ``slow`` pipeline with ``seconds=10``), triggered N times at once through th
 Before each variant the triggerer is restarted (a fresh process, so that no variant inherits the
 memory of another) and warmed up by one run of the variant (of the 5-s poll for the 30-s one:
 the same trigger class, sooner), not counted; then the platform's request counter is reset.
+``max_active_runs`` and ``max_active_tasks`` per DAG are raised to N (the default 16 would queue
+the deferrable variants); everything else is Airflow's default. ``--no-warm-up`` skips the
+warm-up runs.
 
 How each column is measured:
 
@@ -126,6 +129,16 @@ def _title(pid: int) -> str:
         return ""
 
 
+def worker_titles(scheduler_pid: int) -> dict[int, str]:
+    """PID -> process title of each LocalExecutor worker (``... <idle>`` when it holds no task)."""
+    titles = {p: _title(p) for p in _children(scheduler_pid)}
+    return {p: t for p, t in titles.items() if t.startswith(WORKER_TITLE)}
+
+
+def busy_workers(scheduler_pid: int) -> int:
+    return sum(not t.endswith("<idle>") for t in worker_titles(scheduler_pid).values())
+
+
 def _rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/statm") as f:
@@ -162,11 +175,8 @@ class Sampler(threading.Thread):
         self._sample(last)
 
     def _sample(self, last: float) -> None:
-        workers = {p: _title(p) for p in _children(self.scheduler_pid)}
         busy = 0
-        for pid, title in workers.items():
-            if not title.startswith(WORKER_TITLE):
-                continue
+        for pid, title in worker_titles(self.scheduler_pid).items():
             if not title.endswith("<idle>"):
                 busy += 1
                 if self._titles.get(pid) != title:
@@ -286,8 +296,11 @@ def run_variant(key: str, n: int, bench: Bench, *, warm_up: bool = True) -> Resu
         # A first trigger in a fresh triggerer runs late (imports, first connection read).
         warm_dag = DAG_IDS["e5" if key == "e30" else key]
         wait_runs(api, warm_dag, trigger_runs(api, warm_dag, 1), timeout=600)
+    scheduler = deployment.service("scheduler").pid
+    # A worker can still be winding down a task whose run has ended: start measuring after.
+    wait_until(lambda: busy_workers(scheduler) == 0, 60, "every worker slot to be free")
     result = Result(key, n, os.getloadavg()[0])
-    sampler = Sampler(deployment.service("scheduler").pid, deployment.service("triggerer").pid)
+    sampler = Sampler(scheduler, deployment.service("triggerer").pid)
     reset = platform.client.put("/_local/faults", json={"reset_counters": True})
     assert reset.status_code == 200, reset.text
     sampler.start()
