@@ -6,8 +6,10 @@ them: one event loop, one trigger object per wait, each reading its connection a
 ``run()`` until the event. Once every wait holds a long-poll, the stand-in ends the executions
 evenly over ``N / rate`` seconds. Printed per N: RSS per wait (RSS with all waits in flight minus
 RSS before the first trigger), CPU seconds of the waits' process (from the first trigger to the
-last event), detection latency p50 / p99 (the stand-in's end of the execution to the trigger's
-event), token refreshes, HTTP requests per execution.
+last event) and of the stand-in's (its whole life), detection latency p50 / p99 (the stand-in's
+end of the execution to the trigger's event), token refreshes, HTTP requests per execution,
+GC-tracked objects per wait, Python's full (generation 2) garbage collections during the waits
+with the longest pause, and the event loop's longest stall.
 
 Waits are started at ``--start-rate`` per second (a triggerer picks triggers up as tasks defer);
 "ramp s" is the time until all of them hold a long-poll.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -49,6 +52,39 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class LoopStalls:
+    """The event loop's longest stall (a 50 ms tick that came late) and Python's full (gen-2)
+    garbage collections with their pauses: with thousands of waits, a full collection walks every
+    GC-tracked object of the process, and nothing else runs meanwhile."""
+
+    TICK = 0.05
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self.full_collections: list[float] = []
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif info["generation"] == 2:
+            self.full_collections.append(time.perf_counter() - self._started)
+
+    async def watch(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.TICK)
+            self.longest = max(self.longest, time.perf_counter() - before - self.TICK)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -61,9 +97,12 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
     from craft_airflow.triggers.execution import CraftExecutionTrigger
 
     control = httpx.AsyncClient(base_url=url, timeout=120)
-    # Warm-up: imports, the connection, the TLS context, the shared pool and the token.
+    # Warm-up: imports, the connection, the TLS context, the shared session and the token.
     await CraftAIAsyncHook().get_execution("exec-0")
     rss_before, cpu_before, started = rss_bytes(), cpu_seconds(), time.time()
+    objects_before = len(gc.get_objects())
+    stalls = LoopStalls()
+    watcher = asyncio.create_task(stalls.watch())
     events: dict[str, tuple[float, str]] = {}
 
     async def wait(i: int) -> None:
@@ -86,6 +125,7 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
         await asyncio.sleep(0.5)
     ramp = time.time() - started
     rss_in_flight = rss_bytes()
+    objects_per_wait = (len(gc.get_objects()) - objects_before) / count
     spread = count / rate
     first_end = (
         await control.post("/standin/start", json={"delay": 1.0, "spread": spread})
@@ -96,6 +136,7 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
         _, pending = await asyncio.wait(pending, timeout=0.5)
         peak = max(peak, rss_bytes())
     cpu = cpu_seconds() - cpu_before
+    watcher.cancel()
     stats = (await control.get("/standin/stats")).json()
     await control.aclose()
     latencies = [events[f"exec-{i}"][0] - (first_end + spread * i / count) for i in range(count)]
@@ -115,6 +156,10 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
         "statuses": dict(Counter(status for _, status in events.values())),
         "ended_before_the_ends": ended_early,
         "connections": stats["connections"],
+        "objects_per_wait": objects_per_wait,
+        "full_gcs": len(stalls.full_collections),
+        "longest_full_gc_s": max(stalls.full_collections, default=0.0),
+        "longest_stall_s": stalls.longest,
     }
 
 
@@ -163,7 +208,10 @@ def run_one(count: int, rate: float, hold: float, start_rate: float) -> dict[str
             )
         for line in out.stdout.splitlines():
             if line.startswith("RESULT "):
-                return json.loads(line.removeprefix("RESULT "))
+                return {
+                    **json.loads(line.removeprefix("RESULT ")),
+                    "standin_cpu_s": proc_cpu(standin.pid),
+                }
         raise RuntimeError(f"the waits' process failed:\n{out.stderr[-3000:]}")
     finally:
         standin.terminate()
@@ -195,11 +243,15 @@ def main() -> None:
                 f"{r['rss_per_wait_kb']:.1f}",
                 f"{r['peak_rss_mb']:.0f}",
                 f"{r['cpu_s']:.1f}",
+                f"{r['standin_cpu_s']:.1f}",
                 f"{r['p50_s']:.3f}",
                 f"{r['p99_s']:.3f}",
                 str(r["refreshes"]),
                 f"{r['requests_per_execution']:.2f}",
                 f"{r['ramp_s']:.0f}",
+                f"{r['objects_per_wait']:.0f}",
+                f"{r['full_gcs']} / {r['longest_full_gc_s']:.2f}",
+                f"{r['longest_stall_s']:.2f}",
             ]
         )
         c.progress(json.dumps({k: r[k] for k in ("counts", "statuses", "connections")}))
@@ -216,11 +268,15 @@ def main() -> None:
                 "RSS/wait KB",
                 "peak RSS MB",
                 "CPU s",
+                "stand-in CPU s",
                 "p50 s",
                 "p99 s",
                 "refreshes",
                 "req/exec",
                 "ramp s",
+                "GC objects/wait",
+                "full GCs / longest s",
+                "longest stall s",
             ],
             rows,
         )

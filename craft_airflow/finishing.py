@@ -11,7 +11,8 @@ Airflow 3.3 lets a trigger end its task itself: a ``TaskSuccessEvent`` / ``TaskF
 - on the triggerer: :func:`finish_event` turns the wait's outcome into the end event, doing what
   :meth:`~craft_airflow.operators._base.CraftExecutionMixin.finish_execution` does on a worker:
   logs copied into the task log, outputs read (file outputs streamed to the output storage, every
-  storage call off the event loop), the same XComs, the same failure message and log tail.
+  storage call off the event loop), the same XComs, the same failure message and log tail;
+  :func:`push_xcoms` then stores those XComs as a worker stores them.
 """
 
 from __future__ import annotations
@@ -268,3 +269,35 @@ async def finish_event(
         )
     log.error("Task failed: %s: %s", type(error).__name__, error)
     return TaskFailedEvent(xcoms=dict(plan.xcoms))
+
+
+async def push_xcoms(event: BaseTaskEndEvent, task_instance: Any) -> BaseTaskEndEvent:
+    """Push the end event's XComs through the triggerer's supervisor (the Execution API, as a
+    worker pushes them); the same event without them.
+
+    Airflow 3.3 pushes an end event's ``xcoms`` with ``XComModel.set``, which JSON-encodes each
+    value once more than a worker does: a downstream task then pulls the JSON text (a ``str``),
+    not the dict or number. A trigger run outside a triggerer has no task instance
+    (``dag.test()`` runs it inline): the event keeps its XComs.
+
+    :param event: what :func:`finish_event` returned.
+    :param task_instance: the trigger's ``task_instance`` (``dag_id``, ``task_id``, ``run_id``,
+        ``map_index``), or ``None``.
+    """
+    if not event.xcoms or task_instance is None:
+        return event
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import SetXCom
+
+    # What ``BaseXCom.aset`` does in newer Task SDKs (3.1's has no ``aset``).
+    where = {
+        "dag_id": task_instance.dag_id,
+        "task_id": task_instance.task_id,
+        "run_id": task_instance.run_id,
+        "map_index": task_instance.map_index,
+    }
+    for key, value in event.xcoms.items():
+        serialized = BaseXCom.serialize_value(value, key=key, **where)
+        await task_runner.SUPERVISOR_COMMS.asend(SetXCom(key=key, value=serialized, **where))
+    return type(event)(xcoms=None)

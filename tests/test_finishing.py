@@ -115,6 +115,39 @@ async def test_timeout_fails_the_task(tmp_path, capsys):
     assert "Task failed: CraftWaitTimeout" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("platform_conn")
+async def test_a_skipped_execution_skips_the_task_with_the_message(tmp_path, caplog):
+    import logging
+
+    from airflow.triggers.base import TaskSkippedEvent
+
+    from craft_airflow.finishing import finish_event
+    from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+    from craft_airflow.outcomes import outcome_for_status
+    from craft_airflow.routes import route_from_kwargs
+    from craft_airflow.statuses import ExecutionStatus
+
+    # The embedded platform never skips an execution: a real one's end, read as Skipped.
+    execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 0.1})
+    outcome = outcome_for_status(execution_id, ExecutionStatus.SKIPPED)
+    assert outcome is not None
+    hook = CraftAIAsyncHook("craft_ai_default")
+    route = route_from_kwargs({"kind": "sdk"})
+    caplog.set_level(logging.INFO, logger="finish-test")
+    try:
+        event = await finish_event(
+            hook,
+            FinishPlan.from_kwargs(plan(tmp_path, execution_id)),
+            outcome,
+            route,
+            logging.getLogger("finish-test"),
+        )
+    finally:
+        await hook.aclose()
+    assert isinstance(event, TaskSkippedEvent)
+    assert f"Task skipped: Execution {execution_id} was skipped by the platform." in caplog.text
+
+
 @pytest.mark.usefixtures("endpoint_only_conn")
 async def test_endpoint_route_outputs(tmp_path):
     from airflow.triggers.base import TaskSuccessEvent
@@ -134,6 +167,49 @@ async def test_endpoint_route_outputs(tmp_path):
     outputs = event.xcoms["return_value"]
     assert outputs["words"] == 2
     assert Path(outputs["upper"].removeprefix("file://")).read_bytes() == b"A B"
+
+
+class RecordingComms:
+    """Stands in for the triggerer's supervisor comms: records what the trigger sends."""
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    async def asend(self, msg):
+        self.sent.append(msg)
+
+
+async def test_xcoms_go_through_the_supervisor_as_a_worker_pushes_them():
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.supervisor import set_supervisor_comms
+    from airflow.triggers.base import TaskSuccessEvent
+
+    from craft_airflow.finishing import push_xcoms
+
+    ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=3)
+    outputs = {"words": 16, "upper": "file:///o/upper"}
+    event = TaskSuccessEvent(xcoms={"return_value": outputs, "words": 16, "execution_id": "e"})
+    comms = RecordingComms()
+    with set_supervisor_comms(comms):
+        pushed = await push_xcoms(event, ti)
+    assert isinstance(pushed, TaskSuccessEvent) and pushed.xcoms is None
+    sent = {(m.key, m.dag_id, m.task_id, m.run_id, m.map_index): m.value for m in comms.sent}
+    # The values themselves, not JSON text (which Airflow's push of event.xcoms would store).
+    assert sent == {
+        ("return_value", "d", "t", "r", 3): outputs,
+        ("words", "d", "t", "r", 3): 16,
+        ("execution_id", "d", "t", "r", 3): "e",
+    }
+
+
+async def test_outside_a_triggerer_the_event_keeps_its_xcoms():
+    from airflow.triggers.base import TaskFailedEvent
+
+    from craft_airflow.finishing import push_xcoms
+
+    event = TaskFailedEvent(xcoms={"execution_id": "e"})
+    assert await push_xcoms(event, None) is event
 
 
 def test_without_a_plan_the_event_resumes_the_worker():
@@ -156,6 +232,11 @@ NO_REASON = None if airflow_routes_failed_end_events() else AIRFLOW_BEFORE_3_3
 
 def test_finishes_on_the_triggerer_by_default():
     assert fallback_reason(operator()) == NO_REASON
+
+
+def test_before_airflow_3_3_it_resumes_on_the_worker(monkeypatch):
+    monkeypatch.setattr("craft_airflow.finishing.airflow_routes_failed_end_events", lambda: False)
+    assert fallback_reason(operator()) == AIRFLOW_BEFORE_3_3
 
 
 @pytest.mark.parametrize(
@@ -202,4 +283,4 @@ def test_sensors_with_soft_fail_resume_on_the_worker():
     sensor = CraftExecutionSensor(task_id="s", execution_id="x", deferrable=True, soft_fail=True)
     assert fallback_reason(sensor) == "soft_fail is applied only on a worker"
     plain = CraftExecutionSensor(task_id="s2", execution_id="x", deferrable=True)
-    assert fallback_reason(plain) is None
+    assert fallback_reason(plain) == NO_REASON

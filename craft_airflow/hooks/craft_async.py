@@ -15,12 +15,12 @@ import functools
 import os
 import ssl
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 import aiohttp
 import certifi
+import requests.utils
 import yarl
 from airflow.sdk import BaseHook
 
@@ -98,23 +98,23 @@ def tls_verification(verify_tls: bool) -> ssl.SSLContext | bool:
 
 @functools.lru_cache(maxsize=256)
 def env_proxy(scheme: str, host: str) -> tuple[str | None, dict[str, str] | None]:
-    """The proxy for a request to ``host`` from ``HTTP(S)_PROXY`` / ``NO_PROXY`` and its headers
-    (credentials in the proxy URL become ``Proxy-Authorization``), looked up once per host.
+    """The proxy for a request to ``host`` and its headers (credentials in the proxy URL become
+    ``Proxy-Authorization``): ``HTTP(S)_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` by requests' rules,
+    as for the sync hook, looked up once per host.
 
     aiohttp's own ``trust_env`` does this in a thread for every request, and reads ``~/.netrc``
     too (in another thread): two thread hops per request, the largest cost of a long-poll cycle
-    with thousands of waits. The environment is read here, never a file.
+    with thousands of waits. Only the environment is read here, never a file.
     """
-    if urllib.request.proxy_bypass_environment(host):
-        return None, None
-    proxy = urllib.request.getproxies_environment().get(scheme)
+    url = f"{scheme}://{host}/"
+    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
     if not proxy:
         return None, None
-    url = yarl.URL(proxy)
-    if not url.user:
-        return str(url), None
-    credentials = base64.b64encode(f"{url.user}:{url.password or ''}".encode()).decode()
-    return str(url.with_user(None)), {"Proxy-Authorization": f"Basic {credentials}"}
+    parsed = yarl.URL(proxy)
+    if not parsed.user:
+        return str(parsed), None
+    credentials = base64.b64encode(f"{parsed.user}:{parsed.password or ''}".encode()).decode()
+    return str(parsed.with_user(None)), {"Proxy-Authorization": f"Basic {credentials}"}
 
 
 def aiohttp_kwargs(step: Send) -> dict[str, Any]:

@@ -102,11 +102,12 @@ class CraftExecutionTrigger(BaseTrigger):
         if self.finish is None:
             yield TriggerEvent(outcome.to_event())
             return
-        from craft_airflow.finishing import FinishPlan, finish_event
+        from craft_airflow.finishing import FinishPlan, finish_event, push_xcoms
 
-        yield await finish_event(
+        event = await finish_event(
             self._hook(), FinishPlan.from_kwargs(self.finish), outcome, self.route, self.log
         )
+        yield await push_xcoms(event, self.task_instance)
 
     async def _outcome(self) -> WaitOutcome:
         timeout = None if self.end_time is None else self.end_time - time.time()
