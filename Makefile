@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist test-deployment \
-	test-browser deploy-debs deploy-provider test-kubernetes
+	test-browser deploy-debs deploy-provider test-kubernetes bench-deployment
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,12 @@ test-deployment: deploy-debs deploy-provider
 
 test-browser: deploy-debs deploy-provider
 	$(DEPLOY_VENV)/bin/pytest -q tests/browser
+
+# The side-by-side benchmark under a real deployment (benchmarks/side_by_side.py, ~25 min on
+# 2 cores); not part of `make bench` or CI. BENCH_ARGS="--n 4 --variants b,d" for a quick run.
+BENCH_ARGS ?=
+bench-deployment: deploy-debs deploy-provider
+	$(DEPLOY_VENV)/bin/python benchmarks/side_by_side.py $(BENCH_ARGS)
 
 # The Kubernetes runtime against a real single-node cluster (tools/k8s-local.sh: built once
 # under K8S_BASE, ~7 min and ~5.5 GB the first time); the cluster is stopped even on failure.

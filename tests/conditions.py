@@ -7,8 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
-    """Poll ``condition`` until truthy (returned) or fail after ``timeout`` seconds."""
+def wait_until(
+    condition: Callable[[], Any],
+    timeout: float = 20,
+    what: str = "condition",
+    interval: float = 0.05,
+) -> Any:
+    """Poll ``condition`` every ``interval`` seconds until truthy (returned) or fail after
+    ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -16,4 +22,4 @@ def wait_until(condition: Callable[[], Any], timeout: float = 20, what: str = "c
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(interval)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -55,8 +55,11 @@ def declared_endpoint_tokens() -> dict[str, str]:
 
 
 @contextmanager
-def embedded_platform(root: Path) -> Iterator[EmbeddedPlatform]:
-    """The embedded platform on 127.0.0.1 with the example and test pipelines."""
+def embedded_platform(root: Path, *, max_concurrency: int = 24) -> Iterator[EmbeddedPlatform]:
+    """The embedded platform on 127.0.0.1 with the example and test pipelines.
+
+    :param max_concurrency: executions running at once (``--max-concurrency``).
+    """
     pipelines = root / "pipelines"
     for folder in PIPELINE_FOLDERS:
         for pipeline in folder.iterdir():
@@ -66,7 +69,7 @@ def embedded_platform(root: Path) -> Iterator[EmbeddedPlatform]:
         root / "platform",
         sdk_token=SDK_TOKEN,
         pipelines_dir=pipelines,
-        extra_args=["--max-concurrency", "24"],
+        extra_args=["--max-concurrency", str(max_concurrency)],
         # -m would put the working directory (the source tree) first on sys.path.
         env={"PYTHONSAFEPATH": "1"},
         shutdown_grace_seconds=5,
@@ -105,10 +108,15 @@ def airflow_deployment(
     *,
     executor: str = "LocalExecutor",
     extra_env: Mapping[str, str] | None = None,
+    dag_folders: Mapping[str, Path] = DAG_FOLDERS,
+    dag_ids: Iterable[str] | None = None,
 ) -> Iterator[tuple[AirflowDeployment, AirflowAPI]]:
     """A migrated database, the four core components, an admin JWT and the Craft connection.
 
     Every process is stopped at the end, also when starting failed.
+
+    :param dag_folders: the DAG bundles (name -> folder); the example and test DAGs by default.
+    :param dag_ids: the DAGs to wait for; by default those of the example and test DAGs.
     """
     with ExitStack() as stack:
         with phase(f"{name}: create the database and migrate it"):
@@ -116,7 +124,7 @@ def airflow_deployment(
             deployment = AirflowDeployment(
                 root / name,
                 url,
-                DAG_FOLDERS,
+                dag_folders,
                 free_port(),
                 executor=executor,
                 extra_env=extra_env,
@@ -131,7 +139,7 @@ def airflow_deployment(
             api.log_in()
         with phase(f"{name}: connection and DAG parsing"):
             api.send("POST", "/connections", connection_body(platform, declared_endpoint_tokens()))
-            api.wait_dags([*EXAMPLE_DAG_IDS, *TEST_DAG_IDS])
+            api.wait_dags([*EXAMPLE_DAG_IDS, *TEST_DAG_IDS] if dag_ids is None else dag_ids)
         yield deployment, api
 
 

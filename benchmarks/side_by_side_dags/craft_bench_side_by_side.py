@@ -1,0 +1,85 @@
+"""DAGs of ``benchmarks/side_by_side.py``: one per variant, each one task running the 10-second
+``slow`` pipeline on the embedded platform. Runs are triggered through the REST API (no logical
+date).
+
+Every task counts its worker starts: ``on_execute_callback`` runs each time a worker process
+runs the task (the first start and every resume of a deferred task) and appends one line to the
+file named by ``CRAFT_BENCH_STARTS``. Every task pushes the execution id under ``execution_id``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, BaseHook
+from bench_variants import DAG_IDS, INPUTS, PIPELINE
+from fixed_interval_poll import FixedIntervalPollOperator
+
+from craft_airflow.operators.pipeline import CraftRunPipelineOperator
+
+
+def count_start(context: Any) -> None:
+    path = os.environ.get("CRAFT_BENCH_STARTS")
+    if not path:
+        return
+    ti = context["ti"]
+    line = f"{ti.dag_id} {ti.run_id} {ti.try_number} {os.getpid()} {time.time():.3f}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def run_with_sdk(ti: Any = None) -> dict[str, Any]:
+    """What users do today: the official SDK, waiting in the worker."""
+    from craft_ai_sdk import CraftAiSdk
+
+    conn = BaseHook.get_connection("craft_ai_default")
+    sdk = CraftAiSdk(
+        sdk_token=conn.password,
+        environment_url=conn.host,
+        control_url=conn.extra_dejson.get("control_url"),
+        verbose_log=False,
+    )
+    result = sdk.run_pipeline(PIPELINE, inputs=INPUTS)
+    ti.xcom_push(key="execution_id", value=result["execution_id"])
+    return dict(result["outputs"])
+
+
+def variant_dag(key: str) -> DAG:
+    return DAG(
+        DAG_IDS[key],
+        schedule=None,
+        catchup=False,
+        tags=["craft-ai", "benchmark"],
+        default_args={"retries": 0, "on_execute_callback": count_start},
+    )
+
+
+with variant_dag("a"):
+    PythonOperator(task_id="run", python_callable=run_with_sdk)
+
+with variant_dag("b"):
+    CraftRunPipelineOperator(task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, deferrable=False)
+
+with variant_dag("c"):
+    CraftRunPipelineOperator(
+        task_id="run",
+        pipeline_name=PIPELINE,
+        inputs=INPUTS,
+        deferrable=True,
+        finish_on_triggerer=False,
+    )
+
+with variant_dag("d"):
+    CraftRunPipelineOperator(task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, deferrable=True)
+
+for key, interval in (("e30", 30), ("e5", 5)):
+    with variant_dag(key):
+        FixedIntervalPollOperator(
+            task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, poll_interval=interval
+        )
