@@ -21,7 +21,7 @@ from craft_airflow.local.extra import (
 
 PACKAGE = Path(craft_airflow.__file__).resolve().parent
 LOCAL = PACKAGE / "local"
-PLATFORM_DEPENDENCIES = {"fastapi", "jinja2", "uvicorn", "python-multipart", "kubernetes"}
+PLATFORM_DEPENDENCIES = {"fastapi", "jinja2", "uvicorn", "python-multipart", "httpx", "kubernetes"}
 
 
 def test_the_platform_dependencies_come_only_with_the_extra() -> None:
