@@ -194,7 +194,7 @@ class CraftAIAsyncHook(BaseHook):
         TLS setting, closed with the loop: :mod:`~craft_airflow.hooks.shared_state`)."""
         config = await self.get_config()
         session = (await shared_state.loop_state()).sessions.get(config.verify_tls)
-        if session is None:
+        if session is None or session.closed:
             verify = await asyncio.to_thread(tls_verification, config.verify_tls)
             session = await shared_state.shared_session(config.verify_tls, verify)
         return session
