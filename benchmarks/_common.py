@@ -142,5 +142,18 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
+def process_memory(pid: int | str = "self", field: str = "VmRSS") -> int:
+    """``field`` of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``...) in bytes; 0 once the process
+    is gone (a sampled process may end between listing and reading)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
 def mib(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:.1f}"

@@ -66,13 +66,6 @@ class Client:
         return _date(lines[0]["timestamp"])
 
 
-def _rss_mib(pid: int, field: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _platform(root: Path, kubeconfig: str, image: str, *extra: str) -> Any:
     from craft_airflow.local.server import EmbeddedPlatform
 
@@ -121,13 +114,13 @@ def throughput(root: Path, kubeconfig: str, image: str, count: int) -> tuple[lis
         assert platform._proc is not None
         pid = platform._proc.pid
         client = Client(platform.url)
-        baseline = _rss_mib(pid)
+        baseline = c.process_memory(pid) / 2**20
         started = time.monotonic()
         ids = [client.start("noop", {}) for _ in range(count)]
         for execution_id in ids:
             client.wait(execution_id)
         elapsed = time.monotonic() - started
-        peak = _rss_mib(pid, "VmHWM")
+        peak = c.process_memory(pid, "VmHWM") / 2**20
     row = [4, count, f"{elapsed:.1f}", f"{count * 60 / elapsed:.0f}"]
     return row, (baseline, peak)
 
@@ -138,7 +131,7 @@ def cluster_memory(base: Path) -> list[list[Any]]:
         pid_file = base / f"{name}.pid"
         if pid_file.exists():
             try:
-                rows.append([name, f"{_rss_mib(int(pid_file.read_text())):.0f}"])
+                rows.append([name, f"{c.process_memory(int(pid_file.read_text())) / 2**20:.0f}"])
             except OSError:
                 continue
     rows.append(["total", f"{sum(float(r[1]) for r in rows):.0f}"])

@@ -33,7 +33,7 @@ How each column is measured:
   LocalExecutor's worker processes (children of the scheduler): a worker whose title is not
   ``<idle>`` holds a slot. The sum of busy workers times the time between samples, from the
   first trigger until every worker is idle again.
-- **triggerer peak RSS**: the same sampler sums the RSS (``/proc/<pid>/statm``) of the
+- **triggerer peak RSS**: the same sampler sums the RSS (``VmRSS`` of ``/proc/<pid>/status``) of the
   triggerer's processes (the ``airflow triggerer`` process and its trigger-runner child); the
   largest sum during the variant.
 - **HTTP requests / run**: the platform's own request counter (``GET /_local/faults``, counter
@@ -92,7 +92,6 @@ VARIANTS = {
 #: ``--variants`` shorthands.
 ALIASES = {"e": ("e30", "e5")}
 WORKER_TITLE = "airflow worker -- LocalExecutor:"
-PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_SECONDS = 0.1
 TIMES = "\u00d7"
 
@@ -139,14 +138,6 @@ def busy_workers(scheduler_pid: int) -> int:
     return sum(not t.endswith("<idle>") for t in worker_titles(scheduler_pid).values())
 
 
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 class Sampler(threading.Thread):
     """Every ``SAMPLE_SECONDS``: busy LocalExecutor workers (slot-seconds, starts seen) and the
     triggerer's RSS (peak).
@@ -185,7 +176,7 @@ class Sampler(threading.Thread):
         # The slots seen busy now were busy since the last sample (at most 0.1 s of error each).
         self.slot_seconds += busy * (time.monotonic() - last)
         self.busy = busy
-        rss = sum(_rss(p) for p in _tree(self.triggerer_pid))
+        rss = sum(c.process_memory(p) for p in _tree(self.triggerer_pid))
         self.peak_rss = max(self.peak_rss, rss)
 
     def stop(self) -> None:

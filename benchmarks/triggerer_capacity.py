@@ -39,14 +39,6 @@ import _common as c
 HERE = Path(__file__).resolve().parent
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
-
-
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -99,7 +91,7 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
     control = httpx.AsyncClient(base_url=url, timeout=120)
     # Warm-up: imports, the connection, the TLS context, the shared session and the token.
     await CraftAIAsyncHook().get_execution("exec-0")
-    rss_before, cpu_before, started = rss_bytes(), cpu_seconds(), time.time()
+    rss_before, cpu_before, started = c.process_memory(), cpu_seconds(), time.time()
     objects_before = len(gc.get_objects())
     stalls = LoopStalls()
     watcher = asyncio.create_task(stalls.watch())
@@ -124,7 +116,7 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
             break
         await asyncio.sleep(0.5)
     ramp = time.time() - started
-    rss_in_flight = rss_bytes()
+    rss_in_flight = c.process_memory()
     objects_per_wait = (len(gc.get_objects()) - objects_before) / count
     spread = count / rate
     first_end = (
@@ -134,7 +126,7 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
     pending = set(tasks)
     while pending:
         _, pending = await asyncio.wait(pending, timeout=0.5)
-        peak = max(peak, rss_bytes())
+        peak = max(peak, c.process_memory())
     cpu = cpu_seconds() - cpu_before
     watcher.cancel()
     stats = (await control.get("/standin/stats")).json()
