@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from venvs import PLATFORM_DEPENDENCIES
 
 import craft_airflow
 from craft_airflow.local.extra import (
@@ -21,7 +22,6 @@ from craft_airflow.local.extra import (
 
 PACKAGE = Path(craft_airflow.__file__).resolve().parent
 LOCAL = PACKAGE / "local"
-PLATFORM_DEPENDENCIES = {"fastapi", "jinja2", "uvicorn", "python-multipart", "httpx", "kubernetes"}
 
 
 def test_the_platform_dependencies_come_only_with_the_extra() -> None:
