@@ -4,7 +4,9 @@ Used by the trigger on the triggerer's event loop, so nothing here blocks: the c
 read with the async API, HTTP goes through the loop's shared ``aiohttp.ClientSession`` (never
 following redirects), and waiting is ``asyncio.sleep``. aiohttp rather than httpx because a
 triggerer holds thousands of waits: it costs about a fifth of httpx's CPU per request
-(``benchmarks/triggerer_capacity.py``).
+(``benchmarks/triggerer_capacity.py``). The long-polls themselves, held for tens of seconds
+each, go through the loop's :mod:`~craft_airflow.hooks.held_requests` pool (fewer objects for
+Python's garbage collector to walk), unless a proxy is set for their host.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from craft_airflow.errors import (
     install_log_redaction,
 )
 from craft_airflow.hooks import shared_state
+from craft_airflow.hooks.held_requests import HeldRequestPool
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
@@ -81,15 +84,18 @@ def classify_aiohttp_exception(exc: BaseException) -> FailureKind:
 
 
 @functools.cache
-def tls_verification(verify_tls: bool) -> ssl.SSLContext | bool:
-    """The TLS context for ``verify_tls``, built once per process (``False``: no verification).
+def tls_verification(verify_tls: bool) -> ssl.SSLContext:
+    """The TLS context for ``verify_tls``, built once per process.
 
     The CA bundle is ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, else certifi's. Loading it
     reads files: the hook builds it in a thread, never on the triggerer's event loop, and every
     session after the first reuses it.
     """
     if not verify_tls:
-        return False
+        unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        unverified.check_hostname = False
+        unverified.verify_mode = ssl.CERT_NONE
+        return unverified
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if cafile is None and capath is None:
         cafile = certifi.where()
@@ -199,11 +205,32 @@ class CraftAIAsyncHook(BaseHook):
             session = await shared_state.shared_session(config.verify_tls, verify)
         return session
 
+    async def _held_pool(self) -> HeldRequestPool:
+        """The event loop's pool of held requests for this connection's TLS setting."""
+        config = await self.get_config()
+        pool = (await shared_state.loop_state()).held.get(config.verify_tls)
+        if pool is None:
+            verify = await asyncio.to_thread(tls_verification, config.verify_tls)
+            pool = await shared_state.shared_held_pool(config.verify_tls, verify)
+        return pool
+
     async def aclose(self) -> None:
-        """Nothing to close: the session belongs to the event loop and outlives the hook."""
+        """Nothing to close: the pools belong to the event loop and outlive the hook."""
+
+    async def _send(self, step: Send) -> Response | TransportFailure:
+        """Send one step: a long-poll through the held-request pool (unless a proxy is set for
+        its host: proxies are aiohttp's), everything else through the aiohttp session."""
+        request = step.request
+        if request.long_poll:
+            target = yarl.URL(request.url)
+            if env_proxy(target.scheme, target.host or "")[0] is None:
+                return await (await self._held_pool()).send(step)
+        return await self._send_aiohttp(await self._session(), step)
 
     @staticmethod
-    async def _send(session: aiohttp.ClientSession, step: Send) -> Response | TransportFailure:
+    async def _send_aiohttp(
+        session: aiohttp.ClientSession, step: Send
+    ) -> Response | TransportFailure:
         started = time.monotonic()
         try:
             raw = await session.request(**aiohttp_kwargs(step))
@@ -222,7 +249,6 @@ class CraftAIAsyncHook(BaseHook):
     async def _drive(self, steps: Generator[Send | Sleep, Any, T]) -> T:
         """Perform the steps of a protocol generator until it returns."""
         config = await self.get_config()
-        session = await self._session()
         result: Any = None
         while True:
             try:
@@ -235,11 +261,11 @@ class CraftAIAsyncHook(BaseHook):
                 result = None
             elif shared_state.is_refresh(step.request, config):
                 result = await shared_state.single_flight_refresh(
-                    config, functools.partial(self._send, session, step)
+                    config, functools.partial(self._send, step)
                 )
             else:
                 self.log.debug("Craft AI: %s", step.request.describe())
-                result = await self._send(session, step)
+                result = await self._send(step)
 
     async def get_execution(
         self, execution_id: str, *, include_io_values: bool = False

@@ -8,8 +8,9 @@ HTTP clients. Here:
   a SHA-256 of the token (the token itself is never a key, a log argument or a repr);
 - per event loop, one ``asyncio.Lock`` per such key, so one refresh is in flight at a time and the
   callers that queued behind it get its answer instead of sending their own;
-- per event loop, one ``aiohttp.ClientSession`` (one connection pool) per TLS setting, closed
-  when the loop shuts its async generators down (``asyncio.run`` and the triggerer do).
+- per event loop and TLS setting, one ``aiohttp.ClientSession`` (one connection pool) and one
+  :class:`~craft_airflow.hooks.held_requests.HeldRequestPool` for the long-polls, closed when
+  the loop shuts its async generators down (``asyncio.run`` and the triggerer do).
 
 Loops are held weakly: a loop that is garbage collected takes its state with it.
 """
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from craft_airflow.auth import TokenCache
+from craft_airflow.hooks.held_requests import HeldRequestPool
 from craft_airflow.protocol.builders import build_refresh
 from craft_airflow.protocol.http import HttpRequest, Response, TransportFailure
 from craft_airflow.protocol.readers import decode_body, read_access_token
@@ -70,7 +72,7 @@ def is_refresh(request: HttpRequest, config: CraftConnectionConfig) -> bool:
     return request.method == refresh.method and request.url == refresh.url
 
 
-def new_session(verify: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+def new_session(verify: ssl.SSLContext) -> aiohttp.ClientSession:
     """A session for every connection of one TLS setting on the running loop.
 
     Cookies are never kept: the session is shared by triggers of different connections. Proxies
@@ -85,6 +87,7 @@ class LoopState:
     """What the hooks running on one event loop share."""
 
     sessions: dict[bool, aiohttp.ClientSession] = field(default_factory=dict)
+    held: dict[bool, HeldRequestPool] = field(default_factory=dict)
     refresh_locks: dict[TokenKey, asyncio.Lock] = field(default_factory=dict)
     last_refresh: dict[TokenKey, _Refreshed] = field(default_factory=dict)
     #: Refresh requests actually sent (the benchmark and the tests read it).
@@ -92,6 +95,9 @@ class LoopState:
     closer: AsyncGenerator[None, None] | None = None
 
     async def aclose(self) -> None:
+        held, self.held = list(self.held.values()), {}
+        for pool in held:
+            pool.close()
         sessions, self.sessions = list(self.sessions.values()), {}
         for session in sessions:
             await session.close()
@@ -122,13 +128,22 @@ async def loop_state() -> LoopState:
     return state
 
 
-async def shared_session(verify_tls: bool, verify: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+async def shared_session(verify_tls: bool, verify: ssl.SSLContext) -> aiohttp.ClientSession:
     """The running loop's session for ``verify_tls`` (``verify`` is its TLS context)."""
     state = await loop_state()
     session = state.sessions.get(verify_tls)
     if session is None or session.closed:
         session = state.sessions[verify_tls] = new_session(verify)
     return session
+
+
+async def shared_held_pool(verify_tls: bool, verify: ssl.SSLContext) -> HeldRequestPool:
+    """The running loop's pool of held requests for ``verify_tls`` (``verify``: its context)."""
+    state = await loop_state()
+    pool = state.held.get(verify_tls)
+    if pool is None:
+        pool = state.held[verify_tls] = HeldRequestPool(verify, KEEPALIVE_SECONDS)
+    return pool
 
 
 async def single_flight_refresh(

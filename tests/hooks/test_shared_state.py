@@ -44,7 +44,11 @@ async def test_many_waits_share_one_refresh_and_one_session(standin):
     assert standin.counts["refresh"] == 1
     state = await shared_state.loop_state()
     assert list(state.sessions) == [True]  # one session: one TLS setting, not one per hook
-    assert standin.connections <= N
+    assert list(state.held) == [True]  # and one pool of held requests
+    # One connection per wait at most for its long-polls (renewals reuse it), and the status
+    # calls after the ends share the session's connections.
+    assert state.held[True].connections_opened <= N
+    assert standin.connections <= 2 * N
     assert standin.counts["unauthorized"] == 0
 
 
