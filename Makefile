@@ -20,7 +20,8 @@ STRICT_PACKAGES := craft_airflow/operators craft_airflow/sensors craft_airflow/t
 	craft_airflow/hooks craft_airflow/protocol
 
 lint: $(STAMP)
-	$(BIN)/ruff check craft_airflow tests example_dags
+	$(BIN)/ruff check craft_airflow tests example_dags benchmarks
+	$(BIN)/ruff format --check craft_airflow tests example_dags benchmarks
 	$(BIN)/mypy craft_airflow
 	$(BIN)/mypy --strict $(STRICT_PACKAGES)
 
