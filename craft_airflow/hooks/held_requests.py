@@ -235,6 +235,10 @@ class HeldRequestPool:
         try:
             origin = origin_of(step.request.url)
             event = request_event(step)
+        except h11.LocalProtocolError:
+            # Its text quotes the offending header value, which may be a token.
+            detail = f"{step.request.operation}: a header value is not valid in HTTP/1.1"
+            return TransportFailure(FailureKind.FATAL, detail)
         except ValueError as exc:
             return TransportFailure(FailureKind.FATAL, describe_exception(exc))
         connection = self._take(origin)

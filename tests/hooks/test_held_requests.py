@@ -307,3 +307,10 @@ def test_a_held_request_has_no_body():
     request = HttpRequest("POST", "http://127.0.0.1:1/x", json={"a": 1}, operation="post x")
     with pytest.raises(ValueError, match="post x: a held request has no body"):
         request_event(Send(request))
+
+
+async def test_an_invalid_header_value_fails_without_quoting_it():
+    pool = HeldRequestPool(unverified(), keepalive=30)
+    failure = await pool.send(get("http://127.0.0.1:1/x", bearer="access-tok-held-2\r\nX: y"))
+    assert isinstance(failure, TransportFailure) and failure.kind == FailureKind.FATAL
+    assert "header value" in failure.detail and "access-tok-held-2" not in failure.detail
