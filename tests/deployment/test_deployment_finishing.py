@@ -48,6 +48,8 @@ GATED = {
     "sensor": "success",
     "soft_fail_sensor": "success",
 }
+#: The gated tasks that resume on a worker.
+RESUMING = {"success_callback", "overridden", "worker_resume", "with_outlets", "soft_fail_sensor"}
 FINAL_STATES = {
     **GATED,
     "timed_out": "failed",
@@ -99,6 +101,23 @@ class FinishingRun:
         return dict(response.json())
 
 
+def drained_deferrals(deployment: AirflowDeployment, run_id: str) -> set[str]:
+    """The tasks of the run whose deferral's executor event the scheduler has taken in.
+
+    A task's state is ``deferred`` seconds before the scheduler reads the executor's event of
+    the worker that deferred it. If the task resumes on a worker and reaches ``running`` before
+    that, Airflow 3.3 takes the stale event for an external change and fails the task
+    (apache/airflow#72716). Opening the gate only after every event was read keeps this run off
+    that race; a task that ends on the triggerer cannot meet it (see the docs).
+    """
+    log = (deployment.home / "processes" / "scheduler.log").read_text()
+    pattern = (
+        rf"TaskInstance Finished: dag_id={DAG_ID}, task_id=(\w+), run_id={re.escape(run_id)}, "
+        r"[^\n]*?, state=deferred, [^\n]*?executor_state=success"
+    )
+    return set(re.findall(pattern, log))
+
+
 @pytest.fixture(scope="module")
 def finishing(
     local_deployment: tuple[AirflowDeployment, AirflowAPI],
@@ -125,6 +144,11 @@ def finishing(
     try:
         with phase(f"finishing: {len(GATED) + 1} tasks deferred"):
             wait_until(all_deferred, timeout=300, what=f"every task of {DAG_ID} to defer")
+            wait_until(
+                lambda: drained_deferrals(deployment, run_id) >= RESUMING,
+                timeout=120,
+                what="the scheduler to take in every deferral's executor event",
+            )
         gate.touch()
         with phase("finishing: the timeout task fails, then the rest ends"):
             wait_until(
