@@ -47,6 +47,8 @@ GATED = {
     "endpoint": "success",
     "sensor": "success",
     "soft_fail_sensor": "success",
+    "mapped[0]": "success",
+    "mapped[1]": "success",
 }
 #: The gated tasks that resume on a worker.
 RESUMING = {"success_callback", "overridden", "worker_resume", "with_outlets", "soft_fail_sensor"}
@@ -73,14 +75,20 @@ class FinishingRun:
             return []
         return [json.loads(line) for line in path.read_text().splitlines()]
 
-    def starts(self, task_id: str) -> list[int]:
-        """The try number of each worker start of ``task_id``."""
-        return [line["try_number"] for line in self.marks(task_id, "start")]
+    def starts(self, task_id: str, map_index: int = -1) -> list[int]:
+        """The try number of each worker start of ``task_id`` (of one mapped instance)."""
+        return [
+            line["try_number"]
+            for line in self.marks(task_id, "start")
+            if line["map_index"] == map_index
+        ]
 
-    def log_files(self, task_id: str, try_number: int = 1) -> tuple[str, str]:
+    def log_files(self, task_id: str, try_number: int = 1, map_index: int = -1) -> tuple[str, str]:
         """The try's worker log and its triggerer log(s), read from the shared log folder."""
         folder = self.deployment.home / "logs" / f"dag_id={DAG_ID}"
         (task_dir,) = folder.glob(f"run_id=*/task_id={task_id}")
+        if map_index >= 0:
+            task_dir /= f"map_index={map_index}"
         worker = task_dir / f"attempt={try_number}.log"
         triggers = sorted(task_dir.glob(f"attempt={try_number}.log.trigger.*.log"))
         return (
@@ -88,8 +96,8 @@ class FinishingRun:
             "".join(path.read_text() for path in triggers),
         )
 
-    def xcom(self, task_id: str, key: str = "return_value") -> Any:
-        return self.api.xcom(DAG_ID, self.run_id, task_id, key)
+    def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        return self.api.xcom(DAG_ID, self.run_id, task_id, key, map_index)
 
     def task_log(self, task_id: str, try_number: int = 1) -> str:
         """The try's log as the UI shows it (worker and triggerer parts)."""
@@ -133,7 +141,11 @@ def finishing(
     run = FinishingRun(deployment, api, platform_api, run_id)
 
     def states() -> dict[str, str | None]:
-        return {t: s for (t, _), s in api.task_states(DAG_ID, run_id).items()}
+        """By task id, and ``task[i]`` for the mapped instance ``i``."""
+        return {
+            (t if m < 0 else f"{t}[{m}]"): s
+            for (t, m), s in api.task_states(DAG_ID, run_id).items()
+        }
 
     def all_deferred() -> bool:
         now = states()
@@ -223,6 +235,30 @@ def test_a_downstream_task_pulls_the_values_the_triggerer_pushed(finishing: Fini
     assert read["length"] == len("multiple_outputs")
     assert read["sensed"]["name"] == "sensed"
     assert read["id"] == finishing.xcom("default", "execution_id")
+
+
+def test_mapped_instances_end_on_the_triggerer_with_their_own_xcoms(
+    finishing: FinishingRun,
+) -> None:
+    execution_ids = set()
+    for index in (0, 1):
+        worker, trigger = finishing.log_files("mapped", map_index=index)
+        assert finishing.starts("mapped", index) == [1]
+        assert FALLBACK not in worker and "Deferring until Craft AI execution" in worker
+        assert ENDED_ON_TRIGGERER in trigger
+        outputs = finishing.xcom("mapped", map_index=index)
+        execution_id = finishing.xcom("mapped", "execution_id", map_index=index)
+        execution_ids.add(execution_id)
+        assert (outputs["name"], outputs["length"]) == (f"mapped_{index}", len("mapped_0"))
+        assert outputs["report"].endswith(f"/mapped/{index}/{execution_id}/report")
+        assert stored_file(outputs["report"], finishing.deployment) == f"report of mapped_{index}\n"
+        url = f"{finishing.platform.platform.url}/executions/{execution_id}"
+        assert finishing.api.extra_links(DAG_ID, finishing.run_id, "mapped", index) == {
+            LINK_NAME: url
+        }
+    assert len(execution_ids) == 2
+    # A downstream task pulls both instances' values, in map order.
+    assert finishing.xcom("read_back")["mapped"] == ["mapped_0", "mapped_1"]
 
 
 def test_endpoint_operator_ends_on_the_triggerer(finishing: FinishingRun) -> None:
@@ -318,7 +354,12 @@ def test_on_failure_callback_runs_in_the_dag_processor(finishing: FinishingRun) 
         what="the on_failure_callback to run",
     )
     # Run by the dag-processor, with a context rebuilt there: no exception key (see the docs).
-    assert mark == {"try_number": 1, "process": ["dag-processor"], "has_exception": False}
+    assert mark == {
+        "try_number": 1,
+        "map_index": -1,
+        "process": ["dag-processor"],
+        "has_exception": False,
+    }
     assert not finishing.api.has_xcom(DAG_ID, finishing.run_id, "failure_callback")
 
 

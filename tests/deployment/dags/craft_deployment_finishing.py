@@ -40,6 +40,7 @@ def mark(context: Any, kind: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     line = {
         "try_number": ti.try_number,
+        "map_index": ti.map_index,
         "process": sys.argv[1:2],
         "has_exception": "exception" in context,
     }
@@ -115,6 +116,9 @@ with DAG(
         endpoint_name="finishing-endpoint",
         inputs=inputs("endpoint"),
     )
+    mapped = CraftRunPipelineOperator.partial(task_id="mapped", pipeline_name=PIPELINE).expand(
+        inputs=[inputs("mapped_0"), inputs("mapped_1")]
+    )
     started = run("start_for_sensor", inputs=inputs("sensed"), wait_for_completion=False)
     sensor = CraftExecutionSensor(task_id="sensor", execution_id=started.output, poke_interval=1)
     CraftExecutionSensor(
@@ -122,9 +126,17 @@ with DAG(
     )
 
     @task
-    def read_back(outputs: Any, length: Any, sensed: Any, ti: Any = None) -> dict[str, Any]:
+    def read_back(
+        outputs: Any, length: Any, sensed: Any, mapped: Any, ti: Any = None
+    ) -> dict[str, Any]:
         """What a downstream task pulls of XComs the triggerer pushed."""
         execution_id = ti.xcom_pull(task_ids="default", key="execution_id")
-        return {"outputs": outputs, "length": length, "sensed": sensed, "id": execution_id}
+        return {
+            "outputs": outputs,
+            "length": length,
+            "sensed": sensed,
+            "mapped": [value["name"] for value in mapped],
+            "id": execution_id,
+        }
 
-    read_back(default.output, multiple_outputs.output["length"], sensor.output)
+    read_back(default.output, multiple_outputs.output["length"], sensor.output, mapped.output)
