@@ -85,7 +85,8 @@ def classify_aiohttp_exception(exc: BaseException) -> FailureKind:
 
 @functools.cache
 def tls_verification(verify_tls: bool) -> ssl.SSLContext:
-    """The TLS context for ``verify_tls``, built once per process.
+    """The TLS context for ``verify_tls``, built once per process (``False``: one that checks
+    neither the certificate nor the host name), for the aiohttp session and the held requests.
 
     The CA bundle is ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, else certifi's. Loading it
     reads files: the hook builds it in a thread, never on the triggerer's event loop, and every
