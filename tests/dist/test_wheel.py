@@ -52,6 +52,14 @@ def test_the_sdist_holds_the_package_and_its_build_config(sdist: Path) -> None:
         names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
     assert {"pyproject.toml", "README.md"} <= names
     assert _package_files() - names == set()
+    # What a user reads and copies, with the example DAGs' pipelines; never bytecode.
+    assert {
+        "docs/architecture.md",
+        "docs/platform-contract.md",
+        "example_dags/craft_run_pipeline.py",
+        "example_dags/pipelines/slow/pipeline.json",
+    } <= names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
 def test_the_platform_dependencies_are_only_in_the_local_extra(wheel: Path) -> None:
