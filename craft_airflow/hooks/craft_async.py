@@ -124,16 +124,22 @@ def env_proxy(scheme: str, host: str) -> tuple[str | None, dict[str, str] | None
     return str(parsed.with_user(None)), {"Proxy-Authorization": f"Basic {credentials}"}
 
 
+def proxy_for(url: str) -> tuple[str | None, dict[str, str] | None]:
+    """The environment's proxy for ``url`` and its headers (:func:`env_proxy` of its host)."""
+    target = yarl.URL(url)
+    return env_proxy(target.scheme, target.host or "")
+
+
 def aiohttp_kwargs(step: Send) -> dict[str, Any]:
     """Arguments of ``aiohttp.ClientSession.request`` for one step (redirects never followed)."""
     request = step.request
     if request.files:
         # Uploads are the sync hook's (file inputs are read from disk, off any event loop).
         raise ValueError(f"{request.operation}: the async hook does not send file parts")
-    target = yarl.URL(request.url)
-    proxy, proxy_headers = env_proxy(target.scheme, target.host or "")
+    proxy, proxy_headers = proxy_for(request.url)
+    plain_http = request.url.lower().startswith("http://")
     headers = request.all_headers(step.bearer)
-    if proxy_headers and target.scheme == "http":  # sent to the proxy with the request itself
+    if proxy_headers and plain_http:  # sent to the proxy with the request itself
         headers.update(proxy_headers)
     return {
         "method": request.method,
@@ -150,7 +156,7 @@ def aiohttp_kwargs(step: Send) -> dict[str, Any]:
         "allow_redirects": False,
         "proxy": proxy,
         # https: the CONNECT to the proxy carries them.
-        "proxy_headers": proxy_headers if target.scheme == "https" else None,
+        "proxy_headers": None if plain_http else proxy_headers,
     }
 
 
@@ -221,11 +227,8 @@ class CraftAIAsyncHook(BaseHook):
     async def _send(self, step: Send) -> Response | TransportFailure:
         """Send one step: a long-poll through the held-request pool (unless a proxy is set for
         its host: proxies are aiohttp's), everything else through the aiohttp session."""
-        request = step.request
-        if request.long_poll:
-            target = yarl.URL(request.url)
-            if env_proxy(target.scheme, target.host or "")[0] is None:
-                return await (await self._held_pool()).send(step)
+        if step.request.long_poll and proxy_for(step.request.url)[0] is None:
+            return await (await self._held_pool()).send(step)
         return await self._send_aiohttp(await self._session(), step)
 
     @staticmethod

@@ -18,6 +18,7 @@ replaced once, and the request sent again on a new one (it is a read: nothing wa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 import time
 from urllib.parse import urlencode, urlsplit
@@ -262,9 +263,7 @@ class HeldRequestPool:
             break
         if connection.idle(self.keepalive):
             self._idle.setdefault(origin, {})[connection] = None
-        return Response(
-            response.status, response.headers, response.body, time.monotonic() - started
-        )
+        return dataclasses.replace(response, elapsed=time.monotonic() - started)
 
     def forget(self, connection: HeldConnection) -> None:
         """``connection`` closed: drop it from the idle ones."""
