@@ -1,18 +1,34 @@
 # Every target does its own set-up: a fresh clone needs only python3.11 and the package registries.
+# Each venv holds exactly what its lock in locks/ pins (uv pip sync), so a fresh machine installs
+# what the last green run installed; `make lock` refreshes the locks and runs the suites on them.
 PYTHON ?= python3.11
 VENV ?= .venv
-AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK_33 := locks/requirements-airflow-3.3.txt
+# uv is in every lock (the test extra); the one that bootstraps a venv is the locked one.
+UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK_33))
 
-.PHONY: test lint demo platform bench clean test-airflow-3.1 dist test-dist test-deployment \
-	test-browser deploy-debs deploy-provider test-kubernetes bench-deployment
+.PHONY: test lint demo platform bench clean test-airflow-3.1 test-airflow-3.4 dist test-dist \
+	test-deployment test-browser deploy-debs deploy-provider test-kubernetes bench-deployment lock
 
-$(STAMP): pyproject.toml Makefile
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q --compile-bytecode -p $(BIN)/python \
-		"apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+# $(call locked_venv,DIR,LOCK): the venv DIR holding exactly LOCK's packages (and nothing else).
+define locked_venv
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(1)/bin/uv pip sync -q --compile-bytecode -p $(1)/bin/python $(2)
+endef
+
+# The provider on top, editable, without resolving anything; `uv pip check` then fails if the
+# lock lacks something pyproject.toml asks for (a lock older than a new dependency).
+define editable_provider
+	$(1)/bin/uv pip install -q --compile-bytecode --no-deps -p $(1)/bin/python -e .
+	$(1)/bin/uv pip check -q -p $(1)/bin/python
+endef
+
+$(STAMP): pyproject.toml Makefile $(LOCK_33)
+	$(call locked_venv,$(VENV),$(LOCK_33))
+	$(call editable_provider,$(VENV))
 	touch $(STAMP)
 
 # mypy on the whole package, then --strict on the provider's typed core.
@@ -33,17 +49,44 @@ test: lint
 # `make test`. local/, conformance/, chaos/ and security/ do not depend on the Airflow version.
 AF31_VENV := .venv-af31
 AF31_STAMP := $(AF31_VENV)/.installed
+AF31_LOCK := locks/requirements-airflow-3.1.txt
 
-$(AF31_STAMP): pyproject.toml Makefile
-	$(PYTHON) -m venv $(AF31_VENV)
-	$(AF31_VENV)/bin/python -m pip install -q --disable-pip-version-check uv
-	$(AF31_VENV)/bin/uv pip install -q --compile-bytecode -p $(AF31_VENV)/bin/python \
-		"apache-airflow>=3.1,<3.2" -e ".[test]"
+$(AF31_STAMP): pyproject.toml Makefile $(AF31_LOCK)
+	$(call locked_venv,$(AF31_VENV),$(AF31_LOCK))
+	$(call editable_provider,$(AF31_VENV))
 	touch $(AF31_STAMP)
 
+PROVIDER_TESTS := tests/test_*.py tests/protocol tests/inputs tests/example_dags tests/operators \
+	tests/sensors tests/triggers tests/integration tests/hooks
+
 test-airflow-3.1: $(AF31_STAMP)
-	$(AF31_VENV)/bin/pytest -q tests/test_*.py tests/protocol tests/inputs tests/example_dags \
-		tests/operators tests/sensors tests/triggers tests/integration tests/hooks
+	$(AF31_VENV)/bin/pytest -q $(PROVIDER_TESTS)
+
+# The same tests on the next Airflow, a pre-release (locks/requirements-airflow-3.4.in names it):
+# what breaks there is found before users upgrade.
+AF34_VENV := .venv-af34
+AF34_STAMP := $(AF34_VENV)/.installed
+AF34_LOCK := locks/requirements-airflow-3.4.txt
+
+$(AF34_STAMP): pyproject.toml Makefile $(AF34_LOCK)
+	$(call locked_venv,$(AF34_VENV),$(AF34_LOCK))
+	$(call editable_provider,$(AF34_VENV))
+	touch $(AF34_STAMP)
+
+test-airflow-3.4: $(AF34_STAMP)
+	$(AF34_VENV)/bin/pytest -q $(PROVIDER_TESTS)
+
+# Every lock anew from the registry's newest versions (within pyproject.toml and locks/*.in),
+# then the suites on them: drift is met here, on purpose, and fixed in its own commit.
+LOCK_LEGS := airflow-3.3 airflow-3.1 airflow-3.4 deployment
+LOCK_SUITES ?= test test-dist test-airflow-3.1 test-airflow-3.4 test-deployment
+lock: $(STAMP)
+	for leg in $(LOCK_LEGS); do \
+		$(BIN)/uv pip compile -q --upgrade --universal --python-version 3.11 --extra test \
+			--custom-compile-command "make lock" pyproject.toml locks/requirements-$$leg.in \
+			-o locks/requirements-$$leg.txt || exit 1; \
+	done
+	$(MAKE) $(LOCK_SUITES)
 
 # An sdist and a wheel in dist/ (uv builds them in an isolated environment from pyproject.toml).
 dist: $(STAMP)
@@ -58,18 +101,15 @@ test-dist: dist
 
 # A real deployment (tests/deployment/, tests/browser/): PostgreSQL, Redis and Chromium from
 # Debian's packages; Airflow, the Celery provider and the provider itself installed NON-editable in
-# their own venv, as a user installs them (the provider is reinstalled from the tree at each run).
+# their own venv, as a user installs them (the provider is reinstalled from the tree at each run,
+# without its dependencies: those come from the lock).
 DEPLOY_VENV := .venv-deploy
 DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
 DEPLOY_DEBS := postgresql redis-server chromium chromium-driver
-DEPLOY_PYPI := "apache-airflow==$(AIRFLOW_VERSION)" apache-airflow-providers-celery psycopg2-binary asyncpg \
-	pytest selenium
+DEPLOY_LOCK := locks/requirements-deployment.txt
 
-$(DEPLOY_STAMP): pyproject.toml Makefile
-	$(PYTHON) -m venv $(DEPLOY_VENV)
-	$(DEPLOY_VENV)/bin/python -m pip install -q --disable-pip-version-check uv
-	$(DEPLOY_VENV)/bin/uv pip install -q --compile-bytecode -p $(DEPLOY_VENV)/bin/python \
-		".[local,test]" $(DEPLOY_PYPI)
+$(DEPLOY_STAMP): pyproject.toml Makefile $(DEPLOY_LOCK)
+	$(call locked_venv,$(DEPLOY_VENV),$(DEPLOY_LOCK))
 	touch $(DEPLOY_STAMP)
 
 # The Debian packages, installed only when one is missing (CI runs as root).
@@ -82,6 +122,7 @@ deploy-debs:
 deploy-provider: $(DEPLOY_STAMP)
 	$(DEPLOY_VENV)/bin/uv pip install -q --compile-bytecode -p $(DEPLOY_VENV)/bin/python \
 		--reinstall-package craft-airflow --refresh-package craft-airflow --no-deps .
+	$(DEPLOY_VENV)/bin/uv pip check -q -p $(DEPLOY_VENV)/bin/python
 
 test-deployment: deploy-debs deploy-provider
 	$(DEPLOY_VENV)/bin/pytest -q tests/deployment
@@ -124,5 +165,5 @@ platform: $(STAMP)
 		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
-	rm -rf $(VENV) $(AF31_VENV) $(DEPLOY_VENV) .craft-local dist build .pytest_cache .mypy_cache \
+	rm -rf $(VENV) $(AF31_VENV) $(AF34_VENV) $(DEPLOY_VENV) .craft-local dist build .pytest_cache .mypy_cache \
 		.ruff_cache

@@ -7,7 +7,6 @@ itself) are printed in pytest's terminal summary.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +14,6 @@ from typing import Any
 
 import pytest
 from venvs import DIST, PLATFORM_DEPENDENCIES, Timed, make_venv, uv_install
-
-AIRFLOW_VERSION = os.environ.get("AIRFLOW_VERSION", "3.3.2")
 
 FIGURES: pytest.StashKey[dict[str, Any]] = pytest.StashKey()
 
@@ -62,14 +59,15 @@ def sdist() -> Path:
 def airflow_venv(
     tmp_path_factory: pytest.TempPathFactory, timed: Timed, wheel: Path, figures: dict[str, Any]
 ) -> Iterator[Path]:
-    """``pip install <wheel> apache-airflow==3.3.2`` in a fresh venv; its ``bin`` folder."""
+    """``pip install <wheel> apache-airflow`` (the locked Airflow) in a fresh venv; its ``bin``
+    folder."""
     bin_dir = make_venv(timed, tmp_path_factory.mktemp("dist") / "venv", "wheel + airflow")
     uv_install(
         timed,
-        f"wheel + airflow: uv pip install <wheel> apache-airflow=={AIRFLOW_VERSION}",
+        "wheel + airflow: uv pip install <wheel> apache-airflow",
         bin_dir,
         str(wheel),
-        f"apache-airflow=={AIRFLOW_VERSION}",
+        "apache-airflow",
     )
     code = (
         "import importlib.metadata as m, json\n"

@@ -13,6 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DIST = REPO_ROOT / "dist"
 #: The uv of the project's .venv (``make`` installs it there).
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+#: What a fresh venv may resolve: the main venv's lock, so these venvs hold what CI tested.
+LOCK = REPO_ROOT / "locks" / "requirements-airflow-3.3.txt"
 
 #: What the `local` extra adds (and only it): the embedded platform's own dependencies.
 PLATFORM_DEPENDENCIES = frozenset(
@@ -45,7 +47,9 @@ def make_venv(timed: Timed, path: Path, name: str) -> Path:
 
 
 def uv_install(timed: Timed, name: str, bin_dir: Path, *requirements: str) -> None:
-    """``uv pip install --compile-bytecode`` ``requirements`` into the venv of ``bin_dir``."""
+    """``uv pip install --compile-bytecode`` ``requirements`` into the venv of ``bin_dir``, each
+    distribution at the version :data:`LOCK` pins."""
     command = [UV, "pip", "install", "-q", "--compile-bytecode", "-p", str(bin_dir / "python")]
+    command += ["-c", str(LOCK)]
     result = timed(name, [*command, *requirements])
     assert result.returncode == 0, result.stderr
