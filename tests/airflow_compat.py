@@ -9,6 +9,8 @@ serialisation round trip, and whether ``ResumableJobMixin`` really re-attaches. 
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +82,19 @@ def task_listener_manager() -> Any:
     except ImportError:  # Airflow 3.1
         from airflow.listeners.listener import get_listener_manager
     return get_listener_manager()
+
+
+def xcoms_in_sqlite(db: Path) -> dict[tuple[str, str], Any]:
+    """Every XCom in the SQLite metadata DB ``db`` (written by another process), by
+    ``(task_id, key)``: one ``xcom`` table up to 3.3, per-attempt rows in ``xcom_v2`` from 3.4."""
+    with sqlite3.connect(db) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        if "xcom_v2" in tables:
+            query = (
+                "SELECT ti.task_id, x.key, x.value FROM xcom_v2 x"
+                " JOIN task_instance ti ON ti.id = x.task_instance_id"
+            )
+        else:
+            query = "SELECT task_id, key, value FROM xcom"
+        rows = conn.execute(query).fetchall()
+    return {(task_id, key): json.loads(value) for task_id, key, value in rows}

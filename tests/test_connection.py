@@ -5,6 +5,8 @@ import logging
 
 import pytest
 from airflow.sdk import Connection
+from airflow_compat import AIRFLOW_VERSION
+from packaging.version import Version
 
 from craft_airflow.connection import (
     DEFAULT_CONTROL_URL,
@@ -195,7 +197,19 @@ def test_the_current_type_warns_nothing(recwarn, caplog):
     assert not any("deprecated" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("conn_type", ["craftai", "craft_ai"])
+@pytest.mark.parametrize(
+    "conn_type",
+    [
+        "craftai",
+        # The control: the warning is there to be seen where Airflow still logs it.
+        pytest.param(
+            "craft_ai",
+            marks=pytest.mark.skipif(
+                Version("3.4") <= AIRFLOW_VERSION, reason="Airflow 3.4 no longer logs it"
+            ),
+        ),
+    ],
+)
 def test_a_lookup_logs_no_scheme_warning_for_the_current_type(
     conn_type, monkeypatch, caplog, capsys
 ):

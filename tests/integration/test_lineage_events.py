@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from airflow_compat import xcoms_in_sqlite
 
 LINEAGE_DAGS = Path(__file__).resolve().parent / "dags"
 DAG_ID = "craft_lineage"
@@ -47,12 +47,6 @@ class LineageRun:
 
     def xcom(self, task_id: str, key: str = "return_value") -> Any:
         return self.xcoms[(task_id, key)]
-
-
-def read_xcoms(db: Path) -> dict[tuple[str, str], Any]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT task_id, key, value FROM xcom").fetchall()
-    return {(task_id, key): json.loads(value) for task_id, key, value in rows}
 
 
 def run_with_openlineage(root: Path, connection: str, *, deferrable: bool) -> LineageRun:
@@ -88,7 +82,7 @@ def run_with_openlineage(root: Path, connection: str, *, deferrable: bool) -> Li
     text = "\n".join(output)
     assert events.is_file(), text[-3000:]
     parsed = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
-    return LineageRun(parsed, read_xcoms(home / "airflow.db"), text, deferrable)
+    return LineageRun(parsed, xcoms_in_sqlite(home / "airflow.db"), text, deferrable)
 
 
 @pytest.fixture(scope="module", params=MODES)
