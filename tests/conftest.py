@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = REPO_ROOT / "example_dags"
+EXAMPLE_PIPELINES = EXAMPLE_DAGS / "pipelines"
 TESTS = REPO_ROOT / "tests"
 
 # tests/ is on sys.path (pytest's pythonpath) and holds tests/craft_local/, the platform's tests.
@@ -28,8 +30,6 @@ try:
     import craft_local  # noqa: F401
 finally:
     sys.path[:] = _path
-EXAMPLE_DAGS = REPO_ROOT / "example_dags"
-EXAMPLE_PIPELINES = EXAMPLE_DAGS / "pipelines"
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="craft-airflow-test-home-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
