@@ -31,14 +31,14 @@ $(STAMP): pyproject.toml Makefile $(LOCK_33)
 	$(call editable_provider,$(VENV))
 	touch $(STAMP)
 
-# mypy on the whole package, then --strict on the provider's typed core.
+# mypy on both packages, then --strict on the provider's typed core.
 STRICT_PACKAGES := craft_airflow/operators craft_airflow/sensors craft_airflow/triggers \
 	craft_airflow/hooks craft_airflow/protocol
 
 lint: $(STAMP)
-	$(BIN)/ruff check craft_airflow tests example_dags benchmarks
-	$(BIN)/ruff format --check craft_airflow tests example_dags benchmarks
-	$(BIN)/mypy craft_airflow
+	$(BIN)/ruff check craft_airflow craft_local tests example_dags benchmarks
+	$(BIN)/ruff format --check craft_airflow craft_local tests example_dags benchmarks
+	$(BIN)/mypy craft_airflow craft_local
 	$(BIN)/mypy --strict $(STRICT_PACKAGES)
 
 # pytest exits 5 when no test ran, which fails this target too.
@@ -46,7 +46,8 @@ test: lint
 	$(BIN)/pytest
 
 # The provider-facing tests on Airflow 3.1 (the oldest supported), in their own venv; not part of
-# `make test`. local/, conformance/, chaos/ and security/ do not depend on the Airflow version.
+# `make test`. craft_local/ (with its conformance/), chaos/ and security/ do not depend on the
+# Airflow version.
 AF31_VENV := .venv-af31
 AF31_STAMP := $(AF31_VENV)/.installed
 AF31_LOCK := locks/requirements-airflow-3.1.txt
@@ -147,7 +148,7 @@ test-kubernetes: $(STAMP)
 		status=$$?; $(K8S) stop; exit $$status
 
 demo: $(STAMP)
-	$(BIN)/python -m craft_airflow.local.demo
+	$(BIN)/python -m craft_local.demo
 
 # Benchmarks that print figures (each starts and stops its own platform); see README "Benchmarks".
 bench: $(STAMP)

@@ -62,7 +62,7 @@ def pipelines_dir(root: Path) -> Path:
 
 def platform(root: Path, *extra_args: str) -> Any:
     """An (unstarted) embedded platform on a free loopback port, data under ``root``."""
-    from craft_airflow.local.server import EmbeddedPlatform
+    from craft_local.server import EmbeddedPlatform
 
     return EmbeddedPlatform(
         root / "platform",

@@ -67,7 +67,7 @@ class Client:
 
 
 def _platform(root: Path, kubeconfig: str, image: str, *extra: str) -> Any:
-    from craft_airflow.local.server import EmbeddedPlatform
+    from craft_local.server import EmbeddedPlatform
 
     return EmbeddedPlatform(
         root / "platform",

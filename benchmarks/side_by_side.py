@@ -79,7 +79,7 @@ from deployment import stack  # noqa: E402
 from deployment.airflow_deployment import AirflowAPI, AirflowDeployment  # noqa: E402
 from deployment.services import PostgresServer  # noqa: E402
 
-from craft_airflow.local.server import free_port  # noqa: E402
+from craft_local.server import free_port  # noqa: E402
 
 VARIANTS = {
     "a": "(a) craft-ai-sdk `run_pipeline` in a `PythonOperator`",

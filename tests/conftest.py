@@ -7,6 +7,7 @@ time, before any test module imports airflow.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,19 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = REPO_ROOT / "example_dags"
 EXAMPLE_PIPELINES = EXAMPLE_DAGS / "pipelines"
+TESTS = REPO_ROOT / "tests"
+
+# tests/ is on sys.path (pytest's pythonpath) and holds tests/craft_local/, the platform's tests.
+# An editable install finds the craft_local package only after every sys.path entry, so the
+# test folder would stand in for it as a namespace package (and tests/craft_local/routers/ for
+# its routers). Import the package first, without tests/ on the path; it then stays in
+# sys.modules for the session (tests/craft_local/test_extra.py checks which one it is).
+_path = sys.path[:]
+sys.path[:] = [entry for entry in _path if Path(entry).resolve() != TESTS]
+try:
+    import craft_local  # noqa: F401
+finally:
+    sys.path[:] = _path
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="craft-airflow-test-home-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
@@ -47,7 +61,7 @@ def airflow_db(airflow_home: Path) -> Path:
 @pytest.fixture(scope="session")
 def craft_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """One embedded platform for the session, serving the example pipelines over real HTTP."""
-    from craft_airflow.local.server import EmbeddedPlatform
+    from craft_local.server import EmbeddedPlatform
 
     data_dir = tmp_path_factory.mktemp("craft-platform")
     with EmbeddedPlatform(

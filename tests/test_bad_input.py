@@ -301,7 +301,7 @@ def skipped_execution(env: Env) -> Any:
 def errored_execution(env: Env) -> Any:
     """A second platform dies under a running execution; on restart it marks it ``Error``."""
     from craft_airflow.hooks.craft import CraftAIHook
-    from craft_airflow.local.server import EmbeddedPlatform
+    from craft_local.server import EmbeddedPlatform
 
     with EmbeddedPlatform(
         data_dir=env.tmp / "dying-platform",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = REPO_ROOT / "docs" / "platform-contract.md"
-CITING = ("craft_airflow", "tests", "benchmarks", "example_dags", "docs")
+CITING = ("craft_airflow", "craft_local", "tests", "benchmarks", "example_dags", "docs")
 SUFFIXES = {".py", ".md", ".toml", ".cfg", ".txt", ".yaml", ".yml"}
 # "§N" or "§N.M", not one of another document's sections ("RFC 9110 §15.6.4").
 _CITATION = re.compile(r"(?<!RFC \d{4} )§ ?(\d+(?:\.\d+)?)")

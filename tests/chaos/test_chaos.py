@@ -40,7 +40,7 @@ import httpx
 import pytest
 from conditions import wait_until
 
-from craft_airflow.local.server import EmbeddedPlatform
+from craft_local.server import EmbeddedPlatform
 
 CHAOS = Path(__file__).resolve().parent
 SDK_TOKEN = "chaos-sdk-token-51c0e2"

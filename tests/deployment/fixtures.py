@@ -14,7 +14,7 @@ from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
 from deployment.services import PostgresServer
 from deployment.timings import phase, report
 
-from craft_airflow.local.server import EmbeddedPlatform, free_port
+from craft_local.server import EmbeddedPlatform, free_port
 
 
 def print_phases(terminalreporter: pytest.TerminalReporter) -> None:

@@ -17,7 +17,7 @@ from deployment.services import PostgresServer
 from deployment.timings import phase
 
 import craft_airflow
-from craft_airflow.local.server import EmbeddedPlatform, free_port
+from craft_local.server import EmbeddedPlatform, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"

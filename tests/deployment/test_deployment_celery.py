@@ -24,7 +24,7 @@ from deployment.services import (
 )
 from deployment.timings import phase
 
-from craft_airflow.local.server import EmbeddedPlatform, free_port
+from craft_local.server import EmbeddedPlatform, free_port
 
 DAG_ID = "craft_deployment_celery"
 TASK_ID = "run_slow"

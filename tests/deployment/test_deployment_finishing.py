@@ -28,8 +28,8 @@ from deployment.stack import LINK_NAME, PlatformAPI
 from deployment.test_deployment_example_dags import LINK_XCOM, stored_file
 from deployment.timings import phase
 
-from craft_airflow.local.server import EmbeddedPlatform
 from craft_airflow.outcomes import LOG_TAIL_HEADER
+from craft_local.server import EmbeddedPlatform
 
 DAG_ID = "craft_deployment_finishing"
 ENDED_ON_TRIGGERER = "Task ended on the triggerer: success"

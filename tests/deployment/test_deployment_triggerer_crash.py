@@ -15,7 +15,7 @@ from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
 from deployment.stack import PlatformAPI
 from deployment.timings import phase
 
-from craft_airflow.local.server import EmbeddedPlatform
+from craft_local.server import EmbeddedPlatform
 
 DAG_ID = "craft_deployment_deferred"
 TASK_ID = "wait_at_gate"

@@ -16,16 +16,18 @@ import httpx
 from conditions import wait_until
 from venvs import PLATFORM_DEPENDENCIES, REPO_ROOT, Timed, make_venv, uv_install
 
-from craft_airflow.local.server import free_port
+from craft_local.server import free_port
 
 INSTALL_HINT = 'pip install "craft-airflow[local]"'
+#: The provider and the embedded platform: the distribution ships both.
+PACKAGES = ("craft_airflow", "craft_local")
 
 
 def _package_files() -> set[str]:
-    root = REPO_ROOT / "craft_airflow"
     return {
         str(p.relative_to(REPO_ROOT))
-        for p in root.rglob("*")
+        for package in PACKAGES
+        for p in (REPO_ROOT / package).rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     }
 
@@ -42,9 +44,10 @@ def _name(requirement: str) -> str:
 
 def test_the_wheel_holds_every_file_of_the_package(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
-        in_wheel = {n for n in archive.namelist() if n.startswith("craft_airflow/")}
+        in_wheel = {n for n in archive.namelist() if n.split("/")[0] in PACKAGES}
     assert _package_files() - in_wheel == set()
-    assert "craft_airflow/local/demo.py" in in_wheel
+    assert {"craft_airflow/hooks/craft.py", "craft_local/demo.py"} <= in_wheel
+    assert "craft_local/pages/templates/base.html" in in_wheel
 
 
 def test_the_sdist_holds_the_package_and_its_build_config(sdist: Path) -> None:
@@ -75,7 +78,7 @@ def test_the_platform_dependencies_are_only_in_the_local_extra(wheel: Path) -> N
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt"))
         entry_points = archive.read(name).decode()
-    assert "craft-local = craft_airflow.local.extra:main" in entry_points
+    assert "craft-local = craft_local.extra:main" in entry_points
     assert "provider_info = craft_airflow.get_provider_info:get_provider_info" in entry_points
 
 

@@ -24,7 +24,7 @@ def load_script() -> Any:
 
 @pytest.fixture(scope="module")
 def empty_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from craft_airflow.local.server import EmbeddedPlatform
+    from craft_local.server import EmbeddedPlatform
 
     with EmbeddedPlatform(tmp_path_factory.mktemp("empty-platform"), sdk_token=SDK_TOKEN) as p:
         yield p

@@ -14,7 +14,7 @@ import pytest
 from kube_kit import Cluster, runtime_env
 from platform_kit import EXAMPLES, TOKEN, Api
 
-from craft_airflow.local.server import EmbeddedPlatform
+from craft_local.server import EmbeddedPlatform
 
 
 def _kubeconfig() -> str:

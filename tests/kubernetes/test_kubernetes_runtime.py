@@ -10,7 +10,7 @@ from conditions import wait_until
 from kube_kit import Cluster
 from platform_kit import TOKEN, Api, create_pipeline
 
-from craft_airflow.local.server import EmbeddedPlatform
+from craft_local.server import EmbeddedPlatform
 
 PROBE = """
 import os

@@ -62,7 +62,7 @@ class JobWatch:
 
 
 @pytest.mark.parametrize(
-    ("folder", "at_least"), [("tests/conformance", 10), ("tests/integration", 10)]
+    ("folder", "at_least"), [("tests/craft_local/conformance", 10), ("tests/integration", 10)]
 )
 def test_suite_passes_on_the_kubernetes_runtime(
     cluster: Cluster, folder: str, at_least: int

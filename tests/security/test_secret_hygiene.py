@@ -46,7 +46,7 @@ import httpx
 import pytest
 from secret_search import Corpus, exception_texts, hide
 
-from craft_airflow.local.server import EmbeddedPlatform, free_port
+from craft_local.server import EmbeddedPlatform, free_port
 
 pytestmark = pytest.mark.integration
 

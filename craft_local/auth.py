@@ -1,0 +1,82 @@
+"""Access tokens (HS256 JWT) and constant-time token comparison."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from craft_local.errors import unauthorized
+
+USER = {"id": "local-user", "name": "Local User", "email": "local-user@localhost"}
+
+
+def tokens_equal(given: str | None, expected: str) -> bool:
+    """Compare two secrets in constant time; ``None`` never matches."""
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def new_token() -> str:
+    """A fresh random token (endpoint tokens, ids of secrets)."""
+    return secrets.token_urlsafe(24)
+
+
+def load_or_create_secret(data_dir: Path) -> bytes:
+    """The JWT signing key, created once per data dir so tokens survive a restart."""
+    path = data_dir / "jwt-secret"
+    if path.exists():
+        return path.read_bytes()
+    secret = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+    return secret
+
+
+class TokenIssuer:
+    """Exchanges the SDK token for JWTs and checks them.
+
+    :param secret: HS256 signing key.
+    :param sdk_token: the accepted refresh token.
+    :param lifetime: seconds between ``iat`` and ``exp``.
+    """
+
+    def __init__(self, secret: bytes, sdk_token: str, lifetime: int) -> None:
+        self._secret = secret
+        self._sdk_token = sdk_token
+        self.lifetime = lifetime
+
+    def is_sdk_token(self, token: str | None) -> bool:
+        """Whether ``token`` is the SDK token (constant-time)."""
+        return tokens_equal(token, self._sdk_token)
+
+    def refresh(self, refresh_token: Any) -> str:
+        """A new access token for the SDK token ``refresh_token``, else a 401."""
+        if not isinstance(refresh_token, str) or not self.is_sdk_token(refresh_token):
+            raise unauthorized("Invalid refresh token.")
+        now = int(time.time())
+        claims = {"sub": USER["id"], "iat": now, "exp": now + self.lifetime, "iss": "craft-local"}
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token, else a 401 (expired or invalid)."""
+        try:
+            return jwt.decode(token, self._secret, algorithms=["HS256"])
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("The access token has expired.") from None
+        except jwt.InvalidTokenError:
+            raise unauthorized("Invalid access token.") from None
+
+    def check_bearer(self, authorization: str | None) -> dict[str, Any]:
+        """Check an ``Authorization: Bearer <jwt>`` header value."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise unauthorized("Missing bearer token.")
+        return self.verify(token.strip())

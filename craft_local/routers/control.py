@@ -1,0 +1,47 @@
+"""``/_local``: fault injection settings and counters, execution counts (never faulted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from craft_local.bodies import read_body
+from craft_local.errors import bad_request
+from craft_local.state import PlatformDep, get_platform
+
+
+async def _require_sdk_or_access_token(request: Request) -> None:
+    """``Authorization: Bearer`` with the SDK token itself or an access token."""
+    platform = get_platform(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not (scheme.lower() == "bearer" and platform.tokens.is_sdk_token(token.strip())):
+        platform.tokens.check_bearer(request.headers.get("authorization"))
+
+
+router = APIRouter(prefix="/_local", dependencies=[Depends(_require_sdk_or_access_token)])
+
+
+@router.get("/faults")
+async def read_faults(platform: PlatformDep) -> dict[str, Any]:
+    return platform.faults.snapshot()
+
+
+@router.put("/faults")
+async def change_faults(request: Request, platform: PlatformDep) -> dict[str, Any]:
+    body, _ = await read_body(request)
+    reset_counters = bool(body.pop("reset_counters", False))
+    try:
+        platform.faults.reconfigure(body)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    if reset_counters:
+        platform.faults.counters.clear()
+    return platform.faults.snapshot()
+
+
+@router.get("/status")
+async def status(platform: PlatformDep) -> dict[str, Any]:
+    """Executions by status and the unfinished ones."""
+    store = platform.store
+    return {"executions": store.count_by_status(), "unfinished": store.unfinished_ids()}
