@@ -32,6 +32,7 @@ from craft_airflow.errors import (
     install_log_redaction,
 )
 from craft_airflow.inputs.files import FileInput
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
@@ -238,7 +239,7 @@ class CraftAIHook(BaseHook):
     """
 
     conn_name_attr = "craft_conn_id"
-    default_conn_name = "craft_ai_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
     hook_name = "Craft AI"
 

@@ -39,6 +39,7 @@ from craft_airflow.errors import (
 )
 from craft_airflow.hooks import shared_state
 from craft_airflow.hooks.held_requests import HeldRequestPool
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
@@ -177,7 +178,7 @@ class CraftAIAsyncHook(BaseHook):
     """
 
     conn_name_attr = "craft_conn_id"
-    default_conn_name = "craft_ai_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
     hook_name = "Craft AI (async)"
 
