@@ -18,12 +18,7 @@ from typing import Any, BinaryIO, TypeVar
 import requests
 from airflow.sdk import BaseHook
 
-from craft_airflow.connection import (
-    CONN_TYPE,
-    DEPRECATED_CONN_TYPE,
-    CraftConnectionConfig,
-    from_connection,
-)
+from craft_airflow.connection import CONN_TYPE, CraftConnectionConfig, from_connection
 from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
@@ -630,23 +625,4 @@ class CraftAIHook(BaseHook):
         )
 
 
-class CraftAIDeprecatedTypeHook(CraftAIHook):
-    """:class:`CraftAIHook` registered for the former connection type ``craft_ai``, so that
-    connections of that type keep working (reading one logs that it is deprecated)."""
-
-    conn_type = DEPRECATED_CONN_TYPE
-    hook_name = "Craft AI (deprecated type craft_ai: use craftai)"
-
-    # Airflow 3.1 takes the form only from methods defined on the class itself.
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """The extras of the connection form (Airflow 3.1)."""
-        return super().get_connection_form_widgets()
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form (Airflow 3.1)."""
-        return super().get_ui_field_behaviour()
-
-
-__all__ = ["CraftAIDeprecatedTypeHook", "CraftAIHook"]
+__all__ = ["CraftAIHook"]
