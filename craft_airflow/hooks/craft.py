@@ -8,11 +8,9 @@ decided in the protocol core, shared with the async hook.
 from __future__ import annotations
 
 import io
-import sys
 import time
 from collections.abc import Generator, Iterator, Mapping
 from functools import cached_property
-from types import FrameType
 from typing import Any, BinaryIO, TypeVar
 
 import requests
@@ -58,7 +56,6 @@ from craft_airflow.protocol.waiting import (
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
-_TEST_ROUTE_MODULE = "airflow.api_fastapi.core_api.routes.public.connections"
 
 # craft_airflow: the protocol core's loggers (imported above); the hook's own logger is under
 # airflow.task, covered by Airflow's secrets masker.
@@ -190,28 +187,6 @@ def requests_kwargs(step: Send) -> dict[str, Any]:
         "timeout": (step.timeouts.connect, step.timeouts.read),
         "stream": request.stream,
     }
-
-
-def user_connection_id(conn_id: str) -> str:
-    """The connection id the user is testing.
-
-    Airflow's REST test (``POST /api/v2/connections/test``, behind the UI's Test button) stores
-    the posted connection under a random temporary id and builds the hook with that; the id the
-    user posted is the route's ``test_body.connection_id``. Found on the call stack, only when
-    that route is testing this very temporary id; otherwise ``conn_id`` itself (the CLI's
-    ``airflow connections test <id>`` passes the user's id).
-    """
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        if (
-            frame.f_code.co_name == "test_connection"
-            and frame.f_globals.get("__name__") == _TEST_ROUTE_MODULE
-            and frame.f_locals.get("transient_conn_id") == conn_id
-        ):
-            posted = getattr(frame.f_locals.get("test_body"), "connection_id", None)
-            return posted if isinstance(posted, str) and posted else conn_id
-        frame = frame.f_back
-    return conn_id
 
 
 def _endpoint_tokens_summary(config: CraftConnectionConfig) -> str:
@@ -426,9 +401,12 @@ class CraftAIHook(BaseHook):
         then ``users/me``), and which endpoint tokens are set (not sent: the platform has no call
         that checks one without triggering its endpoint).
 
-        :return: success, and a message naming the user's connection id and what was checked.
+        The message does not name the connection: Airflow's REST test (behind the Test button)
+        stores the posted connection under a random temporary id, which would mean nothing to
+        the user, and offers no public way to learn the posted one.
+
+        :return: success, and a message saying what was checked or why it failed.
         """
-        shown = user_connection_id(self.craft_conn_id)
         try:
             config = self.config
             ctx = CallContext(config, single_attempt=True)
@@ -442,15 +420,12 @@ class CraftAIHook(BaseHook):
             else:
                 checked.append("no SDK token (only endpoints with a token can be triggered)")
             checked.append(_endpoint_tokens_summary(config))
-            message = f"Connection {shown!r}: " + "; ".join(checked) + "."
-            return True, message
+            message = "; ".join(checked) + "."
+            return True, message[0].upper() + message[1:]
         except Exception as exc:
-            text = str(exc)
-            if f"Connection {self.craft_conn_id!r}" not in text:
-                text = f"Connection {self.craft_conn_id!r}: {text}"
-            if shown != self.craft_conn_id:
-                text = text.replace(repr(self.craft_conn_id), repr(shown))
-            return False, clean(text)
+            named = f"onnection {self.craft_conn_id!r}"
+            text = str(exc).replace(f"C{named}: ", "").replace(f"C{named}", "The connection")
+            return False, clean(text.replace(f"c{named}", "the connection"))
 
     def get_pipeline(self, pipeline_name: str) -> dict[str, Any]:
         """Return the pipeline definition (§3.2)."""
