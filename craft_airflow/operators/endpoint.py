@@ -87,6 +87,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         timeout: float | timedelta | None = None,
         poll_interval: float | timedelta = 5.0,
         output_storage: str | ObjectStoragePath | None = None,
+        finish_on_triggerer: bool | None = None,
         output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -96,6 +97,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             timeout=timeout,
             poll_interval=poll_interval,
             output_storage=output_storage,
+            finish_on_triggerer=finish_on_triggerer,
             output_assets=output_assets,
             **kwargs,
         )

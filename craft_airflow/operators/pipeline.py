@@ -105,6 +105,7 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         timeout: float | timedelta | None = None,
         poll_interval: float | timedelta = 5.0,
         output_storage: str | ObjectStoragePath | None = None,
+        finish_on_triggerer: bool | None = None,
         output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -114,6 +115,7 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
             timeout=timeout,
             poll_interval=poll_interval,
             output_storage=output_storage,
+            finish_on_triggerer=finish_on_triggerer,
             output_assets=output_assets,
             **kwargs,
         )
