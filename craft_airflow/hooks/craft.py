@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, TypeVar
 import requests
 from airflow.sdk import BaseHook
 
+from craft_airflow import CLIENT_ID
 from craft_airflow.connection import CONN_TYPE, CraftConnectionConfig, from_connection
 from craft_airflow.errors import (
     CraftAPIError,
@@ -24,7 +25,6 @@ from craft_airflow.errors import (
     clean,
     install_log_redaction,
 )
-from craft_airflow.inputs.files import FileInput
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
@@ -33,7 +33,8 @@ from craft_airflow.protocol.calls import CallContext, call_json, download_steps,
 from craft_airflow.protocol.decisions import is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
-    FilePart,
+    FileInput,
+    FileParts,
     HttpRequest,
     Response,
     Send,
@@ -108,7 +109,7 @@ class MultipartBody:
     Parts are encoded as ``requests``/``urllib3`` would: text fields first, then files.
     """
 
-    def __init__(self, fields: Mapping[str, str], files: tuple[FilePart, ...]) -> None:
+    def __init__(self, fields: Mapping[str, str], files: FileParts) -> None:
         from urllib3.fields import RequestField
         from urllib3.filepost import choose_boundary
 
@@ -120,11 +121,11 @@ class MultipartBody:
             field.make_multipart()
             head = f"--{boundary}\r\n{field.render_headers()}"
             self._pieces.append(head.encode() + value.encode() + b"\r\n")
-        for part in files:
-            field = RequestField(name=part.name, data=b"", filename=part.filename)
+        for name, part in files:
+            field = RequestField(name=name, data=b"", filename=part.filename)
             field.make_multipart()
             stream = part.rewound()
-            size = stream.seek(0, io.SEEK_END) - part.offset
+            size = stream.seek(0, io.SEEK_END) - (part.offset or 0)
             part.rewound()
             self._pieces += [
                 f"--{boundary}\r\n{field.render_headers()}".encode(),
@@ -171,7 +172,7 @@ def requests_kwargs(step: Send) -> dict[str, Any]:
     known), so a retry re-sends the files from their start.
     """
     request = step.request
-    headers = request.all_headers(step.bearer)
+    headers = request.all_headers(step.bearer, CLIENT_ID)
     data: Any = dict(request.data) if request.data else None
     if request.files:
         data = MultipartBody(data or {}, request.files)

@@ -26,6 +26,7 @@ import requests.utils
 import yarl
 from airflow.sdk import BaseHook
 
+from craft_airflow import CLIENT_ID
 from craft_airflow.connection import (
     CONN_TYPE,
     CraftConnectionConfig,
@@ -139,7 +140,7 @@ def aiohttp_kwargs(step: Send) -> dict[str, Any]:
         raise ValueError(f"{request.operation}: the async hook does not send file parts")
     proxy, proxy_headers = proxy_for(request.url)
     plain_http = request.url.lower().startswith("http://")
-    headers = request.all_headers(step.bearer)
+    headers = request.all_headers(step.bearer, CLIENT_ID)
     if proxy_headers and plain_http:  # sent to the proxy with the request itself
         headers.update(proxy_headers)
     return {

@@ -562,13 +562,13 @@ def test_a_large_non_seekable_input_is_spooled_to_disk_not_memory():
 
     data = bytes(range(256)) * ((SPOOL_IN_MEMORY_BYTES + 4096) // 256)
     pipe = Pipe(data)
-    (part,) = file_parts({"doc": ("doc.bin", pipe)})  # type: ignore[dict-item]
+    ((_, part),) = file_parts({"doc": ("doc.bin", pipe)})  # type: ignore[dict-item]
     assert pipe.largest <= COPY_CHUNK_BYTES
     assert part.stream._rolled  # type: ignore[attr-defined]  # on disk past the threshold
     assert part.stream.read() == data
 
 
 def test_a_small_non_seekable_input_stays_in_memory_and_rewinds():
-    (part,) = file_parts({"doc": ("doc.bin", Pipe(b"hello"))})  # type: ignore[dict-item]
+    ((_, part),) = file_parts({"doc": ("doc.bin", Pipe(b"hello"))})  # type: ignore[dict-item]
     assert not part.stream._rolled  # type: ignore[attr-defined]
     assert part.stream.read() == b"hello"
