@@ -10,6 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+#: How the provider's transports name themselves to the platform (header ``craft-ai-client``).
+CLIENT_ID = f"craft-airflow@{__version__}"
 
 _EXPORTS: dict[str, str] = {
     "CraftAIHook": "craft_airflow.hooks.craft",
@@ -23,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "OutputDestination": "craft_airflow.inputs.mappings",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["CLIENT_ID", "__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from craft_airflow.hooks.craft import CraftAIHook as CraftAIHook

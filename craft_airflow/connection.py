@@ -9,9 +9,8 @@ deployment name -> token), ``endpoints`` (the names of ``endpoint_tokens``, show
 ``verify_tls``, ``request_timeout``, ``long_poll_timeout``, ``execution_url_template``,
 ``output_storage``, ``max_retries``, ``max_retry_seconds``, ``connect_retry_seconds``.
 
-The connection type used to be ``craft_ai``; Airflow warns about an ``_`` in a connection
-type at every lookup (RFC 3986 schemes), and turns ``-`` into ``_``, so the type is ``craftai``.
-``craft_ai`` still works and logs that it is deprecated.
+The type is ``craftai``: Airflow warns about an ``_`` in a connection type at every lookup
+(RFC 3986 schemes), and turns ``-`` into ``_``.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import json
 import logging
 import re
 import string
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,8 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONN_TYPE = "craftai"
-#: The connection type's former name, still accepted.
-DEPRECATED_CONN_TYPE = "craft_ai"
 DEFAULT_CONTROL_URL = "https://mlops-platform.craft.ai"
 # Contract §10.5: no deep-link pattern for an execution is known. This default points at the
 # web UI host; users with a known pattern set ``execution_url_template``.
@@ -334,9 +330,6 @@ def from_connection(
         value = extras.get(key)
         return None if value is None or value == "" else value
 
-    if conn.conn_type == DEPRECATED_CONN_TYPE:
-        _warn_deprecated_type(conn_id)
-
     kwargs: dict[str, Any] = {"conn_id": conn_id}
     kwargs["environment_url"] = _environment_url(conn)
     if opt("control_url") is not None:
@@ -384,15 +377,6 @@ def from_connection(
     if mask:
         mask_secrets(config)
     return config
-
-
-def _warn_deprecated_type(conn_id: str | None) -> None:
-    message = (
-        f"Connection {conn_id!r} has the deprecated type {DEPRECATED_CONN_TYPE!r}; set its type "
-        f"to {CONN_TYPE!r} (Airflow warns about a '_' in a connection type at every lookup)."
-    )
-    warnings.warn(message, DeprecationWarning, stacklevel=3)
-    log.warning("%s", message)
 
 
 def mask_secrets(config: CraftConnectionConfig) -> None:

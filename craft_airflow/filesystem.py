@@ -31,6 +31,7 @@ from fsspec.utils import stringify_path
 from upath import UPath
 
 from craft_airflow.errors import CraftConfigError
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.protocol.datastore import DataStoreObject, object_key
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ PROTOCOL = "craft"
 #: Read by Airflow (``airflow.sdk.io.fs``) with :func:`get_fs`.
 schemes = [PROTOCOL]
 
-DEFAULT_CONN_ID = "craft_ai_default"
 #: Bytes fetched per ``Range`` request, and buffered before a write goes to the spool file.
 DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
 

@@ -20,6 +20,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from craft_airflow.names import (
+    CONFIG_SECTION,
+    EXECUTION_ID_XCOM_KEY,
+    EXECUTION_URL_XCOM_KEY,
+    FINISH_ON_TRIGGERER_OPTION,
+    RETURN_VALUE_XCOM_KEY,
+)
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import Logger
@@ -29,9 +37,6 @@ if TYPE_CHECKING:
     from craft_airflow.outcomes import WaitOutcome
     from craft_airflow.routes import CraftRoute
 
-#: ``[craft_ai] finish_on_triggerer``: the default of the operators' ``finish_on_triggerer``.
-CONFIG_SECTION = "craft_ai"
-CONFIG_KEY = "finish_on_triggerer"
 #: The XCom backend Airflow's triggerer path matches (it writes JSON straight to the DB).
 DEFAULT_XCOM_BACKENDS = (
     "airflow.sdk.execution_time.xcom.BaseXCom",
@@ -81,7 +86,7 @@ def finish_on_triggerer_default() -> bool:
     """``[craft_ai] finish_on_triggerer`` (default ``True``)."""
     from airflow.providers.common.compat.sdk import conf
 
-    return bool(conf.getboolean(CONFIG_SECTION, CONFIG_KEY, fallback=True))
+    return bool(conf.getboolean(CONFIG_SECTION, FINISH_ON_TRIGGERER_OPTION, fallback=True))
 
 
 def airflow_routes_failed_end_events() -> bool:
@@ -138,8 +143,6 @@ def finish_plan(
 ) -> FinishPlan | None:
     """The plan for ending ``task`` on the triggerer, or ``None`` to resume on a worker (the
     reason is logged)."""
-    from craft_airflow.links import EXECUTION_URL_XCOM_KEY
-    from craft_airflow.operators._base import EXECUTION_ID_XCOM_KEY
     from craft_airflow.outputs import execution_output_dir
 
     reason = fallback_reason(task)
@@ -253,7 +256,7 @@ async def finish_event(
             return TaskFailedEvent(xcoms=dict(plan.xcoms))
         xcoms: dict[str, Any] = dict(plan.xcoms)
         if plan.push_return_value:
-            xcoms["return_value"] = outputs
+            xcoms[RETURN_VALUE_XCOM_KEY] = outputs
             if plan.multiple_outputs:
                 xcoms.update({str(k): v for k, v in outputs.items()})
         log.info("Task ended on the triggerer: success")

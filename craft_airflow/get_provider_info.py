@@ -11,7 +11,6 @@ _INTEGRATION = "Craft AI"
 
 
 _CONN_TYPE = "craftai"
-_DEPRECATED_CONN_TYPE = "craft_ai"
 
 
 def _string(label: str, description: str, *, example: str, secret: bool = False) -> dict[str, Any]:
@@ -180,12 +179,6 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "connection-types": [
             _connection_type(_CONN_TYPE, "craft_airflow.hooks.craft.CraftAIHook", "Craft AI"),
-            # The former name: Airflow warns at every lookup of a type with "_" (RFC 3986).
-            _connection_type(
-                _DEPRECATED_CONN_TYPE,
-                "craft_airflow.hooks.craft.CraftAIDeprecatedTypeHook",
-                "Craft AI (deprecated type craft_ai: use craftai)",
-            ),
         ],
         "extra-links": ["craft_airflow.links.CraftExecutionLink"],
         # craft://<conn_id>@/<path>: the data store as ObjectStoragePath storage.

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def location_dataset(
         path = unquote(parts.path) or "/"
         return DatasetName(f"file://{parts.netloc}" if parts.netloc else "file", path)
     if scheme == DATASTORE_SCHEME:
-        conn_id = parts.username or "craft_ai_default"
+        conn_id = parts.username or DEFAULT_CONN_ID
         environment = environment_of(conn_id) if environment_of else None
         if environment is None:
             return None

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
 
+from craft_airflow.names import EXECUTION_URL_XCOM_KEY
+
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
     from airflow.sdk.types import TaskInstanceKey
@@ -22,12 +24,13 @@ class CraftExecutionLink(BaseOperatorLink):
 
     name = "Craft AI execution"
 
+    @property
+    def xcom_key(self) -> str:
+        """:data:`~craft_airflow.names.EXECUTION_URL_XCOM_KEY` (Airflow's default key)."""
+        return EXECUTION_URL_XCOM_KEY
+
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         return getattr(operator, "craft_execution_url", None) or ""
-
-
-#: XCom key holding the execution's URL (Airflow's key for this link).
-EXECUTION_URL_XCOM_KEY = CraftExecutionLink().xcom_key
 
 
 def persist_execution_link(context: Context, url: str | None) -> None:

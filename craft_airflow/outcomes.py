@@ -23,6 +23,8 @@ from craft_airflow.statuses import TERMINAL_STATUSES, ExecutionStatus
 
 #: How many log lines a failure's outcome carries.
 LOG_TAIL_LINES = 20
+#: The fields of a trigger event (:meth:`WaitOutcome.to_event`), every one required.
+EVENT_FIELDS = ("status", "execution_id", "execution_status", "message", "log_tail")
 #: Line introducing the log tail in :meth:`WaitOutcome.failure_text`.
 LOG_TAIL_HEADER = "Last log lines:"
 
@@ -93,14 +95,18 @@ class WaitOutcome:
     def from_event(cls, event: Mapping[str, Any] | None) -> WaitOutcome:
         """Validate a trigger event payload and return its outcome.
 
-        An event without ``log_tail`` (fired by a trigger of an earlier version) is accepted.
-
         :param event: the dict a deferred task resumes with.
         :raises InvalidTriggerEvent: when the payload is missing, malformed or its ``status`` (or
             ``execution_status``) is outside the closed set.
         """
         if not isinstance(event, Mapping):
             raise InvalidTriggerEvent(f"Trigger event must be a dict, got {type(event).__name__}")
+        missing = [name for name in EVENT_FIELDS if name not in event]
+        if missing:
+            raise InvalidTriggerEvent(
+                f"Trigger event lacks {', '.join(missing)}; expected the fields "
+                f"{', '.join(EVENT_FIELDS)}"
+            )
         raw_status = event.get("status")
         if raw_status not in set(OutcomeStatus):
             raise InvalidTriggerEvent(
@@ -118,15 +124,17 @@ class WaitOutcome:
                 raise InvalidTriggerEvent(
                     f"Unknown execution status {raw_exec_status!r} in trigger event"
                 )
-        tail = event.get("log_tail") or ()
+        tail = event["log_tail"]
         if not isinstance(tail, list | tuple) or not all(isinstance(x, str) for x in tail):
             raise InvalidTriggerEvent("Trigger event log_tail must be a list of strings")
-        message = event.get("message")
+        message = event["message"]
+        if not isinstance(message, str):
+            raise InvalidTriggerEvent("Trigger event message must be a string")
         return cls(
             status=OutcomeStatus(raw_status),
             execution_id=execution_id,
             execution_status=execution_status,
-            message=message if isinstance(message, str) else "",
+            message=message,
             log_tail=tuple(tail),
         )
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from craft_airflow.connection import CraftConnectionConfig
     from craft_airflow.hooks.craft import CraftAIHook
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
-    from craft_airflow.inputs.files import FileInput
+    from craft_airflow.protocol.http import FileInput
 
 #: Longest wait a sensor's poke spends on the endpoint results route.
 MAX_PROBE_SECONDS = 30.0

@@ -184,13 +184,6 @@ def test_an_explicit_control_url_always_wins():
 # -- the connection type -----------------------------------------------------------------------
 
 
-def test_the_deprecated_type_still_works_and_says_so(caplog):
-    with pytest.warns(DeprecationWarning, match="'craft_ai'.*'craftai'"):
-        config = from_connection(conn(conn_type="craft_ai"))
-    assert config.environment_url == "https://env.example.com"
-    assert any("deprecated type 'craft_ai'" in r.getMessage() for r in caplog.records)
-
-
 def test_the_current_type_warns_nothing(recwarn, caplog):
     from_connection(conn())
     assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]

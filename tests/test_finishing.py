@@ -158,7 +158,7 @@ async def test_endpoint_route_outputs(tmp_path):
     trigger = CraftExecutionTrigger(
         execution_id,
         "craft_ai_default",
-        endpoint_name="word-count-endpoint",
+        route={"kind": "endpoint", "endpoint_name": "word-count-endpoint"},
         poll_interval=0.2,
         finish=plan(tmp_path, execution_id),
     )

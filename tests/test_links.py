@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from craft_airflow.links import EXECUTION_URL_XCOM_KEY, CraftExecutionLink, persist_execution_link
+from craft_airflow.links import CraftExecutionLink, persist_execution_link
+from craft_airflow.names import EXECUTION_URL_XCOM_KEY
 
 
 class RecordingTI(SimpleNamespace):

@@ -84,16 +84,26 @@ def test_from_event_rejects_anything_outside_the_closed_set(payload):
         WaitOutcome.from_event(payload)
 
 
-def test_from_event_defaults_missing_message():
-    assert WaitOutcome.from_event({"status": "error", "execution_id": "x"}) == WaitOutcome(
-        OutcomeStatus.ERROR, "x", None, ""
-    )
+FULL_EVENT = {
+    "status": "failed",
+    "execution_id": "x",
+    "execution_status": None,
+    "message": "",
+    "log_tail": [],
+}
 
 
-def test_old_events_without_log_tail_and_bad_tails():
-    assert WaitOutcome.from_event({"status": "failed", "execution_id": "x"}).log_tail == ()
-    with pytest.raises(InvalidTriggerEvent, match="log_tail"):
-        WaitOutcome.from_event({"status": "failed", "execution_id": "x", "log_tail": "a line"})
+@pytest.mark.parametrize("field", sorted(FULL_EVENT))
+def test_events_without_a_current_field_are_refused(field):
+    event = {k: v for k, v in FULL_EVENT.items() if k != field}
+    with pytest.raises(InvalidTriggerEvent, match=f"lacks {field}"):
+        WaitOutcome.from_event(event)
+
+
+@pytest.mark.parametrize(("field", "value"), [("log_tail", "a line"), ("message", None)])
+def test_events_with_a_field_of_the_wrong_type_are_refused(field, value):
+    with pytest.raises(InvalidTriggerEvent, match=field):
+        WaitOutcome.from_event({**FULL_EVENT, field: value})
 
 
 def test_failure_text_puts_the_tail_under_its_header():

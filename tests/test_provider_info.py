@@ -20,7 +20,7 @@ from craft_airflow.connection import EXTRA_KEYS
 from craft_airflow.get_provider_info import get_provider_info
 
 INFO = get_provider_info()
-CONNECTION, DEPRECATED = INFO["connection-types"]
+(CONNECTION,) = INFO["connection-types"]
 
 
 def test_valid_against_airflow_provider_info_schema():
@@ -67,20 +67,10 @@ def test_every_extra_has_a_placeholder():
     assert set(placeholders) == {"host", "password"}
 
 
-def test_the_former_type_is_registered_and_marked_deprecated():
-    assert DEPRECATED["connection-type"] == "craft_ai"
-    assert "deprecated" in DEPRECATED["hook-name"] and "craftai" in DEPRECATED["hook-name"]
-    assert DEPRECATED["conn-fields"] == CONNECTION["conn-fields"]
-    hook_class = DEPRECATED["hook-class-name"]
-    module, _, name = hook_class.rpartition(".")
-    assert getattr(importlib.import_module(module), name).conn_type == "craft_ai"
-
-
 @pytest.mark.parametrize(
     "dotted",
     [
         CONNECTION["hook-class-name"],
-        DEPRECATED["hook-class-name"],
         *INFO["extra-links"],
     ],
 )
@@ -118,8 +108,7 @@ def test_providers_manager_registers_the_connection_type():
     assert ProvidersManager().providers["craft-airflow"].version == "0.1.0"
     hook = task_runtime_hooks()["craftai"]
     assert hook is not None and hook.hook_class_name == "craft_airflow.hooks.craft.CraftAIHook"
-    old = task_runtime_hooks()["craft_ai"]
-    assert old is not None and old.hook_class_name.endswith(".CraftAIDeprecatedTypeHook")
+    assert "craft_ai" not in task_runtime_hooks()  # the type of an unreleased version
 
 
 # A fresh interpreter, as an API server starting: the providers manager caches what it imported.

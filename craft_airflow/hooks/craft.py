@@ -8,22 +8,16 @@ decided in the protocol core, shared with the async hook.
 from __future__ import annotations
 
 import io
-import sys
 import time
 from collections.abc import Generator, Iterator, Mapping
 from functools import cached_property
-from types import FrameType
 from typing import Any, BinaryIO, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
 
-from craft_airflow.connection import (
-    CONN_TYPE,
-    DEPRECATED_CONN_TYPE,
-    CraftConnectionConfig,
-    from_connection,
-)
+from craft_airflow import CLIENT_ID
+from craft_airflow.connection import CONN_TYPE, CraftConnectionConfig, from_connection
 from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
@@ -31,7 +25,7 @@ from craft_airflow.errors import (
     clean,
     install_log_redaction,
 )
-from craft_airflow.inputs.files import FileInput
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
@@ -39,7 +33,8 @@ from craft_airflow.protocol.calls import CallContext, call_json, download_steps,
 from craft_airflow.protocol.decisions import is_not_yet
 from craft_airflow.protocol.http import (
     FailureKind,
-    FilePart,
+    FileInput,
+    FileParts,
     HttpRequest,
     Response,
     Send,
@@ -62,7 +57,6 @@ from craft_airflow.protocol.waiting import (
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
-_TEST_ROUTE_MODULE = "airflow.api_fastapi.core_api.routes.public.connections"
 
 # craft_airflow: the protocol core's loggers (imported above); the hook's own logger is under
 # airflow.task, covered by Airflow's secrets masker.
@@ -115,7 +109,7 @@ class MultipartBody:
     Parts are encoded as ``requests``/``urllib3`` would: text fields first, then files.
     """
 
-    def __init__(self, fields: Mapping[str, str], files: tuple[FilePart, ...]) -> None:
+    def __init__(self, fields: Mapping[str, str], files: FileParts) -> None:
         from urllib3.fields import RequestField
         from urllib3.filepost import choose_boundary
 
@@ -127,11 +121,11 @@ class MultipartBody:
             field.make_multipart()
             head = f"--{boundary}\r\n{field.render_headers()}"
             self._pieces.append(head.encode() + value.encode() + b"\r\n")
-        for part in files:
-            field = RequestField(name=part.name, data=b"", filename=part.filename)
+        for name, part in files:
+            field = RequestField(name=name, data=b"", filename=part.filename)
             field.make_multipart()
             stream = part.rewound()
-            size = stream.seek(0, io.SEEK_END) - part.offset
+            size = stream.seek(0, io.SEEK_END) - (part.offset or 0)
             part.rewound()
             self._pieces += [
                 f"--{boundary}\r\n{field.render_headers()}".encode(),
@@ -178,7 +172,7 @@ def requests_kwargs(step: Send) -> dict[str, Any]:
     known), so a retry re-sends the files from their start.
     """
     request = step.request
-    headers = request.all_headers(step.bearer)
+    headers = request.all_headers(step.bearer, CLIENT_ID)
     data: Any = dict(request.data) if request.data else None
     if request.files:
         data = MultipartBody(data or {}, request.files)
@@ -194,28 +188,6 @@ def requests_kwargs(step: Send) -> dict[str, Any]:
         "timeout": (step.timeouts.connect, step.timeouts.read),
         "stream": request.stream,
     }
-
-
-def user_connection_id(conn_id: str) -> str:
-    """The connection id the user is testing.
-
-    Airflow's REST test (``POST /api/v2/connections/test``, behind the UI's Test button) stores
-    the posted connection under a random temporary id and builds the hook with that; the id the
-    user posted is the route's ``test_body.connection_id``. Found on the call stack, only when
-    that route is testing this very temporary id; otherwise ``conn_id`` itself (the CLI's
-    ``airflow connections test <id>`` passes the user's id).
-    """
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        if (
-            frame.f_code.co_name == "test_connection"
-            and frame.f_globals.get("__name__") == _TEST_ROUTE_MODULE
-            and frame.f_locals.get("transient_conn_id") == conn_id
-        ):
-            posted = getattr(frame.f_locals.get("test_body"), "connection_id", None)
-            return posted if isinstance(posted, str) and posted else conn_id
-        frame = frame.f_back
-    return conn_id
 
 
 def _endpoint_tokens_summary(config: CraftConnectionConfig) -> str:
@@ -238,7 +210,7 @@ class CraftAIHook(BaseHook):
     """
 
     conn_name_attr = "craft_conn_id"
-    default_conn_name = "craft_ai_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
     hook_name = "Craft AI"
 
@@ -430,9 +402,12 @@ class CraftAIHook(BaseHook):
         then ``users/me``), and which endpoint tokens are set (not sent: the platform has no call
         that checks one without triggering its endpoint).
 
-        :return: success, and a message naming the user's connection id and what was checked.
+        The message does not name the connection: Airflow's REST test (behind the Test button)
+        stores the posted connection under a random temporary id, which would mean nothing to
+        the user, and offers no public way to learn the posted one.
+
+        :return: success, and a message saying what was checked or why it failed.
         """
-        shown = user_connection_id(self.craft_conn_id)
         try:
             config = self.config
             ctx = CallContext(config, single_attempt=True)
@@ -446,15 +421,12 @@ class CraftAIHook(BaseHook):
             else:
                 checked.append("no SDK token (only endpoints with a token can be triggered)")
             checked.append(_endpoint_tokens_summary(config))
-            message = f"Connection {shown!r}: " + "; ".join(checked) + "."
-            return True, message
+            message = "; ".join(checked) + "."
+            return True, message[0].upper() + message[1:]
         except Exception as exc:
-            text = str(exc)
-            if f"Connection {self.craft_conn_id!r}" not in text:
-                text = f"Connection {self.craft_conn_id!r}: {text}"
-            if shown != self.craft_conn_id:
-                text = text.replace(repr(self.craft_conn_id), repr(shown))
-            return False, clean(text)
+            named = f"onnection {self.craft_conn_id!r}"
+            text = str(exc).replace(f"C{named}: ", "").replace(f"C{named}", "The connection")
+            return False, clean(text.replace(f"c{named}", "the connection"))
 
     def get_pipeline(self, pipeline_name: str) -> dict[str, Any]:
         """Return the pipeline definition (§3.2)."""
@@ -629,23 +601,4 @@ class CraftAIHook(BaseHook):
         )
 
 
-class CraftAIDeprecatedTypeHook(CraftAIHook):
-    """:class:`CraftAIHook` registered for the former connection type ``craft_ai``, so that
-    connections of that type keep working (reading one logs that it is deprecated)."""
-
-    conn_type = DEPRECATED_CONN_TYPE
-    hook_name = "Craft AI (deprecated type craft_ai: use craftai)"
-
-    # Airflow 3.1 takes the form only from methods defined on the class itself.
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """The extras of the connection form (Airflow 3.1)."""
-        return super().get_connection_form_widgets()
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form (Airflow 3.1)."""
-        return super().get_ui_field_behaviour()
-
-
-__all__ = ["CraftAIDeprecatedTypeHook", "CraftAIHook"]
+__all__ = ["CraftAIHook"]

@@ -26,6 +26,7 @@ import requests.utils
 import yarl
 from airflow.sdk import BaseHook
 
+from craft_airflow import CLIENT_ID
 from craft_airflow.connection import (
     CONN_TYPE,
     CraftConnectionConfig,
@@ -39,6 +40,7 @@ from craft_airflow.errors import (
 )
 from craft_airflow.hooks import shared_state
 from craft_airflow.hooks.held_requests import HeldRequestPool
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
@@ -138,7 +140,7 @@ def aiohttp_kwargs(step: Send) -> dict[str, Any]:
         raise ValueError(f"{request.operation}: the async hook does not send file parts")
     proxy, proxy_headers = proxy_for(request.url)
     plain_http = request.url.lower().startswith("http://")
-    headers = request.all_headers(step.bearer)
+    headers = request.all_headers(step.bearer, CLIENT_ID)
     if proxy_headers and plain_http:  # sent to the proxy with the request itself
         headers.update(proxy_headers)
     return {
@@ -177,7 +179,7 @@ class CraftAIAsyncHook(BaseHook):
     """
 
     conn_name_attr = "craft_conn_id"
-    default_conn_name = "craft_ai_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
     hook_name = "Craft AI (async)"
 

@@ -17,6 +17,7 @@ import requests
 
 from craft_airflow.errors import CraftAPIError, CraftConnectionError
 from craft_airflow.hooks.craft import CHUNK_SIZE, CraftAIHook
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.protocol import datastore as ds
 from craft_airflow.protocol.calls import perform
 from craft_airflow.protocol.http import Response
@@ -38,7 +39,7 @@ class CraftDataStoreHook(CraftAIHook):
 
     hook_name = "Craft AI data store"
 
-    def __init__(self, craft_conn_id: str = CraftAIHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, craft_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(craft_conn_id, **kwargs)
         self._signed_urls: dict[str, str] = {}
 

@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 import h11
 
-from craft_airflow import __version__
+from craft_airflow import CLIENT_ID, __version__
 from craft_airflow.protocol.http import (
     FailureKind,
     Response,
@@ -61,7 +61,7 @@ def request_event(step: Send) -> h11.Request:
         "Host": parts.netloc.rpartition("@")[2],
         "User-Agent": USER_AGENT,
         "Accept-Encoding": "identity",
-        **request.all_headers(step.bearer),
+        **request.all_headers(step.bearer, CLIENT_ID),
     }
     return h11.Request(method=request.method, target=target, headers=list(headers.items()))
 

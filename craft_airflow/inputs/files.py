@@ -1,5 +1,5 @@
-"""File inputs: :class:`FileInput`, and opening file sources as binary streams (never read into
-memory): local paths, storage URIs, ``ObjectStoragePath``, bytes and binary streams."""
+"""Opening file sources as :class:`~craft_airflow.protocol.http.FileInput` binary streams (never
+read into memory): local paths, storage URIs, ``ObjectStoragePath``, bytes and binary streams."""
 
 from __future__ import annotations
 
@@ -7,24 +7,14 @@ import io
 import os
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from craft_airflow.errors import CraftInputError
+from craft_airflow.protocol.http import FileInput
 
-
-@dataclass(frozen=True)
-class FileInput:
-    """A file sent as a multipart part named after the input.
-
-    :param filename: file name announced in the part.
-    :param stream: an open binary stream, read from its current position.
-    """
-
-    filename: str
-    stream: BinaryIO
+__all__ = ["FileInput", "is_binary_stream", "open_file_input", "open_file_inputs"]
 
 
 def is_binary_stream(value: Any) -> bool:

@@ -30,6 +30,7 @@ from craft_airflow.errors import (
     InvalidTriggerEvent,
 )
 from craft_airflow.links import persist_execution_link
+from craft_airflow.names import EXECUTION_ID_STATE_KEY, EXECUTION_ID_XCOM_KEY
 from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
 from craft_airflow.statuses import ExecutionStatus
 
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: XCom key of the execution id, pushed as soon as the execution exists.
-EXECUTION_ID_XCOM_KEY = "execution_id"
 #: The payloads of Airflow's task end events (what a runner that resumes anyway passes on).
 END_EVENT_PAYLOADS = ("success", "failed", "skipped")
 
@@ -463,8 +462,7 @@ class CraftJobMixin(CraftExecutionMixin):
     and stores them; the assets join ``outlets``.
     """
 
-    #: task_state_store key of the execution id (renaming it breaks in-flight retries).
-    external_id_key = "craft_execution_id"
+    external_id_key = EXECUTION_ID_STATE_KEY
     _result: tuple[str, Any] | None = None
 
     def __init__(

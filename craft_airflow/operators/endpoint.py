@@ -14,6 +14,7 @@ from craft_airflow.connection import mask_secret
 from craft_airflow.inputs.files import open_file_inputs
 from craft_airflow.inputs.values import split_endpoint_inputs
 from craft_airflow.links import CraftExecutionLink
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.operators._base import CraftJobMixin, require_name
 
 if TYPE_CHECKING:
@@ -82,10 +83,11 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         endpoint_url_path: str | None = None,
         wait_for_results: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        craft_conn_id: str = "craft_ai_default",
+        craft_conn_id: str = DEFAULT_CONN_ID,
         timeout: float | timedelta | None = None,
         poll_interval: float | timedelta = 5.0,
         output_storage: str | ObjectStoragePath | None = None,
+        finish_on_triggerer: bool | None = None,
         output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -95,6 +97,7 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             timeout=timeout,
             poll_interval=poll_interval,
             output_storage=output_storage,
+            finish_on_triggerer=finish_on_triggerer,
             output_assets=output_assets,
             **kwargs,
         )

@@ -20,6 +20,7 @@ from craft_airflow.inputs.mappings import (
 )
 from craft_airflow.inputs.values import declared_io, split_inputs
 from craft_airflow.links import CraftExecutionLink
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.operators._base import CraftJobMixin, require_name
 
 if TYPE_CHECKING:
@@ -100,10 +101,11 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         outputs_mapping: Sequence[OutputDestination | Mapping[str, Any]] | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        craft_conn_id: str = "craft_ai_default",
+        craft_conn_id: str = DEFAULT_CONN_ID,
         timeout: float | timedelta | None = None,
         poll_interval: float | timedelta = 5.0,
         output_storage: str | ObjectStoragePath | None = None,
+        finish_on_triggerer: bool | None = None,
         output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -113,6 +115,7 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
             timeout=timeout,
             poll_interval=poll_interval,
             output_storage=output_storage,
+            finish_on_triggerer=finish_on_triggerer,
             output_assets=output_assets,
             **kwargs,
         )

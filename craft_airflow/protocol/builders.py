@@ -12,9 +12,9 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, urljoin, urlsplit
 
 from craft_airflow.connection import CraftConnectionConfig
-from craft_airflow.inputs.files import FileInput
 from craft_airflow.protocol.http import (
     AuthKind,
+    FileInput,
     HttpRequest,
     TimeoutKind,
     file_parts,

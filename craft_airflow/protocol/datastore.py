@@ -15,8 +15,13 @@ from typing import Any, BinaryIO
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import CraftAPIError
-from craft_airflow.inputs.files import FileInput
-from craft_airflow.protocol.http import AuthKind, HttpRequest, TimeoutKind, file_parts
+from craft_airflow.protocol.http import (
+    AuthKind,
+    FileInput,
+    HttpRequest,
+    TimeoutKind,
+    file_parts,
+)
 
 
 def object_key(path: str) -> str:

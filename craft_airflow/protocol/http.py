@@ -12,14 +12,11 @@ from enum import StrEnum
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
-from craft_airflow import __version__
 from craft_airflow.errors import clean
-from craft_airflow.inputs.files import FileInput
 
+#: The header naming the client; the transports give their name and version as its value (the
+#: SDK sends "craft-ai-sdk@<version>"; no source says the platform checks it).
 CLIENT_HEADER = "craft-ai-client"
-# The SDK sends "craft-ai-sdk@<version>"; no source says the platform checks the value, so the
-# provider identifies itself honestly.
-CLIENT_ID = f"craft-airflow@{__version__}"
 
 
 class AuthKind(StrEnum):
@@ -38,18 +35,28 @@ class TimeoutKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class FilePart:
-    """A file part of a request, rewindable so that a retry re-sends the same bytes."""
+class FileInput:
+    """A file sent as a multipart part (named after the input it is for).
 
-    name: str
+    :param filename: file name announced in the part.
+    :param stream: an open binary stream.
+    :param offset: where the file starts in ``stream``; ``None``: its current position (a
+        request's parts always have one, so that a retry re-sends the same bytes).
+    """
+
     filename: str
     stream: BinaryIO = field(repr=False)
-    offset: int = 0
+    offset: int | None = None
 
     def rewound(self) -> BinaryIO:
-        """Return the stream positioned at the start of the part."""
-        self.stream.seek(self.offset)
+        """Return the stream positioned at the start of the file."""
+        if self.offset is not None:
+            self.stream.seek(self.offset)
         return self.stream
+
+
+#: A request's file parts: (part name, file), each file with its offset.
+FileParts = tuple[tuple[str, FileInput], ...]
 
 
 #: A non-seekable file input larger than this is spooled to a temporary file.
@@ -59,7 +66,7 @@ COPY_CHUNK_BYTES = 1024 * 1024
 
 def file_parts(
     files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None,
-) -> tuple[FilePart, ...]:
+) -> FileParts:
     """Normalise file inputs into rewindable parts, so a retry can send them again.
 
     A non-seekable stream is copied once into a spool file that stays in memory only up to
@@ -73,14 +80,14 @@ def file_parts(
         with contextlib.suppress(AttributeError, ValueError):
             seekable = stream.seekable()
         if seekable:
-            offset = stream.tell()
+            offset = stream.tell() if item.offset is None else item.offset
         else:
             # Lives as long as the request's parts; removed when closed or collected.
             spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
             shutil.copyfileobj(stream, spool, COPY_CHUNK_BYTES)
             spool.seek(0)
             stream, offset = cast(BinaryIO, spool), 0
-        parts.append(FilePart(name, item.filename, stream, offset))
+        parts.append((name, FileInput(item.filename, stream, offset)))
     return tuple(parts)
 
 
@@ -110,7 +117,7 @@ class HttpRequest:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     json: Any = field(default=None, repr=False)
     data: Mapping[str, str] | None = field(default=None, repr=False)
-    files: tuple[FilePart, ...] = ()
+    files: FileParts = ()
     idempotent: bool = True
     creates_execution: bool = False
     long_poll: bool = False
@@ -123,8 +130,10 @@ class HttpRequest:
         """Method and path, safe for logs and errors (no query, no host credentials)."""
         return f"{self.method} {urlsplit(self.url).path}"
 
-    def all_headers(self, bearer: str | None) -> dict[str, str]:
-        headers = {CLIENT_HEADER: CLIENT_ID, **self.headers}
+    def all_headers(self, bearer: str | None, client_id: str | None = None) -> dict[str, str]:
+        """The request's headers with the credential and, when given, the client's name."""
+        headers = {CLIENT_HEADER: client_id} if client_id else {}
+        headers.update(self.headers)
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
         return headers

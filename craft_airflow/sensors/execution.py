@@ -9,6 +9,7 @@ from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from craft_airflow.links import CraftExecutionLink
+from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.operators._base import CraftExecutionMixin, require_name
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         self,
         *,
         execution_id: str,
-        craft_conn_id: str = "craft_ai_default",
+        craft_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         endpoint_name: str | None = None,
         endpoint_url_path: str | None = None,

@@ -49,12 +49,9 @@ class CraftExecutionTrigger(BaseTrigger):
     :param conn_id: the ``craftai`` connection.
     :param end_time: wall-clock deadline (epoch seconds, or an aware datetime); past it the event
         is ``timeout`` and the execution keeps running. ``None``: no deadline.
-    :param route: the route's kwargs; ``None``: the SDK-token route (or, for a trigger
-        serialised before routes existed, the endpoint route of ``endpoint_name``).
+    :param route: the route's kwargs (:meth:`~craft_airflow.routes.CraftRoute.to_kwargs`);
+        ``None``: the SDK-token route.
     :param poll_interval: pause after a "not yet" answered in under a second.
-    :param endpoint_name: kwargs of triggers serialised before routes existed (the endpoint
-        route); new triggers carry it in ``route``.
-    :param endpoint_url_path: as ``endpoint_name``.
     :param finish: a :class:`~craft_airflow.finishing.FinishPlan` as kwargs: the trigger then ends
         the task itself (outputs, XComs, logs) instead of resuming it on a worker.
     """
@@ -67,22 +64,13 @@ class CraftExecutionTrigger(BaseTrigger):
         end_time: float | datetime | None = None,
         route: Mapping[str, Any] | None = None,
         poll_interval: float = 5.0,
-        endpoint_name: str | None = None,
-        endpoint_url_path: str | None = None,
         finish: dict[str, Any] | None = None,
     ) -> None:
         BaseTrigger.__init__(self)  # not super(): untyped_calls_exclude misses super() calls
         self.execution_id = execution_id
         self.conn_id = conn_id
         self.end_time = _epoch(end_time)
-        if route is None:
-            kind = RouteKind.ENDPOINT if endpoint_name else RouteKind.SDK
-            route = {
-                "kind": str(kind),
-                "endpoint_name": endpoint_name,
-                "endpoint_url_path": endpoint_url_path,
-            }
-        self.route: CraftRoute = route_from_kwargs(route)
+        self.route: CraftRoute = route_from_kwargs(route or {"kind": RouteKind.SDK})
         self.poll_interval = float(poll_interval)
         self.finish = finish
 

@@ -52,6 +52,7 @@ def event(status: str, execution_status: str | None = None, message: str = "") -
         "execution_id": "all-types-1",
         "execution_status": execution_status,
         "message": message,
+        "log_tail": [],
     }
 
 

@@ -19,6 +19,7 @@ from protocol_kit import (
     sdk_trigger_endpoint_request,
 )
 
+from craft_airflow import CLIENT_ID
 from craft_airflow.inputs.files import FileInput
 from craft_airflow.protocol.builders import (
     build_download_endpoint_file,
@@ -146,7 +147,8 @@ def test_endpoint_token_is_never_sent_to_another_host():
     assert prepare_ours(elsewhere).url == "https://files.example.com/o/report"
 
 
-def test_every_request_identifies_the_client_and_bearer_is_added_by_the_transport():
-    headers = build_get_execution(CONFIG, "e").all_headers("jwt-value")
+def test_the_transport_adds_the_bearer_and_names_the_client():
+    headers = build_get_execution(CONFIG, "e").all_headers("jwt-value", "craft-airflow@9")
     assert headers["Authorization"] == "Bearer jwt-value"
-    assert headers["craft-ai-client"].startswith("craft-airflow@")
+    assert headers["craft-ai-client"] == "craft-airflow@9"
+    assert prepare_ours(build_get_execution(CONFIG, "e")).headers["craft-ai-client"] == CLIENT_ID

@@ -42,7 +42,7 @@ def test_presigned_calls_carry_no_platform_credentials() -> None:
     )
     assert post.auth == AuthKind.NONE
     assert post.data == {"key": "a/b", "policy": "p"}
-    assert [part.name for part in post.files] == ["file"]
+    assert [name for name, _ in post.files] == ["file"]
     assert "Authorization" not in post.all_headers(None)
     ranged = ds.build_presigned_download("https://store.example/o?sig=1", "a/b", 10, 20)
     assert ranged.auth == AuthKind.NONE and ranged.stream

@@ -10,6 +10,7 @@ from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import CraftExecutionFailed
 from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
 from craft_airflow.sensors.execution import CraftExecutionSensor
+from craft_airflow.statuses import ExecutionStatus
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 OUTPUTS = [
@@ -85,7 +86,7 @@ def test_deferrable_does_not_defer_when_already_finished():
 def test_execute_complete_returns_outputs():
     s = sensor(deferrable=True)
     use_hook(s, FakeHook(outputs=OUTPUTS))
-    event = {"status": "success", "execution_id": "slow-1", "execution_status": "Succeeded"}
+    event = WaitOutcome(OutcomeStatus.SUCCESS, "slow-1", ExecutionStatus.SUCCEEDED).to_event()
     assert s.execute_complete(make_context(), event) == {"slept": 2}
 
 

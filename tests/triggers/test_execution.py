@@ -54,10 +54,13 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
     assert not any("token" in k for k in kwargs["route"])
 
 
-def test_kwargs_of_a_trigger_serialised_before_routes_still_rebuild_it():
-    old = CraftExecutionTrigger("ex-1", "c", endpoint_name="dep", endpoint_url_path="dep-path")
-    assert old.route == EndpointRoute("dep", "dep-path")
+def test_without_a_route_the_trigger_follows_with_the_sdk_token():
     assert CraftExecutionTrigger("ex-1", "c").route == SdkRoute()
+
+
+def test_kwargs_of_unreleased_versions_are_refused():
+    with pytest.raises(TypeError, match="endpoint_name"):
+        CraftExecutionTrigger("ex-1", "c", endpoint_name="dep")  # type: ignore[call-arg]
 
 
 def test_end_time_accepts_an_aware_datetime():

@@ -1,0 +1,27 @@
+"""The names a DAG author or a deployment sees, each defined once: the default connection id,
+the XCom keys a Craft task pushes, its ``task_state_store`` key, and the configuration section.
+
+No imports: ``get_provider_info`` and the DAG-facing modules read these.
+"""
+
+from __future__ import annotations
+
+#: The connection every hook, operator, sensor and ``craft://`` path uses unless told otherwise.
+DEFAULT_CONN_ID = "craft_ai_default"
+
+#: XCom key of the execution id, pushed as soon as the execution exists.
+EXECUTION_ID_XCOM_KEY = "execution_id"
+#: XCom key of the execution's URL: Airflow's key for the extra link
+#: :class:`~craft_airflow.links.CraftExecutionLink` (``_link_<class name>``).
+EXECUTION_URL_XCOM_KEY = "_link_CraftExecutionLink"
+#: XCom key of a task's return value (Airflow's).
+RETURN_VALUE_XCOM_KEY = "return_value"
+
+#: ``task_state_store`` key of the execution id, read by a retry to re-attach (renaming it
+#: breaks in-flight retries).
+EXECUTION_ID_STATE_KEY = "craft_execution_id"
+
+#: The provider's section of the Airflow configuration (``[craft_ai]``).
+CONFIG_SECTION = "craft_ai"
+#: ``[craft_ai] finish_on_triggerer``: the default of the tasks' ``finish_on_triggerer``.
+FINISH_ON_TRIGGERER_OPTION = "finish_on_triggerer"
