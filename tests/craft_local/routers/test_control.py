@@ -38,7 +38,8 @@ def test_status_route_counts_executions_and_is_never_faulted(
     faulty: EmbeddedPlatform, control: Any
 ) -> None:
     api = Api(faulty.url, faulty.sdk_token)
-    running = api.start("slow", {"seconds": 1})
+    # Long enough to be still running at the status call on a loaded machine (1 s was not).
+    running = api.start("slow", {"seconds": 15})
     api.wait_for(running, {"Running"})
     control(rate_503=1.0, reset_counters=True)
     headers = {"Authorization": f"Bearer {faulty.sdk_token}"}
@@ -50,7 +51,7 @@ def test_status_route_counts_executions_and_is_never_faulted(
     assert running in body["unfinished"]
     assert control()["counters"] == {}  # not counted as an API request either
     control(rate_503=0)
-    api.wait_for(running)
+    api.wait_for(running, timeout=60)
     assert (
         running
         not in httpx.get(f"{faulty.url}/_local/status", headers=headers).json()["unfinished"]
