@@ -82,7 +82,7 @@ LOCK_LEGS := airflow-3.3 airflow-3.1 airflow-3.4 deployment
 LOCK_SUITES ?= test test-dist test-airflow-3.1 test-airflow-3.4 test-deployment
 lock: $(STAMP)
 	for leg in $(LOCK_LEGS); do \
-		$(BIN)/uv pip compile -q --upgrade --universal --python-version 3.11 --extra test \
+		$(BIN)/uv pip compile -q --upgrade --universal --python-version 3.11 --extra test --extra docs \
 			--custom-compile-command "make lock" pyproject.toml locks/requirements-$$leg.in \
 			-o locks/requirements-$$leg.txt || exit 1; \
 	done
