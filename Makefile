@@ -98,9 +98,11 @@ dist: $(STAMP)
 # The documentation site (docs/, Sphinx with MyST) into docs/_build/html. Warnings are errors and
 # nitpicky mode is on: every link between pages, every anchor, every code reference and every
 # included file must resolve (docs/development.md, "This site").
+# autodoc imports the provider, so Airflow: its home is a throwaway folder under docs/_build.
 docs: $(STAMP)
 	rm -rf docs/_build
-	$(BIN)/sphinx-build -q -b html -W --keep-going -n docs docs/_build/html
+	AIRFLOW_HOME=$(CURDIR)/docs/_build/airflow-home $(BIN)/sphinx-build -q -b html -W --keep-going \
+		-n docs docs/_build/html
 
 # The built wheel in a fresh venv next to Airflow: `airflow providers list`, the wheel's
 # Requires-Dist (the platform's dependencies only in the `local` extra), craft-local without and
