@@ -32,6 +32,19 @@ def test_the_readme_is_short_and_keeps_the_two_commands() -> None:
     assert any(line.startswith("make test ") for line in lines)
 
 
+def test_troubleshooting_has_a_section_per_error_class() -> None:
+    from craft_airflow import errors
+
+    classes = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.CraftError)
+    }
+    text = (REPO_ROOT / "docs" / "troubleshooting.md").read_text()
+    missing = sorted(c for c in classes if f"({c.lower()})=\n## {c}\n" not in text)
+    assert not missing, f"docs/troubleshooting.md has no section for {missing}"
+
+
 def test_the_readme_links_only_to_files_that_exist() -> None:
     text = (REPO_ROOT / "README.md").read_text()
     targets = re.findall(r"\]\((?!https?://)([^)#]+)", text)
