@@ -10,7 +10,8 @@ LOCK_33 := locks/requirements-airflow-3.3.txt
 UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK_33))
 
 .PHONY: test lint demo platform bench clean test-airflow-3.1 test-airflow-3.4 dist test-dist \
-	test-deployment test-browser deploy-debs deploy-provider test-kubernetes bench-deployment lock
+	test-deployment test-browser deploy-debs deploy-provider test-kubernetes bench-deployment lock \
+	docs
 
 # $(call locked_venv,DIR,LOCK): the venv DIR holding exactly LOCK's packages (and nothing else).
 define locked_venv
@@ -36,8 +37,8 @@ STRICT_PACKAGES := craft_airflow/operators craft_airflow/sensors craft_airflow/t
 	craft_airflow/hooks craft_airflow/protocol
 
 lint: $(STAMP)
-	$(BIN)/ruff check craft_airflow craft_local tests example_dags benchmarks
-	$(BIN)/ruff format --check craft_airflow craft_local tests example_dags benchmarks
+	$(BIN)/ruff check craft_airflow craft_local tests example_dags benchmarks docs
+	$(BIN)/ruff format --check craft_airflow craft_local tests example_dags benchmarks docs
 	$(BIN)/mypy craft_airflow craft_local
 	$(BIN)/mypy --strict $(STRICT_PACKAGES)
 
@@ -83,7 +84,7 @@ LOCK_LEGS := airflow-3.3 airflow-3.1 airflow-3.4 deployment
 LOCK_SUITES ?= test test-dist test-airflow-3.1 test-airflow-3.4 test-deployment
 lock: $(STAMP)
 	for leg in $(LOCK_LEGS); do \
-		$(BIN)/uv pip compile -q --upgrade --universal --python-version 3.11 --extra test \
+		$(BIN)/uv pip compile -q --upgrade --universal --python-version 3.11 --extra test --extra docs \
 			--custom-compile-command "make lock" pyproject.toml locks/requirements-$$leg.in \
 			-o locks/requirements-$$leg.txt || exit 1; \
 	done
@@ -93,6 +94,16 @@ lock: $(STAMP)
 dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/uv build -q --out-dir dist
+	$(BIN)/twine check --strict dist/*
+
+# The documentation site (docs/, Sphinx with MyST) into docs/_build/html. Warnings are errors and
+# nitpicky mode is on: every link between pages, every anchor, every code reference and every
+# included file must resolve (docs/development.md, "This site").
+# autodoc imports the provider, so Airflow: its home is a throwaway folder under docs/_build.
+docs: $(STAMP)
+	rm -rf docs/_build
+	AIRFLOW_HOME=$(CURDIR)/docs/_build/airflow-home $(BIN)/sphinx-build -q -b html -W --keep-going \
+		-n docs docs/_build/html
 
 # The built wheel in a fresh venv next to Airflow: `airflow providers list`, the wheel's
 # Requires-Dist (the platform's dependencies only in the `local` extra), craft-local without and
@@ -150,7 +161,7 @@ test-kubernetes: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m craft_local.demo
 
-# Benchmarks that print figures (each starts and stops its own platform); see README "Benchmarks".
+# Benchmarks that print figures (each starts and stops its own platform); docs/performance.md holds the figures.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/requests_per_run.py
 	$(BIN)/python benchmarks/output_streaming_memory.py
@@ -166,5 +177,6 @@ platform: $(STAMP)
 		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
-	rm -rf $(VENV) $(AF31_VENV) $(AF34_VENV) $(DEPLOY_VENV) .craft-local dist build .pytest_cache .mypy_cache \
+	rm -rf $(VENV) $(AF31_VENV) $(AF34_VENV) $(DEPLOY_VENV) .craft-local dist build docs/_build \
+		.pytest_cache .mypy_cache \
 		.ruff_cache

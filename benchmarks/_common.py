@@ -131,7 +131,7 @@ def temp_root(prefix: str) -> Iterator[Path]:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A Markdown table (pastes into the README as it is)."""
+    """A Markdown table (pastes into docs/performance.md as it is)."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
 

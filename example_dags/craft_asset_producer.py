@@ -11,7 +11,7 @@ and each asset event's extra carries the execution id, the output name and where
   copy's URI.
 
 With the OpenLineage provider configured, both tasks also report their inputs and outputs as
-OpenLineage datasets (see the README, "Lineage and assets").
+OpenLineage datasets (docs/features/lineage.md).
 """
 
 from __future__ import annotations
