@@ -75,10 +75,12 @@ def test_trigger_endpoint_with_json_file_and_both(
 def test_start_without_waiting_then_sensor(
     run_dag, deferrable, trigger_runs, craft_platform, example_dags, monkeypatch
 ):
-    # The example sleeps 2 s; a task can take longer than that to start (Airflow 3.1 under load),
-    # and the sensor would then find the execution already ended. 6 s keeps it running.
+    # The example sleeps 2 s; the next task can take longer than that to start (18 s was seen on
+    # a loaded machine), and the sensor would then find the execution already ended and never
+    # defer. Only the deferrable case asserts it deferred, so only it runs long.
+    seconds = 30 if deferrable else 6
     start = example_dags["craft_run_then_sense"].task_dict["start_slow_pipeline"]
-    monkeypatch.setattr(start, "inputs", {**start.inputs, "seconds": 6})
+    monkeypatch.setattr(start, "inputs", {**start.inputs, "seconds": seconds})
     run = run_dag("craft_run_then_sense", deferrable=deferrable)
     assert run.state == "success", run.task_states
 
@@ -86,8 +88,8 @@ def test_start_without_waiting_then_sensor(
     assert execution_id.startswith("slow-")
     assert run.xcom("start_slow_pipeline", "execution_id") == execution_id
     assert assert_announced(run, "wait_for_slow_pipeline", craft_platform.url) == execution_id
-    assert run.xcom("wait_for_slow_pipeline") == {"slept": 6}
-    assert run.xcom("show_outputs") == 6
+    assert run.xcom("wait_for_slow_pipeline") == {"slept": seconds}
+    assert run.xcom("show_outputs") == seconds
     # The slow pipeline is still running when the sensor first looks: deferrable waits in the
     # trigger, the other mode pokes in the worker.
     assert trigger_runs == ([execution_id] if deferrable else [])
