@@ -34,7 +34,7 @@ def _load(function_path: str) -> ModuleType:
 
 def _write(result_path: Path, result: dict[str, Any]) -> None:
     tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
+    tmp.write_text(json.dumps(result, allow_nan=False))
     os.replace(tmp, result_path)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from craft_local.datatypes import expected, matches
+from craft_local.jsontext import problem
 from craft_local.mappings import datastore_file
 from craft_local.runtimes import Launch, Outcome, Runtime
 from craft_local.store import Store
@@ -200,7 +201,7 @@ class Runner:
             return
         try:
             result = json.loads(result_path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             message = f"the pipeline process ended with code {outcome.returncode} and no result"
             self.store.append_log(execution_id, f"[platform] {message}")
             self.store.finish(execution_id, "Failed", error=message)
@@ -255,6 +256,8 @@ class Runner:
                     f"output '{name}' must be {expected(data_type)} ({data_type}),"
                     f" got {type(value).__name__}"
                 )
+            elif data_type != "file" and (found := problem(value)) is not None:
+                raise OutputError(f"output '{name}' can not be stored: {found}")
             if item["mapping_type"] == "is_null":
                 result.append(item)
                 continue

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from craft_local.bodies import json_field, read_body
+from craft_local.bodies import is_json_type, json_field, media_type, read_body
+from craft_local.datadir import STAGING_PREFIX
 from craft_local.errors import bad_request, conflict
 from craft_local.executions import list_item as execution_list_item
 from craft_local.launch import Items, start_execution
@@ -28,10 +29,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_bearer)])
 @router.post("/pipelines")
 async def create_pipeline(request: Request, platform: PlatformDep) -> dict[str, Any]:
     fields, files = await read_body(request)
-    if request.headers.get("content-type", "").startswith("application/json"):
-        raw = fields
-    else:
-        raw = unflatten(fields.items())
+    raw = fields if is_json_type(media_type(request)) else unflatten(fields.items())
     if raw.get("pipeline_template_name"):
         raise bad_request(
             "Pipeline templates are not available on the embedded platform.",
@@ -52,7 +50,7 @@ async def create_pipeline(request: Request, platform: PlatformDep) -> dict[str, 
 
     def install() -> None:
         """Extract into a staging folder, then move it in place (in a thread)."""
-        staging = Path(tempfile.mkdtemp(prefix="code-", dir=platform.config.data_dir))
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=platform.config.data_dir))
         try:
             safe_extract(step_file.file, staging, platform.config.max_code_bytes)
             if not (staging / parameters["function_path"]).is_file():
