@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -89,6 +90,24 @@ def create_app(config: PlatformConfig) -> FastAPI:
         title="craft-local", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan
     )
     _install_error_handlers(app)
+    _include_routers(app)
+    # Served stack: Host allow-list -> fault injection -> body size limit -> routes.
+    faults = FaultInjector(BodySizeLimit(app, config.max_request_bytes), config.faults)
+    hosts = allowed_names(config.host, (config.public_url, config.kubernetes.pod_platform_url))
+    app.state.served = HostAllowList(faults, hosts)
+    app.state.platform = Platform(
+        config,
+        store,
+        tokens,
+        runner,
+        faults,
+        env_id_path.read_text(),
+        DataStore(store.datastore_dir, secret),
+    )
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
     for router in (
         environment.public_router,
         auth.router,
@@ -104,20 +123,16 @@ def create_app(config: PlatformConfig) -> FastAPI:
         pages_router,
     ):
         app.include_router(router)
-    # Served stack: Host allow-list -> fault injection -> body size limit -> routes.
-    faults = FaultInjector(BodySizeLimit(app, config.max_request_bytes), config.faults)
-    hosts = allowed_names(config.host, (config.public_url, config.kubernetes.pod_platform_url))
-    app.state.served = HostAllowList(faults, hosts)
-    app.state.platform = Platform(
-        config,
-        store,
-        tokens,
-        runner,
-        faults,
-        env_id_path.read_text(),
-        DataStore(store.datastore_dir, secret),
-    )
-    return app
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The OpenAPI document of every route (not served: the fuzz suite drives the routes from
+    it, ``tests/craft_local/test_openapi_fuzz.py``)."""
+    app = FastAPI(title="craft-local", docs_url=None, redoc_url=None, openapi_url=None)
+    _include_routers(app)
+    with warnings.catch_warnings():  # the pages answer GET and HEAD under one operation id
+        warnings.simplefilter("ignore", UserWarning)
+        return app.openapi()
 
 
 def asgi_app(app: FastAPI) -> HostAllowList:

@@ -70,6 +70,12 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
         None,
         "URL clients use when not on loopback; its host is answered besides the loopback names",
     ),
+    (
+        "pipeline-python",
+        str,
+        None,
+        "interpreter of pipeline code on the process runtime (default: this one)",
+    ),
     ("fault-503-rate", float, _F.rate_503, "share of API requests answered 503"),
     ("fault-429-rate", float, _F.rate_429, "share of API requests answered 429"),
     ("fault-retry-after", float, _F.retry_after, "Retry-After seconds sent with injected 429s"),
@@ -167,6 +173,7 @@ def config_from_args(args: argparse.Namespace) -> PlatformConfig:
         shutdown_grace_seconds=args.shutdown_grace_seconds,
         faults=faults,
         public_url=args.public_url or None,
+        pipeline_python=args.pipeline_python or None,
         runtime=args.runtime,
         kubernetes=KubernetesSettings(
             namespace=args.kube_namespace,

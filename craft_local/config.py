@@ -67,6 +67,8 @@ class PlatformConfig:
         finish before they are killed (and marked ``Error``).
     :param public_url: URL at which clients reach the platform other than on loopback (behind a
         proxy, from another machine); its host is answered besides the loopback names.
+    :param pipeline_python: interpreter of pipeline code on the ``process`` runtime; ``None``:
+        the platform's own (or, isolating, a same-version system one if others can not run it).
     :param runtime: where executions run: ``process`` (child processes) or ``kubernetes``.
     :param kubernetes: settings of the ``kubernetes`` runtime.
     """
@@ -85,5 +87,6 @@ class PlatformConfig:
     shutdown_grace_seconds: float = 30.0
     faults: FaultSettings = field(default_factory=FaultSettings)
     public_url: str | None = None
+    pipeline_python: str | None = None
     runtime: str = "process"
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)

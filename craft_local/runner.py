@@ -181,7 +181,7 @@ class Runner:
         with self._lock:
             if execution_id in self._cancelled:
                 return
-        if self._stopping and not result_path.exists():
+        if self._stopping and not _has_result(result_path):
             self.store.finish(
                 execution_id, "Error", error="platform stopped while the execution was running"
             )
@@ -248,9 +248,11 @@ class Runner:
                     raise OutputError(
                         f"file output '{name}' must be returned as {{'path': <file>}}"
                     )
-                source = work / value["path"]
-                if not source.is_file():
-                    raise OutputError(f"file output '{name}': no file at '{value['path']}'")
+                source = _inside(work, value["path"])
+                if source is None or not source.is_file():
+                    raise OutputError(
+                        f"file output '{name}': no file at '{value['path']}' in the work folder"
+                    )
             elif value is not None and data_type != "file" and not matches(data_type, value):
                 raise OutputError(
                     f"output '{name}' must be {expected(data_type)} ({data_type}),"
@@ -282,6 +284,24 @@ class Runner:
                 item["value"] = value
             result.append(item)
         return result
+
+
+def _has_result(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _inside(work: Path, relative: str) -> Path | None:
+    """``work / relative`` with links resolved, if it stays inside ``work``: pipeline code
+    must not make the platform copy out a file it could not read itself."""
+    try:
+        root = work.resolve()
+        path = (work / relative).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return path if path.is_relative_to(root) and path != root else None
 
 
 def _placeholders(path: str, execution_id: str) -> str:

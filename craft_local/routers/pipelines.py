@@ -11,7 +11,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from craft_local.bodies import is_json_type, json_field, media_type, read_body
+from craft_local.bodies import (
+    JSON,
+    MULTIPART,
+    documented_body,
+    is_json_type,
+    json_field,
+    media_type,
+    read_body,
+)
 from craft_local.datadir import STAGING_PREFIX
 from craft_local.errors import bad_request, conflict
 from craft_local.executions import list_item as execution_list_item
@@ -26,7 +34,20 @@ from craft_local.tarball import UnsafeArchive, safe_extract
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_bearer)])
 
 
-@router.post("/pipelines")
+@router.post(
+    "/pipelines",
+    openapi_extra=documented_body(
+        {
+            "pipeline_name": {"type": "string"},
+            "function_path": {"type": "string"},
+            "function_name": {"type": "string"},
+            "inputs": {"type": "array"},
+            "outputs": {"type": "array"},
+        },
+        JSON,
+        MULTIPART,
+    ),
+)
 async def create_pipeline(request: Request, platform: PlatformDep) -> dict[str, Any]:
     fields, files = await read_body(request)
     raw = fields if is_json_type(media_type(request)) else unflatten(fields.items())
@@ -135,7 +156,18 @@ async def latest_execution(name: str, platform: PlatformDep) -> Any:
     return Response(status_code=204) if latest is None else {"execution_id": latest}
 
 
-@router.post("/pipelines/{name}/run")
+@router.post(
+    "/pipelines/{name}/run",
+    openapi_extra=documented_body(
+        {
+            "json_inputs": {"type": "object"},
+            "inputs_mapping": {"type": "array"},
+            "outputs_mapping": {"type": "array"},
+        },
+        JSON,
+        MULTIPART,
+    ),
+)
 async def run_pipeline(name: str, request: Request, platform: PlatformDep) -> dict[str, str]:
     record = pipeline_or_404(platform.store, name)
     fields, uploads = await read_body(request)
