@@ -59,3 +59,13 @@ def test_the_public_url_host_is_answered(tmp_path: Path) -> None:
         assert _get(public, "/api/v1/environment-info", "other.example.org").status_code == 400
     finally:
         public.stop()
+
+
+def test_configured_urls_and_the_listening_ip_are_allowed_names() -> None:
+    from craft_local.hosts import allowed_names
+
+    names = allowed_names(
+        "10.0.0.5", ["https://Craft.Example.org:8443/base", "http://pods.internal:8765", None]
+    )
+    assert names == {"10.0.0.5", "craft.example.org", "pods.internal"}
+    assert allowed_names("localhost", [None]) == frozenset()
