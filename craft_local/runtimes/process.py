@@ -1,4 +1,4 @@
-"""The ``process`` runtime: one ``python -m craft_local.child`` process per execution.
+"""The ``process`` runtime: one ``craft_local/child.py`` process per execution.
 
 The pipeline code is copied into the execution's work folder, where the child runs with a
 scrubbed environment plus the platform's environment variables (``isolation.py``); run as
