@@ -9,7 +9,7 @@ LOCK_33 := locks/requirements-airflow-3.3.txt
 # uv is in every lock (the test extra); the one that bootstraps a venv is the locked one.
 UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK_33))
 
-.PHONY: test lint demo platform bench clean test-airflow-3.1 test-airflow-3.4 dist test-dist \
+.PHONY: test lint demo platform bench clean fuzz test-airflow-3.1 test-airflow-3.4 dist test-dist \
 	test-deployment test-browser deploy-debs deploy-provider test-kubernetes bench-deployment lock \
 	docs
 
@@ -157,6 +157,12 @@ test-kubernetes: $(STAMP)
 	$(K8S) setup
 	$(K8S) start && CRAFT_TEST_KUBECONFIG=$$($(K8S) kubeconfig) $(BIN)/pytest -q tests/kubernetes; \
 		status=$$?; $(K8S) stop; exit $$status
+
+# The embedded platform's fuzz suite (Schemathesis, every route from its OpenAPI schema) with many
+# more examples than the CI run (tests/craft_local/test_openapi_fuzz.py); not part of `make test`.
+FUZZ_EXAMPLES ?= 300
+fuzz: $(STAMP)
+	CRAFT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/craft_local/test_openapi_fuzz.py
 
 demo: $(STAMP)
 	$(BIN)/python -m craft_local.demo

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,10 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from craft_local.auth import TokenIssuer, load_or_create_secret
 from craft_local.config import PlatformConfig
+from craft_local.datadir import make_private, sweep_leftovers
 from craft_local.datastore import DataStore
 from craft_local.declared import load_declarations
 from craft_local.errors import PlatformError, error_body
 from craft_local.faults import FaultInjector
+from craft_local.hosts import HostAllowList, allowed_names
 from craft_local.limits import BodySizeLimit
 from craft_local.pages.routes import router as pages_router
 from craft_local.routers import (
@@ -51,9 +54,10 @@ def create_app(config: PlatformConfig) -> FastAPI:
 
     Recovery: executions left ``Running`` lost their process and end ``Error``. ``Pending``
     ones are re-queued after a graceful stop (they never started), and end ``Error`` after a
-    crash, like the running ones.
+    crash, like the running ones. The data dir is made private, and the work folders of
+    executions that no longer run are removed.
     """
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(config.data_dir)
     store = Store(config.data_dir)
     runtime = make_runtime(config, store)
     stopped_marker = config.data_dir / STOPPED_MARKER
@@ -63,6 +67,7 @@ def create_app(config: PlatformConfig) -> FastAPI:
     reattach = runtime.reattachable(store.running_ids())
     recovered = store.fail_unfinished("restarted", pending=not graceful, keep=reattach)
     stopped_marker.unlink(missing_ok=True)
+    sweep_leftovers(config.data_dir, store.data_dir / "executions", reattach)
     if recovered:
         log.warning("%d unfinished execution(s) marked Error after a restart", recovered)
     if config.pipelines_dir is not None:
@@ -85,6 +90,24 @@ def create_app(config: PlatformConfig) -> FastAPI:
         title="craft-local", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan
     )
     _install_error_handlers(app)
+    _include_routers(app)
+    # Served stack: Host allow-list -> fault injection -> body size limit -> routes.
+    faults = FaultInjector(BodySizeLimit(app, config.max_request_bytes), config.faults)
+    hosts = allowed_names(config.host, (config.public_url, config.kubernetes.pod_platform_url))
+    app.state.served = HostAllowList(faults, hosts)
+    app.state.platform = Platform(
+        config,
+        store,
+        tokens,
+        runner,
+        faults,
+        env_id_path.read_text(),
+        DataStore(store.datastore_dir, secret),
+    )
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
     for router in (
         environment.public_router,
         auth.router,
@@ -100,24 +123,22 @@ def create_app(config: PlatformConfig) -> FastAPI:
         pages_router,
     ):
         app.include_router(router)
-    # Served stack: fault injection -> body size limit -> routes.
-    faults = FaultInjector(BodySizeLimit(app, config.max_request_bytes), config.faults)
-    app.state.platform = Platform(
-        config,
-        store,
-        tokens,
-        runner,
-        faults,
-        env_id_path.read_text(),
-        DataStore(store.datastore_dir, secret),
-    )
-    return app
 
 
-def asgi_app(app: FastAPI) -> FaultInjector:
+def openapi_schema() -> dict[str, Any]:
+    """The OpenAPI document of every route (not served: the fuzz suite drives the routes from
+    it, ``tests/craft_local/test_openapi_fuzz.py``)."""
+    app = FastAPI(title="craft-local", docs_url=None, redoc_url=None, openapi_url=None)
+    _include_routers(app)
+    with warnings.catch_warnings():  # the pages answer GET and HEAD under one operation id
+        warnings.simplefilter("ignore", UserWarning)
+        return app.openapi()
+
+
+def asgi_app(app: FastAPI) -> HostAllowList:
     """The ASGI application to serve for an app made by :func:`create_app`."""
-    platform: Platform = app.state.platform
-    return platform.faults
+    served: HostAllowList = app.state.served
+    return served
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -13,6 +14,8 @@ import jwt
 
 from craft_local.errors import unauthorized
 
+ISSUER = "craft-local"
+_KEY_CONTEXT = b"craft-local access-token key\0"
 USER = {"id": "local-user", "name": "Local User", "email": "local-user@localhost"}
 
 
@@ -40,16 +43,25 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     return secret
 
 
+def signing_key(secret: bytes, sdk_token: str) -> bytes:
+    """The HS256 key of access tokens: bound to the data dir's secret and the SDK token."""
+    return hmac.new(secret, _KEY_CONTEXT + sdk_token.encode(), hashlib.sha256).digest()
+
+
 class TokenIssuer:
     """Exchanges the SDK token for JWTs and checks them.
 
-    :param secret: HS256 signing key.
+    The signing key is derived from the data dir's secret *and* the SDK token: a new SDK token
+    ends every access token issued under the old one. A token must carry ``exp``, ``iat`` and
+    ``sub``, and the platform's ``iss``.
+
+    :param secret: the data dir's secret (``jwt-secret``).
     :param sdk_token: the accepted refresh token.
     :param lifetime: seconds between ``iat`` and ``exp``.
     """
 
     def __init__(self, secret: bytes, sdk_token: str, lifetime: int) -> None:
-        self._secret = secret
+        self._key = signing_key(secret, sdk_token)
         self._sdk_token = sdk_token
         self.lifetime = lifetime
 
@@ -62,13 +74,19 @@ class TokenIssuer:
         if not isinstance(refresh_token, str) or not self.is_sdk_token(refresh_token):
             raise unauthorized("Invalid refresh token.")
         now = int(time.time())
-        claims = {"sub": USER["id"], "iat": now, "exp": now + self.lifetime, "iss": "craft-local"}
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        claims = {"sub": USER["id"], "iat": now, "exp": now + self.lifetime, "iss": ISSUER}
+        return jwt.encode(claims, self._key, algorithm="HS256")
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid access token, else a 401 (expired or invalid)."""
         try:
-            return jwt.decode(token, self._secret, algorithms=["HS256"])
+            return jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss"]},
+            )
         except jwt.ExpiredSignatureError:
             raise unauthorized("The access token has expired.") from None
         except jwt.InvalidTokenError:

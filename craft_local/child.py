@@ -1,14 +1,14 @@
 """Entry point of the child process that runs one execution's pipeline function.
 
-Run as ``python -m craft_local.child JOB.json`` with the execution's copy of the
-pipeline code as working directory. Whatever the function prints goes to stdout/stderr,
-which the runner turns into logs; the result goes to the job's ``result_path`` as JSON:
+Run as ``python -m craft_local.child JOB.json`` (or ``-``: the job on stdin) with the
+execution's copy of the pipeline code as working directory. Whatever the function prints
+goes to stdout/stderr, which the runner turns into logs; the result goes to the job's
+``result_fd`` (a descriptor the platform opened) or ``result_path`` as JSON:
 ``{"outputs": {...}}`` or ``{"error": "message"}``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -21,20 +21,30 @@ from typing import Any
 
 
 def _load(function_path: str) -> ModuleType:
-    path = Path.cwd() / function_path
-    module_name = path.stem
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"can not load {function_path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    # Read by its relative name: importlib would make it absolute, and the way from / to the
+    # work folder may be closed to this process (it entered the folder before dropping root).
+    path = Path(function_path)
+    module = ModuleType(path.stem)
+    module.__file__ = function_path
+    code = compile(path.read_bytes(), function_path, "exec")
+    sys.modules[path.stem] = module
+    exec(code, module.__dict__)
     return module
 
 
-def _write(result_path: Path, result: dict[str, Any]) -> None:
+def _write(job: dict[str, Any], result: dict[str, Any]) -> None:
+    text = json.dumps(result, allow_nan=False)
+    if "result_fd" in job:  # opened by the platform: the process need not reach the file
+        fd = int(job["result_fd"])
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = text.encode()
+        while data:
+            data = data[os.write(fd, data) :]
+        return
+    result_path = Path(job["result_path"])
     tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
+    tmp.write_text(text)
     os.replace(tmp, result_path)
 
 
@@ -53,8 +63,7 @@ def _exit_with_parent() -> None:
 
 def run(job: dict[str, Any]) -> int:
     """Call the pipeline function of ``job`` and write its result; return the exit code."""
-    result_path = Path(job["result_path"])
-    sys.path.insert(0, str(Path.cwd()))
+    sys.path.insert(0, "")  # the work folder, by a relative name (see _load)
     try:
         if not Path(job["function_path"]).is_file():
             raise FileNotFoundError(f"function_path '{job['function_path']}' is not in the code")
@@ -67,7 +76,7 @@ def run(job: dict[str, Any]) -> int:
         returned = function(**job["kwargs"])
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
         traceback.print_exc()
-        _write(result_path, {"error": f"{type(exc).__name__}: {exc}"})
+        _write(job, {"error": f"{type(exc).__name__}: {exc}"})
         return 1
     if returned is None:
         returned = {}
@@ -76,20 +85,29 @@ def run(job: dict[str, Any]) -> int:
             f"the function must return a dict of outputs or None, not {type(returned).__name__}"
         )
         print(message, file=sys.stderr)
-        _write(result_path, {"error": message})
+        _write(job, {"error": message})
         return 1
     try:
-        _write(result_path, {"outputs": returned})
+        _write(job, {"outputs": returned})
     except (TypeError, ValueError) as exc:
         message = f"the returned outputs are not JSON values: {exc}"
         print(message, file=sys.stderr)
-        _write(result_path, {"error": message})
+        _write(job, {"error": message})
         return 1
     return 0
 
 
 def main() -> None:
-    job = json.loads(Path(sys.argv[1]).read_text())
+    if sys.argv[1] == "--check":  # the platform checks it can run this file as another user
+        wanted = sys.argv[2] if len(sys.argv) > 2 else ""
+        sys.exit(0 if wanted in ("", f"{sys.version_info[0]}.{sys.version_info[1]}") else 3)
+    if sys.argv[1] == "-":  # the job on stdin, then nothing more on it
+        job = json.loads(sys.stdin.buffer.read())
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+    else:
+        job = json.loads(Path(sys.argv[1]).read_text())
     _exit_with_parent()
     sys.exit(run(job))
 

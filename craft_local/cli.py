@@ -51,12 +51,30 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
     ),
     ("jwt-lifetime", int, _C.jwt_lifetime, "access token lifetime in seconds"),
     ("max-request-bytes", int, _C.max_request_bytes, "largest request body (413 above)"),
+    (
+        "max-json-bytes",
+        int,
+        _C.max_json_bytes,
+        "largest JSON or form-urlencoded body, refused (413) before parsing",
+    ),
     ("max-code-bytes", int, _C.max_code_bytes, "largest uncompressed pipeline code"),
     (
         "shutdown-grace-seconds",
         float,
         _C.shutdown_grace_seconds,
         "on SIGTERM, how long running executions may take to finish before they are killed",
+    ),
+    (
+        "public-url",
+        str,
+        None,
+        "URL clients use when not on loopback; its host is answered besides the loopback names",
+    ),
+    (
+        "pipeline-python",
+        str,
+        None,
+        "interpreter of pipeline code on the process runtime (default: this one)",
     ),
     ("fault-503-rate", float, _F.rate_503, "share of API requests answered 503"),
     ("fault-429-rate", float, _F.rate_429, "share of API requests answered 429"),
@@ -150,9 +168,12 @@ def config_from_args(args: argparse.Namespace) -> PlatformConfig:
         long_poll_seconds=args.long_poll_seconds,
         jwt_lifetime=args.jwt_lifetime,
         max_request_bytes=args.max_request_bytes,
+        max_json_bytes=args.max_json_bytes,
         max_code_bytes=args.max_code_bytes,
         shutdown_grace_seconds=args.shutdown_grace_seconds,
         faults=faults,
+        public_url=args.public_url or None,
+        pipeline_python=args.pipeline_python or None,
         runtime=args.runtime,
         kubernetes=KubernetesSettings(
             namespace=args.kube_namespace,
@@ -184,6 +205,7 @@ def serve(config: PlatformConfig) -> None:
 
     from craft_local.app import asgi_app, create_app
     from craft_local.connection import connection_commands, reachable_url
+    from craft_local.datadir import PRIVATE_UMASK
     from craft_local.declared import DeclarationError
     from craft_local.runtimes import RuntimeConfigError
     from craft_local.state import Platform
@@ -191,6 +213,7 @@ def serve(config: PlatformConfig) -> None:
     if config.shutdown_grace_seconds < 0:
         raise SystemExit("craft-local: shutdown-grace-seconds must not be negative")
 
+    os.umask(PRIVATE_UMASK)  # the database, secrets and execution files: for this user only
     try:
         app = create_app(config)
     except (DeclarationError, RuntimeConfigError) as exc:

@@ -9,6 +9,8 @@ from craft_local.faults import FaultSettings
 
 DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_CODE_BYTES = 50 * 1024 * 1024
+#: JSON and form-urlencoded bodies are read whole before parsing: a smaller bound than files.
+DEFAULT_MAX_JSON_BYTES = 1024 * 1024
 # The SDK documents "0.06 MB" for all non-file values; we read it as 60,000 bytes of the
 # JSON text of those values (open question 10 of the contract).
 MAX_JSON_INPUTS_BYTES = 60_000
@@ -59,9 +61,14 @@ class PlatformConfig:
     :param long_poll_seconds: how long a waiting request is held before ``307``.
     :param jwt_lifetime: access-token lifetime in seconds.
     :param max_request_bytes: largest accepted request body (413 above).
+    :param max_json_bytes: largest JSON or form-urlencoded body (413 above, before parsing).
     :param max_code_bytes: largest uncompressed pipeline code archive.
     :param shutdown_grace_seconds: on a graceful stop, how long running executions may take to
         finish before they are killed (and marked ``Error``).
+    :param public_url: URL at which clients reach the platform other than on loopback (behind a
+        proxy, from another machine); its host is answered besides the loopback names.
+    :param pipeline_python: interpreter of pipeline code on the ``process`` runtime; ``None``:
+        the platform's own (or, isolating, a same-version system one if others can not run it).
     :param runtime: where executions run: ``process`` (child processes) or ``kubernetes``.
     :param kubernetes: settings of the ``kubernetes`` runtime.
     """
@@ -75,8 +82,11 @@ class PlatformConfig:
     long_poll_seconds: float = 5.0
     jwt_lifetime: int = 3600
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
     max_code_bytes: int = DEFAULT_MAX_CODE_BYTES
     shutdown_grace_seconds: float = 30.0
     faults: FaultSettings = field(default_factory=FaultSettings)
+    public_url: str | None = None
+    pipeline_python: str | None = None
     runtime: str = "process"
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from typing import Any
 
-from craft_local.errors import bad_request
+from craft_local import jsontext
+from craft_local.errors import PlatformError, bad_request
 
 DATA_TYPES = ("string", "number", "boolean", "json", "array", "file")
 
@@ -81,14 +82,19 @@ def parse_bool(text: str) -> bool:
 def parse_number(text: str) -> int | float:
     """An int for integer text, else a float; ``ValueError`` when neither."""
     text = text.strip()
-    return int(text) if _INT.match(text) else float(text)
+    value = int(text) if _INT.match(text) else float(text)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text[:40]!r}")
+    return value
 
 
 def _guess_scalar(text: str) -> Any:
     """Best effort for leaves of flattened JSON values (their type was lost in transit)."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return jsontext.loads(text)
+    except PlatformError as exc:
+        if exc.name != jsontext.NOT_JSON:
+            raise
         if text in ("True", "False"):
             return text == "True"
         return text

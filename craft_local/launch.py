@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from craft_local.bodies import decode_form_values, is_form, read_body, save_uploads
 from craft_local.errors import PlatformError
 from craft_local.executions import new_execution_id
+from craft_local.jsontext import check_storable
 from craft_local.mappings import InputContext, deployment_outputs, resolve_endpoint_inputs
 from craft_local.state import Platform
 
@@ -43,6 +44,9 @@ async def start_execution(
         files = await save_uploads(uploads, exec_dir)
         ctx = InputContext(exec_dir, store.env_vars(), store.datastore_dir)
         inputs, outputs = await run_in_threadpool(resolve, ctx, files)
+        for item in inputs:
+            # Refused now, by name: stored, it would make the execution unreadable.
+            check_storable("input", item["pipeline_input_name"], item)
     except BaseException:
         shutil.rmtree(exec_dir, ignore_errors=True)
         raise

@@ -9,10 +9,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from craft_local.errors import PlatformError, error_body
 
 
-def too_large(max_bytes: int) -> PlatformError:
-    """The 413 error for bodies above ``max_bytes``."""
+def too_large(max_bytes: int, what: str = "The request body") -> PlatformError:
+    """The 413 error for bodies above ``max_bytes``.
+
+    :param what: which bodies the limit applies to, for the message.
+    """
     return PlatformError(
-        413, "PayloadTooLarge", f"The request body is larger than the limit of {max_bytes} bytes."
+        413, "PayloadTooLarge", f"{what}: larger than the limit of {max_bytes} bytes."
     )
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from craft_local.datatypes import expected, matches
+from craft_local.jsontext import problem
 from craft_local.mappings import datastore_file
 from craft_local.runtimes import Launch, Outcome, Runtime
 from craft_local.store import Store
@@ -180,7 +181,7 @@ class Runner:
         with self._lock:
             if execution_id in self._cancelled:
                 return
-        if self._stopping and not result_path.exists():
+        if self._stopping and not _has_result(result_path):
             self.store.finish(
                 execution_id, "Error", error="platform stopped while the execution was running"
             )
@@ -200,7 +201,7 @@ class Runner:
             return
         try:
             result = json.loads(result_path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             message = f"the pipeline process ended with code {outcome.returncode} and no result"
             self.store.append_log(execution_id, f"[platform] {message}")
             self.store.finish(execution_id, "Failed", error=message)
@@ -247,14 +248,18 @@ class Runner:
                     raise OutputError(
                         f"file output '{name}' must be returned as {{'path': <file>}}"
                     )
-                source = work / value["path"]
-                if not source.is_file():
-                    raise OutputError(f"file output '{name}': no file at '{value['path']}'")
+                source = _inside(work, value["path"])
+                if source is None or not source.is_file():
+                    raise OutputError(
+                        f"file output '{name}': no file at '{value['path']}' in the work folder"
+                    )
             elif value is not None and data_type != "file" and not matches(data_type, value):
                 raise OutputError(
                     f"output '{name}' must be {expected(data_type)} ({data_type}),"
                     f" got {type(value).__name__}"
                 )
+            elif data_type != "file" and (found := problem(value)) is not None:
+                raise OutputError(f"output '{name}' can not be stored: {found}")
             if item["mapping_type"] == "is_null":
                 result.append(item)
                 continue
@@ -279,6 +284,24 @@ class Runner:
                 item["value"] = value
             result.append(item)
         return result
+
+
+def _has_result(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _inside(work: Path, relative: str) -> Path | None:
+    """``work / relative`` with links resolved, if it stays inside ``work``: pipeline code
+    must not make the platform copy out a file it could not read itself."""
+    try:
+        root = work.resolve()
+        path = (work / relative).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return path if path.is_relative_to(root) and path != root else None
 
 
 def _placeholders(path: str, execution_id: str) -> str:

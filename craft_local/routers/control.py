@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from craft_local.bodies import read_body
+from craft_local.bodies import documented_body, read_body
 from craft_local.errors import bad_request
 from craft_local.state import PlatformDep, get_platform
 
@@ -27,7 +27,12 @@ async def read_faults(platform: PlatformDep) -> dict[str, Any]:
     return platform.faults.snapshot()
 
 
-@router.put("/faults")
+@router.put(
+    "/faults",
+    openapi_extra=documented_body(
+        {"rate_503": {"type": "number"}, "reset_mode": {"type": "string"}}
+    ),
+)
 async def change_faults(request: Request, platform: PlatformDep) -> dict[str, Any]:
     body, _ = await read_body(request)
     reset_counters = bool(body.pop("reset_counters", False))

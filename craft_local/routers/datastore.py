@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from craft_local.bodies import read_body, write_upload
+from craft_local.bodies import MULTIPART, documented_body, read_body, write_upload
 from craft_local.downloads import file_response
 from craft_local.errors import bad_request, not_found
 from craft_local.routers.auth import require_bearer
@@ -36,7 +36,7 @@ async def list_objects(platform: PlatformDep, folder_path: str = "") -> dict[str
     return {"items": items, "continuation_token": None}
 
 
-@router.post("/information")
+@router.post("/information", openapi_extra=documented_body({"path_to_object": {"type": "string"}}))
 async def information(request: Request, platform: PlatformDep) -> dict[str, Any]:
     fields, _ = await read_body(request)
     path = _object_path(fields)
@@ -55,7 +55,7 @@ async def upload_url(
     return {"signed_url": f"{base}{signed_router.prefix}/upload", "fields": fields}
 
 
-@router.post("/download")
+@router.post("/download", openapi_extra=documented_body({"path_to_object": {"type": "string"}}))
 async def download_url(request: Request, platform: PlatformDep) -> dict[str, Any]:
     fields, _ = await read_body(request)
     path = _object_path(fields)
@@ -67,7 +67,7 @@ async def download_url(request: Request, platform: PlatformDep) -> dict[str, Any
     return {"signed_url": f"{base}{signed_router.prefix}/object?{query}"}
 
 
-@router.delete("/delete")
+@router.delete("/delete", openapi_extra=documented_body({"path_to_object": {"type": "string"}}))
 async def delete_object(request: Request, platform: PlatformDep) -> dict[str, Any]:
     fields, _ = await read_body(request)
     path = _object_path(fields)
@@ -86,7 +86,12 @@ async def multipart_upload() -> None:
     )
 
 
-@signed_router.post("/upload")
+@signed_router.post(
+    "/upload",
+    openapi_extra=documented_body(
+        {"key": {"type": "string"}, "file": {"type": "string", "format": "binary"}}, MULTIPART
+    ),
+)
 async def signed_upload(request: Request, platform: PlatformDep) -> Response:
     fields, files = await read_body(request)
     datastore = platform.datastore

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from craft_local.auth import new_token as new_endpoint_token
-from craft_local.bodies import read_body
+from craft_local.bodies import JSON, MULTIPART, documented_body, read_body
 from craft_local.deployments import build_deployment
 from craft_local.deployments import list_item as deployment_list_item
 from craft_local.errors import bad_request, conflict
@@ -20,7 +20,17 @@ from craft_local.state import PlatformDep
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_bearer)])
 
 
-@router.post("/endpoints")
+@router.post(
+    "/endpoints",
+    openapi_extra=documented_body(
+        {
+            "pipeline_name": {"type": "string"},
+            "deployment_name": {"type": "string"},
+            "inputs_mapping": {"type": "array"},
+            "outputs_mapping": {"type": "array"},
+        }
+    ),
+)
 async def create_endpoint(request: Request, platform: PlatformDep) -> dict[str, Any]:
     body, _ = await read_body(request)
     record = pipeline_or_404(platform.store, str(body.get("pipeline_name")))
@@ -70,7 +80,7 @@ async def latest(name: str, platform: PlatformDep) -> Any:
     return Response(status_code=204) if execution_id is None else {"execution_id": execution_id}
 
 
-@router.post("/deployments/{name}/executions")
+@router.post("/deployments/{name}/executions", openapi_extra=documented_body({}, JSON, MULTIPART))
 async def trigger_with_sdk_token(
     name: str, request: Request, platform: PlatformDep
 ) -> dict[str, str]:
@@ -84,7 +94,10 @@ async def deployment_logs(name: str, platform: PlatformDep) -> list[Any]:
     return []  # elastic deployments have no pod logs; see the executions' logs
 
 
-@router.post("/endpoints/{name}/generate-new-token")
+@router.post(
+    "/endpoints/{name}/generate-new-token",
+    openapi_extra=documented_body({"endpoint_token": {"type": "string"}}),
+)
 async def generate_new_token(name: str, request: Request, platform: PlatformDep) -> dict[str, str]:
     deployment = deployment_or_404(platform.store, name)
     fields, _ = await read_body(request)

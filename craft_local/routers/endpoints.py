@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from craft_local.auth import tokens_equal
+from craft_local.bodies import JSON, MULTIPART, documented_body
 from craft_local.downloads import file_response
 from craft_local.errors import PlatformError, not_found, unauthorized
 from craft_local.executions import endpoint_outputs
@@ -48,7 +49,7 @@ def _endpoint_execution(
     return execution
 
 
-@router.post("/{path}")
+@router.post("/{path}", openapi_extra=documented_body({}, JSON, MULTIPART))
 async def trigger(path: str, request: Request, platform: PlatformDep) -> JSONResponse:
     deployment = _endpoint_auth(platform.store, path, _endpoint_token(request, query=False))
     execution_id = await trigger_deployment(platform, deployment, request)

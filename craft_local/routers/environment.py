@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from craft_local.auth import USER
-from craft_local.bodies import read_body
+from craft_local.bodies import documented_body, read_body
 from craft_local.errors import bad_request, not_found
 from craft_local.routers.auth import require_bearer
 from craft_local.state import PlatformDep
@@ -61,7 +61,10 @@ async def list_env(platform: PlatformDep) -> list[dict[str, str]]:
     return _env_list(platform.store)
 
 
-@router.put("/environment-variables")
+@router.put(
+    "/environment-variables",
+    openapi_extra=documented_body({"environment_variables": {"type": "object"}}),
+)
 async def put_env(request: Request, platform: PlatformDep) -> list[dict[str, str]]:
     fields, _ = await read_body(request)
     values = fields.get("environment_variables")

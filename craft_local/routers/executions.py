@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from craft_local.bodies import read_body
+from craft_local.bodies import documented_body, read_body
 from craft_local.downloads import file_response
 from craft_local.errors import PlatformError, bad_request
 from craft_local.executions import execution_view, outputs_view
@@ -79,7 +79,12 @@ async def get_input(execution_id: str, name: str, platform: PlatformDep) -> Resp
     return _value_response(execution, "inputs", name, platform.store.execution_dir(execution_id))
 
 
-@router.post("/executions/{execution_id}/logs")
+@router.post(
+    "/executions/{execution_id}/logs",
+    openapi_extra=documented_body(
+        {"from": {"type": "integer"}, "to": {"type": "integer"}, "limit": {"type": "integer"}}
+    ),
+)
 async def get_logs(
     execution_id: str, request: Request, platform: PlatformDep
 ) -> list[list[dict[str, str]]]:

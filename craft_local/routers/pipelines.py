@@ -11,7 +11,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from craft_local.bodies import json_field, read_body
+from craft_local.bodies import (
+    JSON,
+    MULTIPART,
+    documented_body,
+    is_json_type,
+    json_field,
+    media_type,
+    read_body,
+)
+from craft_local.datadir import STAGING_PREFIX
 from craft_local.errors import bad_request, conflict
 from craft_local.executions import list_item as execution_list_item
 from craft_local.launch import Items, start_execution
@@ -25,13 +34,23 @@ from craft_local.tarball import UnsafeArchive, safe_extract
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_bearer)])
 
 
-@router.post("/pipelines")
+@router.post(
+    "/pipelines",
+    openapi_extra=documented_body(
+        {
+            "pipeline_name": {"type": "string"},
+            "function_path": {"type": "string"},
+            "function_name": {"type": "string"},
+            "inputs": {"type": "array"},
+            "outputs": {"type": "array"},
+        },
+        JSON,
+        MULTIPART,
+    ),
+)
 async def create_pipeline(request: Request, platform: PlatformDep) -> dict[str, Any]:
     fields, files = await read_body(request)
-    if request.headers.get("content-type", "").startswith("application/json"):
-        raw = fields
-    else:
-        raw = unflatten(fields.items())
+    raw = fields if is_json_type(media_type(request)) else unflatten(fields.items())
     if raw.get("pipeline_template_name"):
         raise bad_request(
             "Pipeline templates are not available on the embedded platform.",
@@ -52,7 +71,7 @@ async def create_pipeline(request: Request, platform: PlatformDep) -> dict[str, 
 
     def install() -> None:
         """Extract into a staging folder, then move it in place (in a thread)."""
-        staging = Path(tempfile.mkdtemp(prefix="code-", dir=platform.config.data_dir))
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=platform.config.data_dir))
         try:
             safe_extract(step_file.file, staging, platform.config.max_code_bytes)
             if not (staging / parameters["function_path"]).is_file():
@@ -137,7 +156,18 @@ async def latest_execution(name: str, platform: PlatformDep) -> Any:
     return Response(status_code=204) if latest is None else {"execution_id": latest}
 
 
-@router.post("/pipelines/{name}/run")
+@router.post(
+    "/pipelines/{name}/run",
+    openapi_extra=documented_body(
+        {
+            "json_inputs": {"type": "object"},
+            "inputs_mapping": {"type": "array"},
+            "outputs_mapping": {"type": "array"},
+        },
+        JSON,
+        MULTIPART,
+    ),
+)
 async def run_pipeline(name: str, request: Request, platform: PlatformDep) -> dict[str, str]:
     record = pipeline_or_404(platform.store, name)
     fields, uploads = await read_body(request)

@@ -7,6 +7,7 @@ injected faults do not apply. Served only by the ``kubernetes`` runtime (404 oth
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,12 +15,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from craft_local.bodies import read_limited
 from craft_local.errors import bad_request, not_found
 from craft_local.runtimes import Launch
 from craft_local.runtimes.pod_gateway import PodGateway
 from craft_local.state import Platform, get_platform
 
 router = APIRouter(prefix="/pod-api/v1/executions/{execution_id}")
+#: A pod's report holds the returned outputs (non-file values are small, files go apart).
+MAX_REPORT_BYTES = 16 * 1024 * 1024
 
 
 def _gateway(platform: Annotated[Platform, Depends(get_platform)]) -> PodGateway:
@@ -71,9 +75,13 @@ async def output_file(
 
 @router.post("/result")
 async def result(request: Request, launch: Authorized, gateway: Gateway) -> JSONResponse:
+    raw = await read_limited(request, MAX_REPORT_BYTES)
     try:
-        report = await request.json()
-    except ValueError:
+        # Not jsontext.loads: the outputs inside are checked, by name, when the run concludes.
+        report = json.loads(raw)
+    except (ValueError, RecursionError):
         raise bad_request("the report must be JSON") from None
+    if not isinstance(report, dict):
+        raise bad_request("the report must be a JSON object")
     await run_in_threadpool(gateway.record, launch, report)
     return JSONResponse({"execution_id": launch.execution_id})

@@ -108,6 +108,7 @@ def make_runtime(config: PlatformConfig, store: Store) -> Runtime:
         raise RuntimeConfigError(
             f"runtime must be 'process' or 'kubernetes', got {config.runtime!r}"
         )
+    from craft_local.isolation import Isolation
     from craft_local.runtimes.process import ProcessRuntime
 
-    return ProcessRuntime(store)
+    return ProcessRuntime(store, Isolation(config.pipeline_python))

@@ -1,8 +1,12 @@
-"""The ``process`` runtime: one ``python -m craft_local.child`` process per execution.
+"""The ``process`` runtime: one ``craft_local/child.py`` process per execution.
 
-The pipeline code is copied into the execution folder, the child runs there as the server's
-own user with the server's environment (minus ``CRAFT_LOCAL_*``) plus the platform's
-environment variables; its output becomes the logs line by line.
+The pipeline code is copied into the execution's work folder, where the child runs with a
+scrubbed environment plus the platform's environment variables (``isolation.py``); run as
+root, the platform starts it as a user of its own, owning the work folder and copies of its
+file inputs only: it enters the work folder as root (the data dir above it stays private), so
+paths it is given are relative to it. The job comes on the child's stdin, the result goes to
+a file the platform opened for it (an inherited descriptor); its output becomes the logs line
+by line.
 """
 
 from __future__ import annotations
@@ -13,11 +17,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
+from pathlib import Path
+from typing import Any
 
+from craft_local.isolation import CHILD, Isolation, child_env, chown_tree
 from craft_local.runtimes import Launch, Outcome
 from craft_local.store import Store
+
+#: Folder of the work folder holding copies of the file inputs (isolated runs).
+INPUTS = ".craft-inputs"
 
 
 class ProcessRuntime:
@@ -28,14 +37,24 @@ class ProcessRuntime:
 
     detaches_on_stop = False
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, isolation: Isolation | None = None) -> None:
         self.store = store
+        self.isolation = isolation if isolation is not None else Isolation()
+        self.isolation.warn()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._killed: set[str] = set()
         self._stopping = False
         self._lock = threading.Lock()
 
     def run(self, launch: Launch) -> Outcome:
+        uid = self.isolation.allocate() if self.isolation.enabled else None
+        try:
+            return self._run(launch, uid)
+        finally:
+            if uid is not None:
+                self.isolation.release(uid)
+
+    def _run(self, launch: Launch, uid: int | None) -> Outcome:
         shutil.copytree(
             launch.code_dir,
             launch.work,
@@ -44,30 +63,50 @@ class ProcessRuntime:
         )
         kwargs = dict(launch.kwargs)
         for name, path in launch.file_inputs.items():
-            kwargs[name] = {"path": str(path)}
-        job_path = launch.exec_dir / "job.json"
-        job_path.write_text(
-            json.dumps(
-                {
-                    "function_path": launch.function_path,
-                    "function_name": launch.function_name,
-                    "kwargs": kwargs,
-                    "result_path": str(launch.result_path),
-                }
+            if uid is None:
+                kwargs[name] = {"path": str(path)}
+            else:  # the original stays root's: the process gets its own copy
+                copy = Path(INPUTS) / name / path.name
+                (launch.work / copy).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, launch.work / copy)
+                kwargs[name] = {"path": str(copy)}  # relative: the way in is private
+        if uid is not None:
+            chown_tree(launch.work, uid)
+            os.chmod(launch.work, 0o700)
+        env = child_env(os.environ, launch.env, launch.work)
+        env["CRAFT_AI_EXECUTION_ID"] = launch.execution_id
+        identity: dict[str, Any] = (
+            {} if uid is None else {"user": uid, "group": uid, "extra_groups": [], "umask": 0o077}
+        )
+        # The child inherits this descriptor under the same number (pass_fds).
+        result_fd = os.open(launch.result_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            job_path = launch.exec_dir / "job.json"
+            job_path.write_text(
+                json.dumps(
+                    {
+                        "function_path": launch.function_path,
+                        "function_name": launch.function_name,
+                        "kwargs": kwargs,
+                        "result_fd": result_fd,
+                    }
+                )
             )
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFT_LOCAL_")}
-        env.update(launch.env)
-        env.update({"CRAFT_AI_EXECUTION_ID": launch.execution_id, "PYTHONUNBUFFERED": "1"})
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "craft_local.child", str(job_path)],
-            cwd=launch.work,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+            with open(job_path, "rb") as job:
+                proc = subprocess.Popen(
+                    # -P: the child's folder (craft_local/) is not on the pipeline's path.
+                    [self.isolation.python, "-P", str(CHILD), "-"],
+                    cwd=launch.work,
+                    env=env,
+                    stdin=job,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    pass_fds=(result_fd,),
+                    **identity,
+                )
+        finally:
+            os.close(result_fd)
         with self._lock:
             self._procs[launch.execution_id] = proc
             doomed = launch.execution_id in self._killed or self._stopping
