@@ -178,7 +178,9 @@ def normalize_url(value: str, *, conn_id: str | None, field_name: str) -> str:
             conn_id, field_name, "must not contain spaces or control characters; expected a URL"
         )
     if "://" not in value:
-        raise _fail(conn_id, field_name, "has no scheme; expected an http:// or https:// URL")
+        raise _fail(
+            conn_id, field_name, "has no scheme; expected an absolute http:// or https:// URL"
+        )
     try:
         parts = urlsplit(value)
         port = parts.port  # raises on a malformed or out-of-range port
@@ -188,10 +190,12 @@ def normalize_url(value: str, *, conn_id: str | None, field_name: str) -> str:
         raise _fail(
             conn_id,
             field_name,
-            f"has the scheme {parts.scheme!r}; expected an http:// or https:// URL",
+            f"has the scheme {parts.scheme!r}; expected an absolute http:// or https:// URL",
         )
     if not parts.hostname:
-        raise _fail(conn_id, field_name, "has no host; expected an http:// or https:// URL")
+        raise _fail(
+            conn_id, field_name, "has no host; expected an absolute http:// or https:// URL"
+        )
     if parts.query or parts.fragment or "@" in parts.netloc:
         # A query could carry a token; credentials belong in the password field.
         raise _fail(conn_id, field_name, "must not contain a query, fragment or credentials")
@@ -364,7 +368,7 @@ def _environment_url(conn: Connection) -> str:
             raise _fail(
                 conn.conn_id,
                 "host",
-                "has no scheme; expected an http:// or https:// URL (or a bare host name)",
+                "has no scheme; expected an absolute http:// or https:// URL (or a bare host name)",
             )
         scheme = conn.schema if conn.schema in ("http", "https") else "https"
         host = f"{scheme}://{host}"
