@@ -91,20 +91,21 @@ class _Watched:
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+# Named as urllib3's own: their names appear in connection error messages.
+class HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
     pass
 
 
-class _HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+class HTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
     pass
 
 
 class _HTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
+    ConnectionCls = HTTPConnection
 
 
 class _HTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
+    ConnectionCls = HTTPSConnection
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
