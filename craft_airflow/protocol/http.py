@@ -243,8 +243,8 @@ class Send:
         """The failure of an answer larger than :attr:`max_bytes`."""
         return TransportFailure(
             FailureKind.TOO_LARGE,
-            f"the answer is larger than {SIZE_SETTING}={self.max_bytes} bytes "
-            "(reading stopped there)",
+            f"the answer is larger than {self.max_bytes} bytes (connection extra "
+            f"{SIZE_SETTING}={self.max_bytes}); reading stopped there",
             status,
         )
 
