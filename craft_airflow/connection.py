@@ -7,7 +7,8 @@ Connection fields: ``host`` = environment URL (``https://...``; a bare host name
 Extras (all optional): ``control_url``, ``endpoint_token``, ``endpoint_tokens`` (JSON object
 deployment name -> token), ``endpoints`` (the names of ``endpoint_tokens``, shown in clear),
 ``verify_tls``, ``request_timeout``, ``long_poll_timeout``, ``execution_url_template``,
-``output_storage``, ``max_retries``, ``max_retry_seconds``, ``connect_retry_seconds``.
+``output_storage``, ``max_retries``, ``max_retry_seconds``, ``connect_retry_seconds``,
+``transfer_timeout``, ``max_response_bytes``.
 
 The type is ``craftai``: Airflow warns about an ``_`` in a connection type at every lookup
 (RFC 3986 schemes), and turns ``-`` into ``_``.
@@ -19,7 +20,9 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import string
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,8 +58,14 @@ EXTRA_KEYS = frozenset(
         "max_retry_seconds",
         "connect_retry_seconds",
         "endpoints",
+        "transfer_timeout",
+        "max_response_bytes",
     }
 )
+
+#: Default of the ``max_response_bytes`` extra: the largest answer read into memory (JSON,
+#: error bodies; file downloads are streamed and not bounded by it).
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,12 @@ class CraftConnectionConfig:
     :param default_endpoint_token: endpoint token used for any deployment without its own.
     :param endpoint_tokens: per-deployment endpoint tokens.
     :param verify_tls: verify TLS certificates.
-    :param request_timeout: read timeout of ordinary calls, seconds.
-    :param long_poll_timeout: read timeout of long-poll calls, above the server's hold.
+    :param request_timeout: deadline of one attempt of an ordinary call (sending, waiting,
+        reading the whole answer), seconds; also its read timeout.
+    :param long_poll_timeout: the same for long-poll calls, above the server's hold.
+    :param transfer_timeout: deadline of one attempt moving a file (a download, headers and
+        every byte; a request with file parts), seconds.
+    :param max_response_bytes: the largest answer read into memory (downloads are streamed).
     :param execution_url_template: ``str.format`` template for the web UI link.
     :param output_storage: base URI where operators store file outputs.
     :param max_retries: retries of one call after transient failures.
@@ -89,6 +102,8 @@ class CraftConnectionConfig:
     request_timeout: float = 30.0
     long_poll_timeout: float = 150.0
     connect_timeout: float = 10.0
+    transfer_timeout: float = 3600.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     execution_url_template: str = DEFAULT_EXECUTION_URL_TEMPLATE
     output_storage: str | None = None
     max_retries: int = 10
@@ -145,7 +160,11 @@ def _fail(conn_id: str | None, field_name: str, problem: str) -> CraftConfigErro
 
 
 def normalize_url(value: str, *, conn_id: str | None, field_name: str) -> str:
-    """Validate an http(s) root URL and return it without a trailing slash."""
+    """Validate an http(s) root URL and return it without a trailing slash.
+
+    Refused, naming the field: no scheme, a scheme other than ``http``/``https``, no host, an
+    empty or out-of-range port, a query, fragment or credentials.
+    """
     value = (value or "").strip()
     if not value:
         raise _fail(conn_id, field_name, "is empty; expected an http(s) URL")
@@ -154,31 +173,77 @@ def normalize_url(value: str, *, conn_id: str | None, field_name: str) -> str:
         raise _fail(
             conn_id, field_name, "must not contain spaces or control characters; expected a URL"
         )
+    if "://" not in value:
+        raise _fail(
+            conn_id, field_name, "has no scheme; expected an absolute http:// or https:// URL"
+        )
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises on a malformed port)
+        port = parts.port  # raises on a malformed or out-of-range port
     except ValueError as exc:
         raise _fail(conn_id, field_name, f"is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _fail(conn_id, field_name, "must be an absolute http:// or https:// URL")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _fail(
+            conn_id,
+            field_name,
+            f"has the scheme {parts.scheme!r}; expected an absolute http:// or https:// URL",
+        )
+    if not parts.hostname:
+        raise _fail(
+            conn_id, field_name, "has no host; expected an absolute http:// or https:// URL"
+        )
     if parts.query or parts.fragment or "@" in parts.netloc:
         # A query could carry a token; credentials belong in the password field.
         raise _fail(conn_id, field_name, "must not contain a query, fragment or credentials")
+    if parts.netloc.endswith(":") or port == 0:
+        raise _fail(conn_id, field_name, "has an empty port; expected a port from 1 to 65535")
     return value.rstrip("/")
 
 
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url``'s host is this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == "localhost":
-        return True
+def _normalised_host(host: str) -> str:
+    """``host`` as a resolver would read it: NFKC (full-width digits and letters become ASCII),
+    IDNA-mapped, lower case, without a trailing dot or an IPv6 zone."""
+    host = unicodedata.normalize("NFKC", host).strip("[]").rstrip(".").lower()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            return host
+    return host.partition("%")[0]
+
+
+def _ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` spells, in any form the C library accepts (``2130706433``,
+    ``0x7f.1``, ``127.1``, ``0177.0.0.1``, IPv6), else ``None`` (a name)."""
     try:
-        address = ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
+        pass
+    if host and all(c in "0123456789abcdefx." for c in host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine: ``localhost`` (and ``*.localhost``), 127.0.0.0/8
+    or ``::1``, however spelled (decided on the normalised address, never on the spelling)."""
+    try:
+        raw_host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    host = _normalised_host(raw_host)
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    address = _ip_of(host)
+    if address is None:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return address.is_loopback
+    # 0.0.0.0 and :: reach this machine too when connected to.
+    return address.is_loopback or address.is_unspecified
 
 
 def resolve_control_url(environment_url: str, control_url: str | None) -> str:
@@ -294,10 +359,19 @@ def _environment_url(conn: Connection) -> str:
     if not host:
         raise _fail(conn.conn_id, "host", "is empty; expected the environment URL")
     if "://" not in host:
+        if any(c in host for c in ":/?#@"):
+            # "127.0.0.1:8080" is a URL without its scheme, not a host name.
+            raise _fail(
+                conn.conn_id,
+                "host",
+                "has no scheme; expected an absolute http:// or https:// URL (or a bare host name)",
+            )
         scheme = conn.schema if conn.schema in ("http", "https") else "https"
         host = f"{scheme}://{host}"
     url = normalize_url(host, conn_id=conn.conn_id, field_name="host")
     if conn.port and urlsplit(url).port is None:
+        if not 0 < conn.port < 65536:
+            raise _fail(conn.conn_id, "port", "must be from 1 to 65535")
         parts = urlsplit(url)
         url = parts._replace(netloc=f"{parts.netloc}:{conn.port}").geturl()
     return url
@@ -356,20 +430,20 @@ def from_connection(
         "long_poll_timeout",
         "max_retry_seconds",
         "connect_retry_seconds",
+        "transfer_timeout",
     ):
         if opt(key) is not None:
             kwargs[key] = _as_number(extras[key], conn_id=conn_id, field_name=key)
-    if opt("max_retries") is not None:
-        kwargs["max_retries"] = _as_number(
-            extras["max_retries"], conn_id=conn_id, field_name="max_retries", integer=True
-        )
+    for key in ("max_retries", "max_response_bytes"):
+        if opt(key) is not None:
+            kwargs[key] = _as_number(extras[key], conn_id=conn_id, field_name=key, integer=True)
     if opt("execution_url_template") is not None:
         kwargs["execution_url_template"] = _check_template(
             str(extras["execution_url_template"]), conn_id=conn_id
         )
     if opt("output_storage") is not None:
         kwargs["output_storage"] = str(extras["output_storage"]).rstrip("/")
-    for key in ("request_timeout", "long_poll_timeout"):
+    for key in ("request_timeout", "long_poll_timeout", "transfer_timeout", "max_response_bytes"):
         if key in kwargs and kwargs[key] == 0:
             raise _fail(conn_id, key, "must be positive")
 

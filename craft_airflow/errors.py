@@ -8,8 +8,10 @@ Every exception the provider raises derives from :class:`CraftError`::
     ├── InvalidTriggerEvent       a trigger event outside the closed set (also a ValueError)
     ├── CraftRequestError         a platform call failed
     │   ├── CraftConnectionError  no answer: unreachable, reset, timed out (no HTTP status)
+    │   │   └── CraftDeadlineExceeded  no whole answer within the call's deadline
     │   └── CraftAPIError         an answer saying no (HTTP status), or one that cannot be read
-    │       └── CraftAuthError    credentials refused (401/403) or missing
+    │       ├── CraftAuthError    credentials refused (401/403) or missing
+    │       └── CraftAnswerTooLarge  an answer larger than the size bound
     ├── CraftExecutionFailed      the execution ended Failed/Error
     ├── CraftWaitTimeout          the wait ran out of time
     └── CraftAmbiguousCreation    a creation may have happened and none could be adopted
@@ -171,6 +173,20 @@ class CraftAuthError(CraftAPIError):
     """The platform refused the credentials (401/403), or no usable credential is configured."""
 
     no_status_label = "credentials"
+
+
+class CraftAnswerTooLarge(CraftAPIError):
+    """An answer was larger than the bound it is read with (connection extra
+    ``max_response_bytes``); its reading stopped there. The message names the call and the
+    bound. Not retried: the same call would get the same answer."""
+
+    no_status_label = "too large"
+
+
+class CraftDeadlineExceeded(CraftConnectionError):
+    """No whole answer came within the call's deadline (``request_timeout``,
+    ``long_poll_timeout`` or ``transfer_timeout``), e.g. a body trickling in; the message names
+    the call and the bound."""
 
 
 class CraftExecutionFailed(CraftError):

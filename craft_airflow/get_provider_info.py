@@ -73,12 +73,28 @@ def _conn_fields() -> dict[str, Any]:
             "description": "Verify the platform's TLS certificate.",
         },
         "request_timeout": _number(
-            "Request timeout (s)", "Read timeout of an ordinary HTTP request.", default=30
+            "Request timeout (s)",
+            "Time one attempt of an ordinary HTTP request may take, whole answer included "
+            "(also its read timeout).",
+            default=30,
         ),
         "long_poll_timeout": _number(
             "Long-poll timeout (s)",
-            "Read timeout of a long-poll request; keep it above the platform's hold time.",
+            "Time one long-poll request may take, whole answer included; keep it above the "
+            "platform's hold time.",
             default=150,
+        ),
+        "transfer_timeout": _number(
+            "Transfer timeout (s)",
+            "Time one file download (every byte of it) or one request sending files may take.",
+            default=3600,
+        ),
+        "max_response_bytes": _number(
+            "Max answer size (bytes)",
+            "The largest answer read into memory (JSON answers, error pages; file downloads "
+            "are streamed): a larger one fails the call, naming it. Default 64 MiB.",
+            default=64 * 1024 * 1024,
+            integer=True,
         ),
         "execution_url_template": _string(
             "Execution URL template",

@@ -681,7 +681,19 @@ CASES = [
         "environment_url_no_scheme_bad_port",
         with_connection(run_pipeline, "env.example.com:port"),
         CraftConfigError,
+        ("Connection 'bad_conn'", "field 'host'", "has no scheme", "http:// or https:// URL"),
+    ),
+    Case(
+        "environment_url_bad_port",
+        with_connection(run_pipeline, "https://env.example.com:port"),
+        CraftConfigError,
         ("Connection 'bad_conn'", "field 'host'", "is not a valid URL", "'port'"),
+    ),
+    Case(
+        "environment_url_empty_port",
+        with_connection(run_pipeline, "http://127.0.0.1:"),
+        CraftConfigError,
+        ("Connection 'bad_conn'", "field 'host'", "has an empty port", "from 1 to 65535"),
     ),
     Case(
         "environment_url_no_scheme_with_space",

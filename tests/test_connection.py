@@ -104,6 +104,21 @@ def test_bare_host_schema_and_port():
         ({"host": "https://env.example.com?token=abc"}, "host"),
         ({"host": "https://user:pw@env.example.com"}, "host"),
         ({"host": "http://h:99999"}, "host"),
+        ({"host": "http://127.0.0.1:"}, "host"),
+        ({"host": "http://127.0.0.1:0"}, "host"),
+        ({"host": "127.0.0.1:8080"}, "host"),
+        ({"host": "env.example.com/base"}, "host"),
+        ({"host": "://env.example.com"}, "host"),
+        ({"host": "file:///etc/passwd"}, "host"),
+        ({"host": "ws://env.example.com"}, "host"),
+        ({"host": "127.0.0.1", "port": 70000}, "port"),
+        ({"extra": {"control_url": "http://127.0.0.1:"}}, "control_url"),
+        ({"extra": {"control_url": "ctl.example.com"}}, "control_url"),
+        ({"extra": {"control_url": "localhost:8080"}}, "control_url"),
+        ({"extra": {"control_url": "ftp://ctl.example.com"}}, "control_url"),
+        ({"extra": {"max_response_bytes": "lots"}}, "max_response_bytes"),
+        ({"extra": {"max_response_bytes": 0}}, "max_response_bytes"),
+        ({"extra": {"transfer_timeout": 0}}, "transfer_timeout"),
         ({"extra": {"control_url": "not a url"}}, "control_url"),
         ({"extra": {"verify_tls": "maybe"}}, "verify_tls"),
         ({"extra": {"request_timeout": "fast"}}, "request_timeout"),
@@ -158,6 +173,21 @@ def test_config_is_frozen():
         "http://LOCALHOST",
         "http://[::1]:8765",
         "http://[::ffff:127.0.0.1]:8765",
+        # The same address in the other spellings a resolver accepts.
+        "http://2130706433:8765",
+        "http://0x7f.1:8765",
+        "http://0x7f000001:8765",
+        "http://127.1:8765",
+        "http://0177.0.0.1:8765",
+        "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:8765",  # full-width digits
+        "http://127\u30020\u30020\u30021:8765",  # ideographic full stops
+        "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54:8765",  # full-width
+        "http://LocalHost.:8765",
+        "http://app.localhost:8765",
+        "http://[0:0:0:0:0:0:0:1]:8765",
+        "http://[::ffff:7f00:1]:8765",
+        "http://0.0.0.0:8765",
+        "http://[::]:8765",
     ],
 )
 def test_loopback_environment_without_control_url_is_its_own_control_url(host):
@@ -167,10 +197,39 @@ def test_loopback_environment_without_control_url_is_its_own_control_url(host):
 
 
 @pytest.mark.parametrize(
-    "host", ["https://env.example.com", "http://10.0.0.5:8765", "http://localhost.example.com"]
+    "host",
+    [
+        "https://env.example.com",
+        "http://10.0.0.5:8765",
+        "http://localhost.example.com",
+        "http://167772165:8765",  # 10.0.0.5
+        "http://128.0.0.1:8765",
+        "http://[::ffff:10.0.0.5]:8765",
+        "http://127.0.0.1.example.com",
+    ],
 )
 def test_other_environments_default_to_the_public_control_host(host):
     assert from_connection(conn(host=host)).control_url == DEFAULT_CONTROL_URL
+
+
+def test_the_local_sdk_token_is_never_exchanged_at_the_public_host_because_of_a_spelling():
+    from craft_airflow.protocol.builders import build_refresh
+
+    for host in (
+        "http://2130706433:8765",
+        "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54:1",
+    ):
+        refresh = build_refresh(from_connection(conn(host=host)))
+        assert not refresh.url.startswith(DEFAULT_CONTROL_URL), refresh.url
+        assert refresh.url.startswith(host)
+
+
+def test_size_and_transfer_bounds_are_extras():
+    config = from_connection(conn(extra={"max_response_bytes": "1024", "transfer_timeout": 60}))
+    assert (config.max_response_bytes, config.transfer_timeout) == (1024, 60)
+    defaults = from_connection(conn())
+    assert defaults.max_response_bytes == 64 * 1024 * 1024
+    assert defaults.transfer_timeout == 3600
 
 
 def test_an_explicit_control_url_always_wins():

@@ -25,6 +25,7 @@ from craft_airflow.errors import (
     clean,
     install_log_redaction,
 )
+from craft_airflow.hooks.deadlines import DeadlineAdapter, deadline
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.protocol import builders as b
@@ -41,12 +42,13 @@ from craft_airflow.protocol.http import (
     Sleep,
     TransportFailure,
     describe_exception,
+    transfer_too_slow,
 )
+from craft_airflow.protocol.logs import log_lines_steps
 from craft_airflow.protocol.readers import (
     decode_body,
     read_execution,
     read_list,
-    read_logs,
     read_outputs,
 )
 from craft_airflow.protocol.waiting import (
@@ -57,6 +59,8 @@ from craft_airflow.protocol.waiting import (
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
+#: Bytes read at a time from an answer read into memory (checked against its size bound).
+READ_CHUNK_SIZE = 64 * 1024
 
 # craft_airflow: the protocol core's loggers (imported above); the hook's own logger is under
 # airflow.task, covered by Airflow's secrets masker.
@@ -166,7 +170,8 @@ class MultipartBody:
 
 
 def requests_kwargs(step: Send) -> dict[str, Any]:
-    """Arguments of ``requests.Session.request`` for one step (redirects never followed).
+    """Arguments of ``requests.Session.request`` for one step (redirects never followed; the
+    body always streamed: the hook reads it with the step's size bound).
 
     With file parts the body is a fresh :class:`MultipartBody` (streamed, ``Content-Length``
     known), so a retry re-sends the files from their start.
@@ -186,8 +191,22 @@ def requests_kwargs(step: Send) -> dict[str, Any]:
         "data": data,
         "allow_redirects": False,
         "timeout": (step.timeouts.connect, step.timeouts.read),
-        "stream": request.stream,
+        "stream": True,
     }
+
+
+def _read_bounded(raw: requests.Response, step: Send) -> bytes | None:
+    """The whole body of ``raw``, or ``None`` when it is larger than the step's ``max_bytes``
+    (reading stops there, without reading the rest)."""
+    declared = raw.headers.get("content-length", "")
+    if declared.isdigit() and not step.body_fits(int(declared)):
+        return None
+    body = bytearray()
+    for chunk in raw.iter_content(chunk_size=READ_CHUNK_SIZE):
+        body += chunk
+        if not step.body_fits(len(body)):
+            return None
+    return bytes(body)
 
 
 def _endpoint_tokens_summary(config: CraftConnectionConfig) -> str:
@@ -311,6 +330,8 @@ class CraftAIHook(BaseHook):
             session = requests.Session()
             session.verify = self.config.verify_tls
             session.trust_env = True
+            for prefix in ("http://", "https://"):  # every attempt under its overall deadline
+                session.mount(prefix, DeadlineAdapter())
             self._session = session
         return self._session
 
@@ -323,19 +344,29 @@ class CraftAIHook(BaseHook):
     def _send(self, step: Send) -> Response | TransportFailure:
         request = step.request
         started = time.monotonic()
-        try:
-            raw = self.session.request(**requests_kwargs(step))
-        except requests.RequestException as exc:
-            return TransportFailure(classify_requests_exception(exc), self._detail(exc))
-        elapsed = time.monotonic() - started
-        if request.stream and raw.status_code < 300:
-            return Response(raw.status_code, dict(raw.headers), b"", elapsed, raw)
-        try:
-            body = raw.content
-        except requests.RequestException as exc:
-            return TransportFailure(FailureKind.NO_ANSWER, self._detail(exc))
-        finally:
-            raw.close()
+        with deadline(step.timeouts.total) as guard:
+            try:
+                raw = self.session.request(**requests_kwargs(step))
+            except requests.RequestException as exc:
+                if guard.expired:
+                    return step.too_slow()
+                return TransportFailure(classify_requests_exception(exc), self._detail(exc))
+            elapsed = time.monotonic() - started
+            if request.stream and raw.status_code < 300:
+                # The caller reads the body, under its own deadline (see _stream_to).
+                return Response(raw.status_code, dict(raw.headers), b"", elapsed, raw)
+            try:
+                body = _read_bounded(raw, step)
+            except requests.RequestException as exc:
+                if guard.expired:
+                    return step.too_slow()
+                return TransportFailure(FailureKind.NO_ANSWER, self._detail(exc))
+            finally:
+                raw.close()
+            if guard.expired:
+                return step.too_slow()
+        if body is None:
+            return step.too_large(raw.status_code)
         return Response(raw.status_code, dict(raw.headers), body, elapsed)
 
     def _detail(self, exc: BaseException) -> str:
@@ -380,17 +411,23 @@ class CraftAIHook(BaseHook):
                 response.status, f"{request.operation}: answered {response.status} without a file"
             )
         written = 0
-        try:
-            for chunk in raw.iter_content(chunk_size=CHUNK_SIZE):
-                if chunk:
-                    dest.write(chunk)
-                    written += len(chunk)
-        except requests.RequestException as exc:
-            raise CraftConnectionError(
-                f"{request.operation} broke off after {written} bytes: {type(exc).__name__}: {exc}"
-            ) from None
-        finally:
-            raw.close()
+        seconds = self.config.transfer_timeout
+        with deadline(seconds, raw.raw.connection) as guard:
+            try:
+                for chunk in raw.iter_content(chunk_size=CHUNK_SIZE):
+                    if chunk:
+                        dest.write(chunk)
+                        written += len(chunk)
+            except requests.RequestException as exc:
+                if not guard.expired:
+                    raise CraftConnectionError(
+                        f"{request.operation} broke off after {written} bytes: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from None
+            finally:
+                raw.close()
+            if guard.expired:
+                raise transfer_too_slow(request.operation, written, seconds)
         return written
 
     # -- public API -------------------------------------------------------------------------
@@ -590,8 +627,10 @@ class CraftAIHook(BaseHook):
         return self._stream_to(b.build_download_endpoint_file(self.config, url, token), dest)
 
     def get_logs(self, execution_id: str) -> list[dict[str, Any]]:
-        """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7)."""
-        return read_logs(self._json(b.build_get_logs(self.config, execution_id)))
+        """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7), read
+        in pages; at most :data:`~craft_airflow.protocol.logs.MAX_LOG_LINES` (the last ones, a
+        first line saying how many were left out)."""
+        return self._drive(log_lines_steps(self._ctx, execution_id))
 
     def list_pipeline_executions(self, pipeline_name: str) -> list[dict[str, Any]]:
         """Return the pipeline's executions (§5.2)."""

@@ -35,7 +35,9 @@ from craft_airflow.connection import (
 )
 from craft_airflow.errors import (
     CraftAPIError,
+    CraftConfigError,
     CraftConnectionError,
+    CraftError,
     install_log_redaction,
 )
 from craft_airflow.hooks import shared_state
@@ -53,11 +55,12 @@ from craft_airflow.protocol.http import (
     Sleep,
     TransportFailure,
     describe_exception,
+    transfer_too_slow,
 )
+from craft_airflow.protocol.logs import log_lines_steps
 from craft_airflow.protocol.readers import (
     decode_body,
     read_execution,
-    read_logs,
     read_outputs,
 )
 from craft_airflow.protocol.waiting import (
@@ -71,6 +74,8 @@ T = TypeVar("T")
 AsyncWrite = Callable[[bytes], Awaitable[object]]
 #: Bytes read from the platform per chunk of a file download.
 CHUNK_SIZE = 1024 * 1024
+#: Bytes read at a time from an answer read into memory (checked against its size bound).
+READ_CHUNK_SIZE = 64 * 1024
 
 install_log_redaction("aiohttp")
 
@@ -162,6 +167,20 @@ def aiohttp_kwargs(step: Send) -> dict[str, Any]:
     }
 
 
+async def read_bounded(raw: aiohttp.ClientResponse, step: Send) -> bytes | None:
+    """The whole body of ``raw``, or ``None`` when it is larger than the step's ``max_bytes``
+    (reading stops there, without reading the rest)."""
+    declared = raw.content_length
+    if declared is not None and not step.body_fits(declared):
+        return None
+    body = bytearray()
+    async for chunk in raw.content.iter_chunked(READ_CHUNK_SIZE):
+        body += chunk
+        if not step.body_fits(len(body)):
+            return None
+    return bytes(body)
+
+
 async def aget_connection(conn_id: str) -> Any:
     """Read a connection without blocking the event loop (Airflow 3.1 has no async API)."""
     aget = getattr(BaseHook, "aget_connection", None)
@@ -194,7 +213,15 @@ class CraftAIAsyncHook(BaseHook):
 
     async def _context(self) -> CallContext:
         if self._ctx is None:
-            conn = await aget_connection(self.craft_conn_id)
+            from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+            try:
+                conn = await aget_connection(self.craft_conn_id)
+            except AirflowNotFoundException:
+                raise CraftConfigError(
+                    f"Connection {self.craft_conn_id!r} (craft_conn_id) is not defined; "
+                    f"expected a connection of type {CONN_TYPE!r}"
+                ) from None
             aextra = getattr(conn, "aextra_dejson", None)
             # The sync extra_dejson masks through a blocking call; use the async one when present.
             extras = await aextra() if aextra is not None else conn.extra_dejson
@@ -238,17 +265,31 @@ class CraftAIAsyncHook(BaseHook):
         session: aiohttp.ClientSession, step: Send
     ) -> Response | TransportFailure:
         started = time.monotonic()
+        within = asyncio.timeout(step.timeouts.total)
         try:
-            raw = await session.request(**aiohttp_kwargs(step))
-            if step.request.stream and raw.status < 300:  # the caller reads the body, then closes
-                elapsed = time.monotonic() - started
-                return Response(raw.status, dict(raw.headers), b"", elapsed, raw)
-            try:
-                body = await raw.read()
-            finally:
+            async with within:
+                raw = await session.request(**aiohttp_kwargs(step))
+                if step.request.stream and raw.status < 300:  # the caller reads it, then closes
+                    elapsed = time.monotonic() - started
+                    return Response(raw.status, dict(raw.headers), b"", elapsed, raw)
+                try:
+                    body = await read_bounded(raw, step)
+                except BaseException:
+                    raw.close()  # not back to the pool: the body is partly read
+                    raise
+                if body is None:
+                    raw.close()
                 raw.release()
         except (TimeoutError, aiohttp.ClientError) as exc:
+            if within.expired():
+                return step.too_slow()
             return TransportFailure(classify_aiohttp_exception(exc), describe_exception(exc))
+        except (ValueError, UnicodeError):
+            # e.g. a token that cannot go into a header; its text may quote the value.
+            detail = f"{step.request.operation}: the request cannot be sent (a header or the URL)"
+            return TransportFailure(FailureKind.FATAL, detail)
+        if body is None:
+            return step.too_large(raw.status)
         elapsed = time.monotonic() - started
         return Response(raw.status, dict(raw.headers), body, elapsed)
 
@@ -267,11 +308,21 @@ class CraftAIAsyncHook(BaseHook):
                 result = None
             elif shared_state.is_refresh(step.request, config):
                 result = await shared_state.single_flight_refresh(
-                    config, functools.partial(self._send, step)
+                    config, functools.partial(self._checked_send, step)
                 )
             else:
                 self.log.debug("Craft AI: %s", step.request.describe())
-                result = await self._send(step)
+                result = await self._checked_send(step)
+
+    async def _checked_send(self, step: Send) -> Response | TransportFailure:
+        """:meth:`_send`, with any other exception than a cancellation or a
+        :class:`CraftError` turned into a failure: the async path raises only ``CraftError``."""
+        try:
+            return await self._send(step)
+        except CraftError:
+            raise
+        except Exception as exc:
+            return TransportFailure(FailureKind.FATAL, describe_exception(exc))
 
     async def get_execution(
         self, execution_id: str, *, include_io_values: bool = False
@@ -326,11 +377,10 @@ class CraftAIAsyncHook(BaseHook):
     # -- reading a finished execution (a task finishing on the triggerer) ---------------------
 
     async def get_logs(self, execution_id: str) -> list[dict[str, Any]]:
-        """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7)."""
+        """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7), read
+        in pages, as the sync hook does."""
         ctx = await self._context()
-        return read_logs(
-            await self._drive(call_json(ctx, b.build_get_logs(ctx.config, execution_id)))
-        )
+        return await self._drive(log_lines_steps(ctx, execution_id))
 
     async def get_outputs(self, execution_id: str) -> list[dict[str, Any]]:
         """Return the §5.4 outputs list of a finished execution (one answer, no waiting).
@@ -381,11 +431,17 @@ class CraftAIAsyncHook(BaseHook):
                 response.status, f"{request.operation}: answered {response.status} without a file"
             )
         written = 0
+        seconds = ctx.config.transfer_timeout
+        within = asyncio.timeout(seconds)
         try:
-            async for chunk in raw.content.iter_chunked(CHUNK_SIZE):
-                await write(chunk)
-                written += len(chunk)
+            async with within:
+                async for chunk in raw.content.iter_chunked(CHUNK_SIZE):
+                    await write(chunk)
+                    written += len(chunk)
         except (TimeoutError, aiohttp.ClientError) as exc:
+            raw.close()
+            if within.expired():
+                raise transfer_too_slow(request.operation, written, seconds) from None
             raise CraftConnectionError(
                 f"{request.operation} broke off after {written} bytes: {describe_exception(exc)}"
             ) from None

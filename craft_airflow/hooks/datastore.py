@@ -17,10 +17,11 @@ import requests
 
 from craft_airflow.errors import CraftAPIError, CraftConnectionError
 from craft_airflow.hooks.craft import CHUNK_SIZE, CraftAIHook
+from craft_airflow.hooks.deadlines import deadline
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.protocol import datastore as ds
 from craft_airflow.protocol.calls import perform
-from craft_airflow.protocol.http import Response
+from craft_airflow.protocol.http import Response, transfer_too_slow
 
 # A presigned URL's query is its credential: kept out of every message.
 _QUERY = re.compile(r"\?[^\s'\"<>)]*")
@@ -154,25 +155,31 @@ class CraftDataStoreHook(CraftAIHook):
                 f"{response.status} without a body",
             )
         written = 0
-        try:
-            for chunk in raw.iter_content(chunk_size=CHUNK_SIZE):
-                if skip:
-                    dropped = min(skip, len(chunk))
-                    chunk, skip = chunk[dropped:], skip - dropped
-                if limit is not None:
-                    chunk = chunk[: limit - written]
-                if chunk:
-                    dest.write(chunk)
-                    written += len(chunk)
-                if limit is not None and written >= limit:
-                    break
-        except requests.RequestException as exc:
-            raise CraftConnectionError(
-                f"download data store object {ds.object_key(path)!r} broke off after "
-                f"{written} bytes: {type(exc).__name__}: {_QUERY.sub('?…', str(exc))}"
-            ) from None
-        finally:
-            raw.close()
+        operation = f"download data store object {ds.object_key(path)!r}"
+        seconds = self.config.transfer_timeout
+        with deadline(seconds, raw.raw.connection) as guard:
+            try:
+                for chunk in raw.iter_content(chunk_size=CHUNK_SIZE):
+                    if skip:
+                        dropped = min(skip, len(chunk))
+                        chunk, skip = chunk[dropped:], skip - dropped
+                    if limit is not None:
+                        chunk = chunk[: limit - written]
+                    if chunk:
+                        dest.write(chunk)
+                        written += len(chunk)
+                    if limit is not None and written >= limit:
+                        break
+            except requests.RequestException as exc:
+                if not guard.expired:
+                    raise CraftConnectionError(
+                        f"{operation} broke off after {written} bytes: "
+                        f"{type(exc).__name__}: {_QUERY.sub('?…', str(exc))}"
+                    ) from None
+            finally:
+                raw.close()
+            if guard.expired:
+                raise transfer_too_slow(operation, written, seconds)
         return written
 
 

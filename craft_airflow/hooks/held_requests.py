@@ -8,7 +8,9 @@ makes about 12 new ones instead of 27 (``benchmarks/triggerer_capacity.py`` give
 latency at 10,000 waits). Everything else the async hook sends, and long-polls through a proxy,
 stay on aiohttp.
 
-Only body-less requests (the long-polls are ``GET``); the response is read whole. What is known
+Only body-less requests (the long-polls are ``GET``); the response is read whole, up to the
+step's ``max_bytes`` (a larger one is cut off and its connection closed), within the step's
+total deadline (one timer for the whole exchange, not per read). What is known
 about a failed request decides its :class:`~craft_airflow.protocol.http.FailureKind`: no
 connection is ``NOT_SENT``, a TLS failure is ``FATAL``, anything after the request was written is
 ``NO_ANSWER``. A kept-alive connection that the server closed before answering anything is
@@ -66,6 +68,14 @@ def request_event(step: Send) -> h11.Request:
     return h11.Request(method=request.method, target=target, headers=list(headers.items()))
 
 
+class _TooLarge(Exception):
+    """The answer's body grew past the size bound; ``status``: the answer's."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class _Broken(Exception):
     """The connection failed; ``answered_nothing``: not a byte came back for this request."""
 
@@ -82,7 +92,9 @@ class HeldConnection(asyncio.Protocol):
         "_body",
         "_exchange",
         "_idle_timer",
+        "_max_bytes",
         "_pool",
+        "_received",
         "_response",
         "_transport",
         "origin",
@@ -96,6 +108,8 @@ class HeldConnection(asyncio.Protocol):
         self._answer: asyncio.Future[Response] | None = None
         self._response: h11.Response | None = None
         self._body: list[bytes] = []
+        self._received = 0
+        self._max_bytes: int | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
@@ -115,7 +129,22 @@ class HeldConnection(asyncio.Protocol):
                     return
                 if isinstance(event, h11.Response):
                     self._response = event
+                    declared = dict(event.headers).get(b"content-length", b"")
+                    if (
+                        self._max_bytes is not None
+                        and declared.isdigit()
+                        and int(declared) > self._max_bytes
+                    ):
+                        self._fail(_TooLarge(event.status_code))  # refused before reading it
+                        self.close()
+                        return
                 elif isinstance(event, h11.Data):
+                    self._received += len(event.data)
+                    if self._max_bytes is not None and self._received > self._max_bytes:
+                        status = self._response.status_code if self._response else 0
+                        self._fail(_TooLarge(status))
+                        self.close()
+                        return
                     self._body.append(bytes(event.data))
                 elif isinstance(event, h11.EndOfMessage):
                     self._answered()
@@ -157,10 +186,13 @@ class HeldConnection(asyncio.Protocol):
     def is_open(self) -> bool:
         return self._transport is not None and not self._transport.is_closing()
 
-    async def exchange(self, event: h11.Request, read_timeout: float) -> Response:
-        """Send ``event``; return the whole answer.
+    async def exchange(
+        self, event: h11.Request, total: float, max_bytes: int | None = None
+    ) -> Response:
+        """Send ``event``; return the whole answer, within ``total`` seconds.
 
-        :raises _Broken: the connection failed; :raises TimeoutError: no answer in time.
+        :raises _Broken: the connection failed; :raises TimeoutError: no whole answer in time;
+        :raises _TooLarge: the body is larger than ``max_bytes``.
         """
         assert self._transport is not None
         if self._idle_timer is not None:
@@ -169,8 +201,9 @@ class HeldConnection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Response] = loop.create_future()
         self._answer = answer
-        self._response, self._body = None, []
-        timer = loop.call_later(read_timeout, self._time_out)
+        self._response, self._body, self._received = None, [], 0
+        self._max_bytes = max_bytes
+        timer = loop.call_later(total, self._time_out)
         try:
             self._transport.write(
                 self._exchange.send(event) + self._exchange.send(h11.EndOfMessage())
@@ -212,7 +245,7 @@ class HeldConnection(asyncio.Protocol):
             self._answer.set_exception(exc)
 
     def _time_out(self) -> None:
-        self._fail(TimeoutError("no answer within the read timeout"))
+        self._fail(TimeoutError("no whole answer within the deadline"))
 
 
 class HeldRequestPool:
@@ -250,16 +283,19 @@ class HeldRequestPool:
                 if isinstance(opened, TransportFailure):
                     return opened
                 connection = opened
+            total = step.timeouts.total or step.timeouts.read
             try:
-                response = await connection.exchange(event, step.timeouts.read)
+                response = await connection.exchange(event, total, step.max_bytes)
+            except _TooLarge as exc:
+                return step.too_large(exc.status)
             except _Broken as exc:
                 if reused and exc.answered_nothing:
                     # The server closed the idle connection as the request went out.
                     connection, reused = None, False
                     continue
                 return TransportFailure(FailureKind.NO_ANSWER, str(exc))
-            except TimeoutError as exc:
-                return TransportFailure(FailureKind.NO_ANSWER, describe_exception(exc))
+            except TimeoutError:
+                return step.too_slow()
             break
         if connection.idle(self.keepalive):
             self._idle.setdefault(origin, {})[connection] = None

@@ -195,12 +195,27 @@ def build_download_output(
     )
 
 
-def build_get_logs(config: CraftConnectionConfig, execution_id: str) -> HttpRequest:
-    """§5.7: POST with an empty JSON object (reading, so safe to repeat)."""
+def build_get_logs(
+    config: CraftConnectionConfig,
+    execution_id: str,
+    *,
+    from_ms: int | None = None,
+    limit: int | None = None,
+) -> HttpRequest:
+    """§5.7: POST with the bounds set (``{}`` without any; reading, so safe to repeat).
+
+    :param from_ms: only lines at or after this time (epoch milliseconds).
+    :param limit: at most this many lines (a page: :mod:`craft_airflow.protocol.logs`).
+    """
+    body: dict[str, int] = {}
+    if from_ms is not None:
+        body["from"] = from_ms
+    if limit is not None:
+        body["limit"] = limit
     return HttpRequest(
         "POST",
         _env_api(config, f"executions/{_seg(execution_id)}/logs"),
-        json={},
+        json=body,
         idempotent=True,
         operation=f"get logs of execution {execution_id!r}",
     )

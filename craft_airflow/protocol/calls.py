@@ -28,6 +28,7 @@ from craft_airflow.errors import (
 from craft_airflow.protocol.builders import build_refresh
 from craft_airflow.protocol.decisions import Action, classify
 from craft_airflow.protocol.http import (
+    TIMEOUT_SETTINGS,
     AuthKind,
     FailureKind,
     HttpRequest,
@@ -64,6 +65,10 @@ class AmbiguousSend(Exception):
         super().__init__(str(error))
         self.started_wall = started_wall
         self.error = error
+
+
+#: Failures after which the host is known to be there.
+_ANSWERED_KINDS = frozenset({FailureKind.NO_ANSWER, FailureKind.TOO_SLOW, FailureKind.TOO_LARGE})
 
 
 def _origin(url: str) -> str:
@@ -109,11 +114,18 @@ class CallContext:
         self.answered.add(_origin(request.url))
 
     def timeouts(self, request: HttpRequest, deadline: float | None = None) -> Timeouts:
+        """The bounds of one attempt: its setting (``request_timeout``, ``long_poll_timeout``,
+        ``transfer_timeout`` for a download or a request with files) is its total deadline, and
+        (but for a transfer) its read timeout; never past ``deadline``."""
+        setting = TIMEOUT_SETTINGS[TimeoutKind.DOWNLOAD if request.files else request.timeout]
+        total = float(getattr(self.config, setting))
+        bound = f"connection extra {setting}={total:g}"
         read = (
             self.config.long_poll_timeout
             if request.timeout == TimeoutKind.LONG_POLL
             else self.config.request_timeout
         )
+        read = min(read, total)
         connect = min(self.config.connect_timeout, read)
         if deadline is not None:
             remaining = deadline - self.clock()
@@ -121,7 +133,9 @@ class CallContext:
                 raise DeadlineReached()
             read = min(read, remaining)
             connect = min(connect, remaining)
-        return Timeouts(connect=connect, read=read)
+            if remaining < total:
+                total, bound = remaining, f"{bound}, cut to what remains of the wait"
+        return Timeouts(connect=connect, read=read, total=total, bound=bound)
 
 
 def _gave_up(ctx: CallContext, error: CraftRequestError, state: RetryState) -> CraftRequestError:
@@ -140,7 +154,8 @@ def _gave_up(ctx: CallContext, error: CraftRequestError, state: RetryState) -> C
                 f"extras max_retries={ctx.config.max_retries}, "
                 f"max_retry_seconds={ctx.config.max_retry_seconds:g}"
             )
-        return CraftConnectionError(
+        # A deadline exceeded stays one: the message names the call and the bound.
+        return type(error)(
             f"Connection {ctx.config.conn_id!r}: {error.platform_message} (unreachable after "
             f"{retries + 1} attempts over {elapsed:.0f} s: gave up after {retries} retries; {why})"
         )
@@ -170,8 +185,8 @@ def perform(
         timeouts = ctx.timeouts(request, deadline)
         if first_wall is None:
             first_wall = ctx.wall_clock()
-        result = yield Send(request, bearer, timeouts)
-        if isinstance(result, Response) or result.kind == FailureKind.NO_ANSWER:
+        result = yield Send(request, bearer, timeouts, ctx.config.max_response_bytes)
+        if isinstance(result, Response) or result.kind in _ANSWERED_KINDS:
             # The host is there (it answered, or took the request and then failed to answer,
             # e.g. a held long-poll timing out): the full budget, not the first-contact one.
             ctx.note_answer(request)

@@ -14,7 +14,10 @@ not sent (refused, DNS,    retry                 retry                   retry
   connect timeout)
 sent, no answer (read      retry                 ambiguous               retry
   timeout, reset)
+  or a whole answer not in
+  time (total deadline)
 TLS / invalid URL          fail                  fail                    fail
+answer over the size bound fail                  fail                    fail
 =========================  ====================  ======================  ===================
 
 Why 429 and 503 are retried even for calls that create an execution: both are answers that
@@ -32,9 +35,11 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from craft_airflow.errors import (
+    CraftAnswerTooLarge,
     CraftAPIError,
     CraftAuthError,
     CraftConnectionError,
+    CraftDeadlineExceeded,
     CraftRequestError,
 )
 from craft_airflow.protocol.http import (
@@ -83,10 +88,17 @@ def classify(
         # Name where the call went (no query: it may hold a token), e.g. the host of a closed port.
         parts = urlsplit(request.url)
         where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        if result.kind == FailureKind.TOO_LARGE:
+            return Decision(
+                Action.FAIL,
+                CraftAnswerTooLarge(result.status, f"{op} failed: {where}: {result.detail}"),
+            )
         what = "could not reach" if result.kind == FailureKind.NOT_SENT else "no answer from"
         error: CraftRequestError = CraftConnectionError(
             f"{op} failed: {what} {where} ({result.detail})"
         )
+        if result.kind == FailureKind.TOO_SLOW:
+            error = CraftDeadlineExceeded(f"{op} failed: {where}: {result.detail}")
         if result.kind == FailureKind.FATAL:
             return Decision(Action.FAIL, error)
         if result.kind == FailureKind.NOT_SENT or request.idempotent:

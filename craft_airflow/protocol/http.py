@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
-from craft_airflow.errors import clean
+from craft_airflow.errors import CraftDeadlineExceeded, clean
 
 #: The header naming the client; the transports give their name and version as its value (the
 #: SDK sends "craft-ai-sdk@<version>"; no source says the platform checks it).
@@ -32,6 +32,16 @@ class TimeoutKind(StrEnum):
     NORMAL = "normal"
     LONG_POLL = "long_poll"
     DOWNLOAD = "download"
+
+
+#: The connection extra bounding one attempt of each kind of call (named in errors).
+TIMEOUT_SETTINGS = {
+    TimeoutKind.NORMAL: "request_timeout",
+    TimeoutKind.LONG_POLL: "long_poll_timeout",
+    TimeoutKind.DOWNLOAD: "transfer_timeout",
+}
+#: The connection extra bounding the size of an answer read into memory.
+SIZE_SETTING = "max_response_bytes"
 
 
 @dataclass(frozen=True)
@@ -148,12 +158,19 @@ class FailureKind(StrEnum):
     """Sent (perhaps partly), no answer: read timeout, reset, disconnect. Ambiguous."""
     FATAL = "fatal"
     """Will not get better by retrying: TLS verification failure, invalid URL."""
+    TOO_LARGE = "too_large"
+    """The answer was larger than the step's ``max_bytes``: reading stopped there."""
+    TOO_SLOW = "too_slow"
+    """No whole answer within the step's total deadline (sent: ambiguous, like NO_ANSWER)."""
 
 
 @dataclass(frozen=True)
 class TransportFailure:
+    """No usable answer: what is known of why (``status``: of a too large answer)."""
+
     kind: FailureKind
     detail: str
+    status: int | None = None
 
 
 #: Longest :attr:`TransportFailure.detail`.
@@ -165,6 +182,14 @@ def describe_exception(exc: BaseException) -> str:
     # Redacted before cutting: the error's own redaction cannot recognise half a secret.
     text = clean(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+
+
+def transfer_too_slow(operation: str, written: int, seconds: float) -> CraftDeadlineExceeded:
+    """The error of a streamed download that outlived ``transfer_timeout`` (both hooks)."""
+    return CraftDeadlineExceeded(
+        f"{operation} failed: the download did not end within {seconds:g} s "
+        f"(connection extra transfer_timeout={seconds:g}); stopped after {written} bytes"
+    )
 
 
 @dataclass(frozen=True)
@@ -196,17 +221,51 @@ class Response:
 
 @dataclass(frozen=True)
 class Timeouts:
+    """Time bounds of one attempt.
+
+    :param connect: to open the connection.
+    :param read: between two reads.
+    :param total: the whole attempt (sending, headers, the whole body; for a streamed
+        download, every byte of it), ``None``: none.
+    :param bound: the setting ``total`` comes from, for messages (e.g. ``request_timeout=5``).
+    """
+
     connect: float
     read: float
+    total: float | None = None
+    bound: str = ""
 
 
 @dataclass(frozen=True)
 class Send:
-    """Step: send ``request`` (adding ``bearer`` when set) and return the answer or failure."""
+    """Step: send ``request`` (adding ``bearer`` when set) and return the answer or failure.
+
+    :param max_bytes: the largest body read into memory (not applied to a streamed 2xx).
+    """
 
     request: HttpRequest
     bearer: str | None = field(default=None, repr=False)
     timeouts: Timeouts = Timeouts(10.0, 30.0)
+    max_bytes: int | None = None
+
+    def too_large(self, status: int) -> TransportFailure:
+        """The failure of an answer larger than :attr:`max_bytes`."""
+        return TransportFailure(
+            FailureKind.TOO_LARGE,
+            f"the answer is larger than {self.max_bytes} bytes (connection extra "
+            f"{SIZE_SETTING}={self.max_bytes}); reading stopped there",
+            status,
+        )
+
+    def too_slow(self) -> TransportFailure:
+        """The failure of an attempt that outlived :attr:`Timeouts.total`."""
+        total = self.timeouts.total if self.timeouts.total is not None else self.timeouts.read
+        bound = f" ({self.timeouts.bound})" if self.timeouts.bound else ""
+        return TransportFailure(FailureKind.TOO_SLOW, f"no whole answer within {total:g} s{bound}")
+
+    def body_fits(self, size: int) -> bool:
+        """Whether a body of ``size`` bytes fits :attr:`max_bytes`."""
+        return self.max_bytes is None or size <= self.max_bytes
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def parse_error(
     payload: Any = None
     try:
         payload = json.loads(body_text) if body_text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         payload = None
     cls = CraftAuthError if status in (401, 403) else CraftAPIError
     if isinstance(payload, Mapping) and any(k in payload for k in ("message", "name")):
@@ -80,6 +80,11 @@ def decode_body(status: int, body: bytes, content_type: str, *, operation: str =
         return None
     try:
         return json.loads(body)
+    except RecursionError:
+        raise CraftAPIError(
+            status,
+            f"{operation or 'request'}: the platform's answer is JSON nested too deep to read",
+        ) from None
     except ValueError:
         raise CraftAPIError(
             status,

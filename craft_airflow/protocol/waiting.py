@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftError
+from craft_airflow.errors import CraftAnswerTooLarge, CraftAPIError, CraftAuthError, CraftError
 from craft_airflow.outcomes import (
     OutcomeStatus,
     WaitOutcome,
@@ -26,7 +26,6 @@ from craft_airflow.outcomes import (
 from craft_airflow.protocol.builders import (
     build_endpoint_results,
     build_get_execution,
-    build_get_logs,
     build_wait_outputs,
 )
 from craft_airflow.protocol.calls import CallContext, DeadlineReached, Steps, call_json, perform
@@ -36,8 +35,13 @@ from craft_airflow.protocol.decisions import (
     is_not_yet,
 )
 from craft_airflow.protocol.http import Response, Sleep
-from craft_airflow.protocol.readers import execution_error_message, read_execution, read_logs
+from craft_airflow.protocol.logs import log_lines_steps
+from craft_airflow.protocol.readers import execution_error_message, read_execution
 from craft_airflow.statuses import FAILED_STATUSES, TERMINAL_STATUSES, ExecutionStatus
+
+#: What the failure log tail reads at most: the last lines kept, and the pages read.
+TAIL_READ_LINES = 200
+TAIL_READ_PAGES = 50
 
 
 def _pause(
@@ -54,13 +58,13 @@ def _pause(
 
 
 def with_failure_log_tail(ctx: CallContext, outcome: WaitOutcome) -> Steps[WaitOutcome]:
-    """A ``failed`` outcome with the execution's last log lines (one logs call, best effort);
-    any other outcome as it is."""
+    """A ``failed`` outcome with the execution's last log lines (read in pages, one call for
+    a short log; best effort); any other outcome as it is."""
     if outcome.status != OutcomeStatus.FAILED:
         return outcome
     try:
-        logs = read_logs(
-            (yield from call_json(ctx, build_get_logs(ctx.config, outcome.execution_id)))
+        logs = yield from log_lines_steps(
+            ctx, outcome.execution_id, max_lines=TAIL_READ_LINES, max_pages=TAIL_READ_PAGES
         )
     except CraftError:
         return outcome
@@ -85,7 +89,7 @@ def execution_outcome_steps(
             response = yield from perform(ctx, outputs_request, deadline=deadline)
         except DeadlineReached:
             return timeout_outcome(execution_id, ctx.clock() - started)
-        except CraftAuthError:
+        except (CraftAuthError, CraftAnswerTooLarge):
             raise
         except CraftAPIError as exc:
             if exc.status_code is None:  # an unreadable answer, not a finished execution

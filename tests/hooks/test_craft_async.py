@@ -212,3 +212,19 @@ def test_tls_context_is_built_once_and_off_means_off():
     assert tls_verification(True) is context  # the CA bundle is read once per process
     unverified = tls_verification(False)
     assert (unverified.verify_mode, unverified.check_hostname) == (ssl.CERT_NONE, False)
+
+
+async def test_a_token_that_cannot_go_into_a_header_is_a_craft_error(monkeypatch):
+    from craft_airflow.errors import CraftError
+
+    token = "bad\r\nX-Injected: 1"
+
+    with ScriptedServer() as server:
+        server.on("POST", r"/auth/refresh$", reply(200, {"access_token": token}))
+        set_connection(monkeypatch, server.url, "sdk-tok-header-1", conn_id="bad_header")
+        hook = CraftAIAsyncHook("bad_header")
+        with pytest.raises(CraftError) as err:
+            await hook.get_execution("e1")
+    assert "get execution 'e1'" in str(err.value)
+    assert "X-Injected" not in str(err.value)
+    assert not [r for r in server.requests if "/executions/" in r.path]  # never sent

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from protocol_kit import CREATE, GET, answer, context, drive, make_jwt, token_answer
+from protocol_kit import CONFIG, CREATE, GET, answer, context, drive, make_jwt, token_answer
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import (
@@ -176,3 +176,48 @@ def test_a_host_that_took_the_request_without_answering_gets_the_full_budget():
     with pytest.raises(CraftConnectionError, match="max_retry_seconds=120"):
         drive(perform(ctx, build_get_pipeline(FIRST_CONTACT, "p")), lambda s: timed_out, clock)
     assert clock.now - start > 10
+
+
+# -- bounds of each attempt ---------------------------------------------------------------------
+
+
+def test_each_attempt_carries_its_total_deadline_and_size_bound():
+    import io
+
+    from craft_airflow.protocol.builders import (
+        build_download_output,
+        build_run_pipeline,
+        build_wait_outputs,
+    )
+
+    ctx, clock = context()
+    ctx.tokens.store(make_jwt(), clock.now)
+    sent = []
+
+    def respond(step):
+        sent.append(step)
+        return answer(200, b"{}")
+
+    create_with_file = build_run_pipeline(CONFIG, "p", files={"f": ("f.txt", io.BytesIO(b"x"))})
+    for request in (GET, build_wait_outputs(CONFIG, "e"), build_download_output(CONFIG, "e", "o")):
+        drive(perform(ctx, request), respond, clock)
+    normal, long_poll, download = sent
+    assert (normal.timeouts.total, normal.max_bytes) == (CONFIG.request_timeout, 64 * 1024**2)
+    assert normal.timeouts.bound == f"connection extra request_timeout={CONFIG.request_timeout:g}"
+    assert long_poll.timeouts.total == CONFIG.long_poll_timeout
+    assert download.timeouts.total == CONFIG.transfer_timeout
+    assert download.timeouts.read == CONFIG.request_timeout
+    # A request with files is a transfer too.
+    drive(perform(ctx, create_with_file), respond, clock)
+    assert sent[-1].timeouts.total == CONFIG.transfer_timeout
+
+
+def test_a_deadline_exceeded_stays_one_after_the_retries():
+    from craft_airflow.errors import CraftDeadlineExceeded
+
+    ctx, clock = context()
+    ctx.tokens.store(make_jwt(), clock.now)
+    with pytest.raises(CraftDeadlineExceeded) as err:
+        drive(perform(ctx, GET), lambda step: step.too_slow(), clock)
+    assert "request_timeout=30" in str(err.value)
+    assert "gave up after 3 retries" in str(err.value)

@@ -58,3 +58,31 @@ def test_classify_second_401_fails_with_auth_error():
 
 def test_classify_passes_retry_after_on():
     assert classify(GET, answer(429, **{"Retry-After": "7"})).retry_after == "7"
+
+
+# -- bounds exceeded --------------------------------------------------------------------------
+
+
+def test_an_answer_over_the_size_bound_fails_at_once_naming_call_and_bound():
+    from craft_airflow.errors import CraftAnswerTooLarge
+    from craft_airflow.protocol.http import Send
+
+    failure = Send(GET, max_bytes=1024).too_large(200)
+    decision = classify(GET, failure)
+    assert decision.action == Action.FAIL
+    assert isinstance(decision.error, CraftAnswerTooLarge)
+    assert decision.error.status_code == 200
+    assert "get execution 'e'" in str(decision.error)
+    assert "max_response_bytes=1024" in str(decision.error)
+
+
+def test_no_whole_answer_in_time_is_retried_like_a_read_timeout_naming_the_bound():
+    from craft_airflow.errors import CraftDeadlineExceeded
+    from craft_airflow.protocol.http import Send, Timeouts
+
+    failure = Send(GET, timeouts=Timeouts(1, 5, 5, "connection extra request_timeout=5")).too_slow()
+    decision = classify(GET, failure)
+    assert decision.action == Action.RETRY
+    assert isinstance(decision.error, CraftDeadlineExceeded)
+    assert "no whole answer within 5 s (connection extra request_timeout=5)" in str(decision.error)
+    assert classify(CREATE, failure).action == Action.AMBIGUOUS

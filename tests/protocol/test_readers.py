@@ -95,3 +95,12 @@ def test_readers():
     assert unwrap_endpoint_output({"url": "https://x/f"}).kind == "file"
     assert unwrap_endpoint_output({"url": None}).kind == "none"
     assert unwrap_endpoint_output("raw").value == "raw"
+
+
+def test_json_nested_too_deep_is_an_api_error_not_a_recursion_error():
+    from craft_airflow.protocol.readers import decode_body, parse_error
+
+    deep = b"[" * 200_000 + b"]" * 200_000
+    with pytest.raises(CraftAPIError, match="nested too deep"):
+        decode_body(200, deep, "application/json", operation="get logs")
+    assert parse_error(500, deep.decode()).status_code == 500
