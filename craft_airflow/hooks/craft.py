@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from functools import cached_property
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
 
 from craft_airflow import CLIENT_ID
 from craft_airflow.connection import CONN_TYPE, CraftConnectionConfig, from_connection
+from craft_airflow.ending import (
+    DownloadEndpointFile,
+    DownloadOutput,
+    Log,
+    Read,
+    ReadEndpointResults,
+    ReadLogs,
+    ReadRunOutputs,
+    Step,
+    TaskLog,
+)
 from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
@@ -27,6 +38,7 @@ from craft_airflow.errors import (
 )
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
+from craft_airflow.outputs import remove_partial, storage_error
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
@@ -54,6 +66,9 @@ from craft_airflow.protocol.waiting import (
     endpoint_results_steps,
     execution_outcome_steps,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
@@ -601,4 +616,72 @@ class CraftAIHook(BaseHook):
         )
 
 
-__all__ = ["CraftAIHook"]
+# -- a task's ending (craft_airflow.ending), on a worker ---------------------------------------
+
+
+def drive_ending(hook: CraftAIHook, steps: Generator[Step, Any, T], log: TaskLog) -> T:
+    """Perform the steps of :func:`craft_airflow.ending.ending_steps` (or any generator of
+    ending steps) with ``hook`` until it returns; a failed step is thrown back into it."""
+    result: Any = None
+    failure: Exception | None = None
+    while True:
+        try:
+            step = steps.throw(failure) if failure is not None else steps.send(result)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+        result, failure = None, None
+        if isinstance(step, Log):
+            log.log(step.level, step.message, *step.args)
+            continue
+        try:
+            result = perform_read(hook, step)
+        except Exception as err:
+            failure = err
+
+
+def perform_read(hook: CraftAIHook, step: Read) -> Any:
+    """One read of a finished execution, answered as the step says."""
+    if isinstance(step, ReadLogs):
+        return hook.get_logs(step.execution_id)
+    if isinstance(step, ReadRunOutputs):
+        return hook.get_outputs(step.execution_id)
+    if isinstance(step, ReadEndpointResults):
+        return hook.get_endpoint_results(
+            step.url_path, step.execution_id, endpoint_name=step.endpoint_name
+        )
+    source = step.download
+    if isinstance(source, DownloadOutput):
+        return store_file(
+            step.dest,
+            lambda sink: hook.download_output(source.execution_id, source.output_name, sink),
+        )
+    assert isinstance(source, DownloadEndpointFile)
+    return store_file(
+        step.dest,
+        lambda sink: hook.download_endpoint_file(
+            source.url, sink, endpoint_name=source.endpoint_name
+        ),
+    )
+
+
+def store_file(dest: ObjectStoragePath, download: Callable[[BinaryIO], int]) -> int:
+    """Stream one file into ``dest`` with ``download(sink)``; return the number of bytes.
+
+    :raises CraftError: naming the output and the location when storage refuses the file.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        opened = dest.open("wb")
+    except OSError as err:
+        raise storage_error(dest, err) from None
+    try:
+        with opened as sink:
+            size = download(sink)
+    except BaseException:
+        remove_partial(dest)
+        raise
+    return size
+
+
+__all__ = ["CraftAIHook", "drive_ending", "store_file"]
