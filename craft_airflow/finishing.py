@@ -14,6 +14,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow import __version__ as airflow_version
+from airflow.providers.common.compat.sdk import conf
+from packaging.version import Version
+
 from craft_airflow.names import (
     CONFIG_SECTION,
     EXECUTION_ID_XCOM_KEY,
@@ -75,17 +79,12 @@ class FinishPlan:
 
 def finish_on_triggerer_default() -> bool:
     """``[craft_ai] finish_on_triggerer`` (default ``True``)."""
-    from airflow.providers.common.compat.sdk import conf
-
     return bool(conf.getboolean(CONFIG_SECTION, FINISH_ON_TRIGGERER_OPTION, fallback=True))
 
 
 def airflow_routes_failed_end_events() -> bool:
     """Airflow >= 3.3 sends a failed end event through retries (older ones fail terminally)."""
-    from airflow import __version__
-    from packaging.version import Version
-
-    return Version(__version__).release >= (3, 3)
+    return Version(airflow_version).release >= (3, 3)
 
 
 def fallback_reason(task: Any) -> str | None:
@@ -117,8 +116,6 @@ def fallback_reason(task: Any) -> str | None:
 
 
 def _xcom_backend() -> str:
-    from airflow.providers.common.compat.sdk import conf
-
     return conf.get("core", "xcom_backend", fallback="") or ""
 
 

@@ -15,10 +15,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import ObjectStoragePath
+
 from craft_airflow.errors import CraftError
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context, ObjectStoragePath
+    from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,6 @@ def safe_component(value: object) -> str:
 
 def default_output_base() -> ObjectStoragePath:
     """``file://{AIRFLOW_HOME}/craft_outputs``."""
-    from airflow.sdk import ObjectStoragePath
-
     home = os.path.abspath(os.path.expanduser(os.environ.get("AIRFLOW_HOME", "~/airflow")))
     return ObjectStoragePath(f"file://{home}/craft_outputs")
 
@@ -44,8 +44,6 @@ def resolve_output_base(*candidates: str | ObjectStoragePath | None) -> ObjectSt
 
     A string without a scheme is a local folder.
     """
-    from airflow.sdk import ObjectStoragePath
-
     for candidate in candidates:
         if candidate is None or candidate == "":
             continue

@@ -23,8 +23,8 @@ from craft_airflow.finishing import (
     fallback_reason,
 )
 from craft_airflow.hooks.craft import CraftAIHook
-from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import LOG_TAIL_HEADER as LAST_LOG_LINES_HEADER
+from craft_airflow.protocol.http import FileInput
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 

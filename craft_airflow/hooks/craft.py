@@ -14,7 +14,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import requests
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.sdk import BaseHook
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.fields import RequestField
+from urllib3.filepost import choose_boundary
 
 from craft_airflow import CLIENT_ID
 from craft_airflow.connection import CONN_TYPE, CraftConnectionConfig, from_connection
@@ -36,6 +40,7 @@ from craft_airflow.errors import (
     clean,
     install_log_redaction,
 )
+from craft_airflow.get_provider_info import get_provider_info
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.outputs import remove_partial, storage_error
@@ -80,8 +85,6 @@ install_log_redaction("urllib3", "urllib3.connectionpool", "requests", "craft_ai
 
 def _never_sent(exc: BaseException) -> bool:
     """Whether a requests/urllib3 connection error happened before anything was sent."""
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
     seen: set[int] = set()
     stack: list[Any] = [exc]
     while stack:
@@ -125,9 +128,6 @@ class MultipartBody:
     """
 
     def __init__(self, fields: Mapping[str, str], files: FileParts) -> None:
-        from urllib3.fields import RequestField
-        from urllib3.filepost import choose_boundary
-
         boundary = choose_boundary()
         self.content_type = f"multipart/form-data; boundary={boundary}"
         self._pieces: list[bytes | tuple[BinaryIO, int]] = []
@@ -231,8 +231,6 @@ class CraftAIHook(BaseHook):
 
     @classmethod
     def _declared_connection_type(cls) -> dict[str, Any]:
-        from craft_airflow.get_provider_info import get_provider_info
-
         (connection,) = [
             c
             for c in get_provider_info()["connection-types"]
@@ -302,8 +300,6 @@ class CraftAIHook(BaseHook):
     @cached_property
     def config(self) -> CraftConnectionConfig:
         """The validated connection configuration (secrets registered with the masker)."""
-        from airflow.providers.common.compat.sdk import AirflowNotFoundException
-
         try:
             conn = self.get_connection(self.craft_conn_id)
         except AirflowNotFoundException:

@@ -11,8 +11,10 @@ with its log tail), and turns it into the result or the matching Airflow excepti
 task resolved is kept for its OpenLineage facets (:mod:`craft_airflow.lineage`) and its outputs'
 asset events (:mod:`craft_airflow.assets`).
 
-The hooks (``requests``), the trigger and OpenLineage's classes are imported inside the methods
-that use them: DAG files that import an operator stay cheap to parse.
+What a task needs only once it runs is imported inside the methods that use it, so that a DAG
+file importing an operator stays cheap to parse (``benchmarks/import_cost.py``): the hooks
+(``requests``), the trigger (Airflow's trigger classes), the routes, the ending and the output
+locations, lineage and finishing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowSkipException
+from airflow.sdk import BaseOperator
 
 from craft_airflow.assets import (
     check_output_assets,
@@ -31,22 +34,10 @@ from craft_airflow.assets import (
     output_locations,
     record_asset_events,
 )
-from craft_airflow.ending import Ending, ending_steps
 from craft_airflow.errors import CraftError, CraftInputError, InvalidTriggerEvent
-from craft_airflow.finishing import finish_plan
-from craft_airflow.lineage import (
-    ExecutionIO,
-    TaskLineage,
-    execution_io,
-    resolve_datastore_path,
-    stored_output_locations,
-    task_lineage,
-)
 from craft_airflow.links import persist_execution_link
 from craft_airflow.names import EXECUTION_ID_STATE_KEY, EXECUTION_ID_XCOM_KEY
 from craft_airflow.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
-from craft_airflow.outputs import execution_output_dir, resolve_output_base
-from craft_airflow.routes import CraftRoute, route_for
 from craft_airflow.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
@@ -55,7 +46,10 @@ if TYPE_CHECKING:
     from airflow.sdk.types import Logger
     from airflow.triggers.base import BaseTrigger
 
+    from craft_airflow.ending import Ending
     from craft_airflow.hooks.craft import CraftAIHook
+    from craft_airflow.lineage import ExecutionIO, TaskLineage
+    from craft_airflow.routes import CraftRoute
 
 T = TypeVar("T")
 
@@ -167,6 +161,8 @@ class CraftExecutionMixin(_AirflowTask):
     def route(self) -> CraftRoute:
         """The credential route, decided from the connection and the endpoint (cheap: the
         connection is read once by the hook)."""
+        from craft_airflow.routes import route_for  # the routes, ending and outputs: see above
+
         return route_for(
             self.hook.config,
             endpoint_name=self.endpoint_name,
@@ -241,6 +237,8 @@ class CraftExecutionMixin(_AirflowTask):
         self.defer(trigger=trigger, method_name="execute_complete")
 
     def _finish_plan_kwargs(self, context: Context, execution_id: str) -> dict[str, Any] | None:
+        from craft_airflow.finishing import finish_plan
+
         plan = finish_plan(self, context, execution_id, output_base=self.output_base())
         return None if plan is None else plan.to_kwargs()
 
@@ -250,8 +248,6 @@ class CraftExecutionMixin(_AirflowTask):
     def worker_only_override(self) -> str | None:
         """The first of :attr:`WORKER_ONLY_METHODS` this task's class overrides, if any (it
         must then resume on a worker: :func:`~craft_airflow.finishing.fallback_reason`)."""
-        from airflow.sdk import BaseOperator
-
         for name in self.WORKER_ONLY_METHODS:
             base = getattr(BaseOperator if name == "post_execute" else CraftExecutionMixin, name)
             if getattr(type(self), name, None) is not base:
@@ -308,7 +304,9 @@ class CraftExecutionMixin(_AirflowTask):
         outcome carries; timeout: ``CraftWaitTimeout``; error: ``CraftError``. The logs are
         copied into the task log (for a failure, the tail: it was read once by the wait).
         """
+        from craft_airflow.ending import ending_steps
         from craft_airflow.hooks.craft import drive_ending
+        from craft_airflow.outputs import execution_output_dir
 
         self._craft_outcome = outcome
         execution_id = outcome.execution_id
@@ -332,6 +330,8 @@ class CraftExecutionMixin(_AirflowTask):
         raise ending.error
 
     def output_base(self) -> ObjectStoragePath:
+        from craft_airflow.outputs import resolve_output_base
+
         return resolve_output_base(self.output_storage, self.hook.config.output_storage)
 
     # -- assets and lineage -------------------------------------------------------------------
@@ -339,6 +339,8 @@ class CraftExecutionMixin(_AirflowTask):
     def known_io(self) -> ExecutionIO:
         """The data-store mappings the task itself set (the pipeline operator's mappings); the
         execution's record, when the route can read it, is preferred for lineage."""
+        from craft_airflow.lineage import ExecutionIO
+
         return ExecutionIO()
 
     def file_input_sources(self) -> tuple[Mapping[str, Any], frozenset[str]]:
@@ -350,6 +352,8 @@ class CraftExecutionMixin(_AirflowTask):
     ) -> None:
         """Put the execution id, output name and location in the extra of the task's asset
         events (:mod:`craft_airflow.assets`)."""
+        from craft_airflow.lineage import resolve_datastore_path, stored_output_locations
+
         datastore = {
             name: resolve_datastore_path(path, execution_id)
             for name, path in self.known_io().datastore_outputs.items()
@@ -371,6 +375,8 @@ class CraftExecutionMixin(_AirflowTask):
         """What the task resolved, as :class:`~craft_airflow.lineage.TaskLineage`: the
         execution's record (one status call, where the route has one) for its data-store
         mappings and file inputs, the task's own arguments for where the files came from."""
+        from craft_airflow.lineage import execution_io, task_lineage
+
         execution_id = self._craft_execution_id
         record: Mapping[str, Any] = {}
         if execution_id is not None:
@@ -399,7 +405,7 @@ class CraftExecutionMixin(_AirflowTask):
         """The environment URL of a ``craft_ai`` connection (for its ``craft://`` paths)."""
         if conn_id == self.craft_conn_id:
             return self.hook.config.environment_url
-        from craft_airflow.hooks.craft import CraftAIHook
+        from craft_airflow.hooks.craft import CraftAIHook  # requests: not with a DAG file
 
         try:
             return CraftAIHook(craft_conn_id=conn_id).config.environment_url

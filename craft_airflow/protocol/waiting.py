@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftError
+from craft_airflow.errors import CraftAPIError, CraftAuthError, CraftError, CraftExecutionFailed
 from craft_airflow.outcomes import (
     OutcomeStatus,
     WaitOutcome,
@@ -36,7 +36,13 @@ from craft_airflow.protocol.decisions import (
     is_not_yet,
 )
 from craft_airflow.protocol.http import Response, Sleep
-from craft_airflow.protocol.readers import execution_error_message, read_execution, read_logs
+from craft_airflow.protocol.readers import (
+    decode_body,
+    execution_error_message,
+    read_endpoint_results,
+    read_execution,
+    read_logs,
+)
 from craft_airflow.statuses import FAILED_STATUSES, TERMINAL_STATUSES, ExecutionStatus
 
 
@@ -157,9 +163,6 @@ def endpoint_results_steps(
     :raises CraftExecutionFailed: the endpoint reports the execution failed.
     :raises CraftAPIError: not finished yet, or another error.
     """
-    from craft_airflow.errors import CraftExecutionFailed
-    from craft_airflow.protocol.readers import decode_body, read_endpoint_results
-
     request = build_endpoint_results(ctx.config, endpoint_url_path, execution_id, endpoint_token)
     try:
         response = yield from perform(ctx, request)

@@ -30,10 +30,9 @@ from craft_airflow.hooks.craft import (
     classify_requests_exception,
     requests_kwargs,
 )
-from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import OutcomeStatus
 from craft_airflow.protocol.builders import build_run_pipeline
-from craft_airflow.protocol.http import FailureKind, Send, Timeouts, file_parts
+from craft_airflow.protocol.http import FailureKind, FileInput, Send, Timeouts, file_parts
 from craft_airflow.statuses import ExecutionStatus
 
 PROXY_502_PAGE = (
