@@ -437,7 +437,7 @@ def direct_calls(hygiene_platform: Platform, capfd: pytest.CaptureFixture[str]) 
                         followed,
                         conn_id,
                         end_time=time.time() + 1,
-                        route={"kind": "endpoint" if endpoint else "sdk", "endpoint_name": endpoint},
+                        route={"kind": "endpoint", "endpoint_name": endpoint},
                         poll_interval=0.5,
                     )
                     texts.append((f"trigger {conn_id} kwargs", repr(trigger.serialize())))
