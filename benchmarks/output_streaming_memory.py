@@ -5,7 +5,8 @@ For each file size and case, a fresh Python process (its peak RSS is a high-wate
 a minimal context, no proxy):
 
 * ``output``: pipeline ``big-output`` writes a file output of the given size; the operator
-  streams it to an ``ObjectStoragePath`` (``file://``) in ``collect_outputs``;
+  streams it to an ``ObjectStoragePath`` (``file://``) in ``finish_execution`` (the ending's
+  ``StoreFile`` step);
 * ``input``: pipeline ``big-input`` takes a local file of the given size as its file input.
 
 The child first runs the same case with a 1 MiB file (imports and code paths warm), then resets

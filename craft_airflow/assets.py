@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from airflow.sdk import Asset, AssetAlias
+
 from craft_airflow.errors import CraftInputError
 
 #: ``{output name: {"uri": …, "datastore_path": …}}``: where each output of an execution is.
@@ -29,8 +31,6 @@ def check_output_assets(value: Any) -> dict[str, Any]:
 
     :raises CraftInputError: naming the entry that is not of that form.
     """
-    from airflow.sdk import Asset, AssetAlias
-
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -87,7 +87,7 @@ def output_locations(
     :param datastore: ``{output name: data-store path}`` (placeholders resolved) of the
         outputs the run sent to the data store.
     """
-    from craft_airflow.lineage import datastore_uri
+    from craft_airflow.lineage import datastore_uri  # when the task runs: see operators/_base.py
 
     locations: dict[str, dict[str, str]] = {name: {"uri": uri} for name, uri in stored.items()}
     for name, path in datastore.items():
@@ -110,8 +110,6 @@ def record_asset_events(
     :raises CraftInputError: an ``output_assets`` name the execution did not return, or an
         ``AssetAlias`` for an output without a location.
     """
-    from airflow.sdk import Asset, AssetAlias
-
     check_output_names(output_assets, outputs, f"execution {execution_id}")
     fed = []
     for name, target in output_assets.items():

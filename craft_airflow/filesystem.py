@@ -17,6 +17,7 @@ streamed, on close; nothing holds a whole object in memory.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import posixpath
 import shutil
@@ -30,7 +31,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from fsspec.utils import stringify_path
 from upath import UPath
 
-from craft_airflow.errors import CraftConfigError
+from craft_airflow.errors import CraftConfigError, CraftInputError
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.protocol.datastore import DataStoreObject, object_key
 
@@ -461,8 +462,6 @@ def datastore_key(value: Any, conn_id: str, where: str = "datastore_path") -> An
     :param where: the field, for messages.
     :raises CraftInputError: another connection's path, a path of another scheme, or the root.
     """
-    from craft_airflow.errors import CraftInputError
-
     if isinstance(value, UPath):
         protocol = value.protocol
         if protocol != PROTOCOL:
@@ -493,8 +492,6 @@ def datastore_keys_in(mapping: Any, conn_id: str, label: str) -> Any:
     """``mapping`` (a list of InputSource/OutputDestination or dicts) with each craft
     ``datastore_path`` turned into its plain path (see :func:`datastore_key`); anything else
     is returned as is, for the mapping's own validation to judge."""
-    import dataclasses
-
     if not isinstance(mapping, list | tuple):
         return mapping
     result: list[Any] = []

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from airflow.sdk import ObjectStoragePath
+
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
 
@@ -134,8 +136,6 @@ def datastore_uri(conn_id: str, path: str, execution_id: str | None) -> str:
 def location_of(value: Any) -> str | None:
     """The storage location of a file source: a URI, an absolute local path, or ``None`` for
     sources that have none (bytes, streams)."""
-    from airflow.sdk import ObjectStoragePath
-
     if isinstance(value, ObjectStoragePath):
         return str(value)
     if isinstance(value, os.PathLike):
@@ -217,8 +217,6 @@ def mappings_io(
 def is_located_file(value: Any) -> bool:
     """Whether ``value`` can only be a file with a location (a path object or storage path);
     a plain string is a file only where the execution or the task says so."""
-    from airflow.sdk import ObjectStoragePath
-
     return isinstance(value, os.PathLike | ObjectStoragePath)
 
 

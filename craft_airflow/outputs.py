@@ -1,28 +1,28 @@
-"""Outputs of a Craft execution as XCom values; file outputs streamed to object storage.
+"""Where a Craft execution's file outputs go, and what each output becomes as an XCom value.
 
-A file output never goes through memory whole: it is streamed from the platform into an
-``ObjectStoragePath`` and XCom holds the location's URI, which the next Craft task accepts as a
-file input. The default location is
+A file output never goes through memory whole: a transport streams it from the platform into an
+``ObjectStoragePath`` (``store_file`` in :mod:`craft_airflow.hooks.craft`, ``astore_file`` in
+:mod:`craft_airflow.hooks.craft_async`) and XCom holds the location's URI, which the next Craft
+task accepts as a file input. The default location is
 ``file://{AIRFLOW_HOME}/craft_outputs/{dag_id}/{run_id}/{task_id}[/{map_index}]/{execution_id}/{name}``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import ObjectStoragePath
+
+from craft_airflow.errors import CraftError
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context, ObjectStoragePath
+    from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
-
-#: Downloads one file output into the given binary sink, returning the number of bytes written.
-Download = Callable[[str, BinaryIO], int]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -35,8 +35,6 @@ def safe_component(value: object) -> str:
 
 def default_output_base() -> ObjectStoragePath:
     """``file://{AIRFLOW_HOME}/craft_outputs``."""
-    from airflow.sdk import ObjectStoragePath
-
     home = os.path.abspath(os.path.expanduser(os.environ.get("AIRFLOW_HOME", "~/airflow")))
     return ObjectStoragePath(f"file://{home}/craft_outputs")
 
@@ -46,8 +44,6 @@ def resolve_output_base(*candidates: str | ObjectStoragePath | None) -> ObjectSt
 
     A string without a scheme is a local folder.
     """
-    from airflow.sdk import ObjectStoragePath
-
     for candidate in candidates:
         if candidate is None or candidate == "":
             continue
@@ -76,36 +72,16 @@ def execution_output_dir(
     return path
 
 
-def stream_to_storage(dest: ObjectStoragePath, download: Callable[[BinaryIO], int]) -> str:
-    """Stream one file into ``dest`` with ``download(sink)`` and return the location's URI.
-
-    :raises CraftError: naming the output and the location when storage refuses the file.
-    """
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        opened = dest.open("wb")
-    except OSError as err:
-        raise _storage_error(dest, err) from None
-    try:
-        with opened as sink:
-            size = download(sink)
-    except BaseException:
-        _remove_partial(dest)
-        raise
-    log.info("Stored file output at %s (%s bytes)", dest, size)
-    return str(dest)
-
-
-def _remove_partial(dest: ObjectStoragePath) -> None:
+def remove_partial(dest: ObjectStoragePath) -> None:
+    """Remove what a broken download left at ``dest`` (best effort)."""
     try:
         dest.unlink(missing_ok=True)
     except Exception:  # the original error is the one to report
         log.debug("Could not remove the partial file %s", dest, exc_info=True)
 
 
-def _storage_error(dest: ObjectStoragePath, err: OSError) -> Exception:
-    from craft_airflow.errors import CraftError
-
+def storage_error(dest: ObjectStoragePath, err: OSError) -> CraftError:
+    """The error naming the output and the location when storage refuses a file output."""
     reason = err.strerror or str(err) or type(err).__name__
     return CraftError(
         f"Cannot store file output {dest.name!r} at {str(dest)!r}: {type(err).__name__}: "
@@ -140,111 +116,3 @@ def plan_run_outputs(
         else:
             plan.append((key, None, item.get("value")))
     return plan
-
-
-def collect_run_outputs(
-    items: Sequence[Mapping[str, Any]],
-    *,
-    download: Download,
-    dest_dir: ObjectStoragePath,
-    endpoint_names: bool = False,
-) -> dict[str, Any]:
-    """Outputs from §5.4 items: values as they are, run/endpoint-mapped files streamed to storage
-    (see :func:`plan_run_outputs`).
-
-    :param download: ``download(pipeline_output_name, sink)``.
-    """
-    result: dict[str, Any] = {}
-    for key, fetch, value in plan_run_outputs(items, endpoint_names=endpoint_names):
-        if fetch is None:
-            result[key] = value
-        else:
-            result[key] = stream_to_storage(
-                dest_dir / safe_component(key), functools.partial(download, fetch)
-            )
-    return result
-
-
-def collect_endpoint_outputs(
-    outputs: Mapping[str, Any], *, download_url: Download, dest_dir: ObjectStoragePath
-) -> dict[str, Any]:
-    """Outputs from an endpoint result body (§7.2), keyed by endpoint output name: values
-    unwrapped, file URLs streamed to storage (``None`` for a null URL)."""
-    from craft_airflow.protocol.readers import unwrap_endpoint_output
-
-    result: dict[str, Any] = {}
-    for name, raw in outputs.items():
-        output = unwrap_endpoint_output(raw)
-        if output.kind == "file" and output.url is not None:
-            result[name] = stream_to_storage(
-                dest_dir / safe_component(name), functools.partial(download_url, output.url)
-            )
-        else:
-            result[name] = output.value
-    return result
-
-
-# -- the same, on the triggerer's event loop -----------------------------------------------------
-
-#: Downloads one file output through the given async chunk writer, returning the bytes written.
-AsyncDownload = Callable[[Callable[[bytes], Awaitable[object]]], Awaitable[int]]
-
-
-async def astream_to_storage(dest: ObjectStoragePath, download: AsyncDownload) -> str:
-    """:func:`stream_to_storage` for the event loop: the download runs on the loop, every storage
-    call (folder, open, each chunk's write, close, cleanup) in a worker thread."""
-    try:
-        await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
-        sink = await asyncio.to_thread(dest.open, "wb")
-    except OSError as err:
-        raise _storage_error(dest, err) from None
-    try:
-        try:
-            size = await download(functools.partial(asyncio.to_thread, sink.write))
-        finally:
-            await asyncio.to_thread(sink.close)
-    except BaseException:
-        await asyncio.to_thread(_remove_partial, dest)
-        raise
-    log.info("Stored file output at %s (%s bytes)", dest, size)
-    return str(dest)
-
-
-async def acollect_run_outputs(
-    items: Sequence[Mapping[str, Any]],
-    *,
-    download: Callable[[str, Callable[[bytes], Awaitable[object]]], Awaitable[int]],
-    dest_dir: ObjectStoragePath,
-    endpoint_names: bool = False,
-) -> dict[str, Any]:
-    """:func:`collect_run_outputs` for the event loop (``download(name, write)``)."""
-    result: dict[str, Any] = {}
-    for key, fetch, value in plan_run_outputs(items, endpoint_names=endpoint_names):
-        if fetch is None:
-            result[key] = value
-        else:
-            result[key] = await astream_to_storage(
-                dest_dir / safe_component(key), functools.partial(download, fetch)
-            )
-    return result
-
-
-async def acollect_endpoint_outputs(
-    outputs: Mapping[str, Any],
-    *,
-    download_url: Callable[[str, Callable[[bytes], Awaitable[object]]], Awaitable[int]],
-    dest_dir: ObjectStoragePath,
-) -> dict[str, Any]:
-    """:func:`collect_endpoint_outputs` for the event loop (``download_url(url, write)``)."""
-    from craft_airflow.protocol.readers import unwrap_endpoint_output
-
-    result: dict[str, Any] = {}
-    for name, raw in outputs.items():
-        output = unwrap_endpoint_output(raw)
-        if output.kind == "file" and output.url is not None:
-            result[name] = await astream_to_storage(
-                dest_dir / safe_component(name), functools.partial(download_url, output.url)
-            )
-        else:
-            result[name] = output.value
-    return result

@@ -18,13 +18,23 @@ from the connection again.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from craft_airflow.ending import (
+    DownloadEndpointFile,
+    DownloadOutput,
+    ReadEndpointResults,
+    ReadLogs,
+    ReadRunOutputs,
+    Step,
+    store_file_steps,
+)
 from craft_airflow.errors import CraftAPIError, CraftConfigError, CraftError, CraftInputError
 from craft_airflow.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
+from craft_airflow.outputs import plan_run_outputs, safe_component
 from craft_airflow.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
@@ -111,16 +121,17 @@ class CraftRoute(ABC):
     ) -> WaitOutcome:
         """Wait until the execution ends or ``timeout`` passes (on the triggerer, no blocking)."""
 
-    @abstractmethod
-    def read_logs(self, hook: CraftAIHook, execution_id: str) -> list[dict[str, Any]] | None:
-        """The execution's log lines ``[{timestamp, message}]``; ``None`` where the route has
-        no logs."""
+    # -- reading a finished execution: what to fetch, as steps of craft_airflow.ending ---------
 
     @abstractmethod
-    def read_outputs(
-        self, hook: CraftAIHook, execution_id: str, dest_dir: ObjectStoragePath
-    ) -> dict[str, Any]:
-        """The outputs of a succeeded execution by name; file outputs streamed under
+    def logs_read(self, execution_id: str) -> ReadLogs | None:
+        """The read of the execution's log lines; ``None`` where the route has no logs."""
+
+    @abstractmethod
+    def output_steps(
+        self, execution_id: str, dest_dir: ObjectStoragePath
+    ) -> Generator[Step, Any, dict[str, Any]]:
+        """Read the outputs of a succeeded execution by name; file outputs stored under
         ``dest_dir``, their URI in their place."""
 
     @abstractmethod
@@ -174,6 +185,7 @@ class SdkRoute(CraftRoute):
     start_with_endpoint_token: bool = False
 
     def check_once(self, hook: CraftAIHook, execution_id: str) -> WaitOutcome | None:
+        # protocol/ is the transports' (imported with the hook): not loaded with a DAG file.
         from craft_airflow.protocol.readers import execution_error_message
 
         execution = hook.get_execution(execution_id, include_io_values=False)
@@ -188,7 +200,7 @@ class SdkRoute(CraftRoute):
 
     def _logs_or_none(self, hook: CraftAIHook, execution_id: str) -> list[dict[str, Any]] | None:
         try:
-            return self.read_logs(hook, execution_id)
+            return hook.get_logs(execution_id)
         except CraftError:
             return None
 
@@ -212,20 +224,25 @@ class SdkRoute(CraftRoute):
     ) -> WaitOutcome:
         return await hook.await_outcome(execution_id, timeout=timeout, poll_interval=poll_interval)
 
-    def read_logs(self, hook: CraftAIHook, execution_id: str) -> list[dict[str, Any]] | None:
-        return hook.get_logs(execution_id)
+    def logs_read(self, execution_id: str) -> ReadLogs | None:
+        return ReadLogs(execution_id)
 
-    def read_outputs(
-        self, hook: CraftAIHook, execution_id: str, dest_dir: ObjectStoragePath
-    ) -> dict[str, Any]:
-        from craft_airflow.outputs import collect_run_outputs
-
-        return collect_run_outputs(
-            hook.get_outputs(execution_id),
-            download=lambda name, sink: hook.download_output(execution_id, name, sink),
-            dest_dir=dest_dir,
-            endpoint_names=self.endpoint_name is not None,
-        )
+    def output_steps(
+        self, execution_id: str, dest_dir: ObjectStoragePath
+    ) -> Generator[Step, Any, dict[str, Any]]:
+        """The §5.4 outputs: values as they are, run/endpoint-mapped files stored (see
+        :func:`~craft_airflow.outputs.plan_run_outputs`), keyed by endpoint output name when
+        an endpoint started the execution."""
+        items = yield ReadRunOutputs(execution_id)
+        result: dict[str, Any] = {}
+        for key, fetch, value in plan_run_outputs(items, endpoint_names=bool(self.endpoint_name)):
+            if fetch is None:
+                result[key] = value
+            else:
+                dest = dest_dir / safe_component(key)
+                download = DownloadOutput(execution_id, fetch)
+                result[key] = yield from store_file_steps(dest, download)
+        return result
 
     def read_execution(self, hook: CraftAIHook, execution_id: str) -> dict[str, Any] | None:
         return hook.get_execution(execution_id, include_io_values=False)
@@ -331,20 +348,28 @@ class EndpointRoute(CraftRoute):
             poll_interval=poll_interval,
         )
 
-    def read_logs(self, hook: CraftAIHook, execution_id: str) -> list[dict[str, Any]] | None:
-        return None
+    def logs_read(self, execution_id: str) -> ReadLogs | None:
+        return None  # no logs on this route
 
-    def read_outputs(
-        self, hook: CraftAIHook, execution_id: str, dest_dir: ObjectStoragePath
-    ) -> dict[str, Any]:
-        from craft_airflow.outputs import collect_endpoint_outputs
+    def output_steps(
+        self, execution_id: str, dest_dir: ObjectStoragePath
+    ) -> Generator[Step, Any, dict[str, Any]]:
+        """The endpoint result body's outputs (§7.2), keyed by endpoint output name: values
+        unwrapped, file URLs stored (``None`` for a null URL)."""
+        from craft_airflow.protocol.readers import unwrap_endpoint_output  # as in check_once
 
         name = self.name
-        download: Callable[[str, BinaryIO], int] = lambda url, sink: (  # noqa: E731
-            hook.download_endpoint_file(url, sink, endpoint_name=name)
-        )
-        results = hook.get_endpoint_results(self.url_path or name, execution_id, endpoint_name=name)
-        return collect_endpoint_outputs(results, download_url=download, dest_dir=dest_dir)
+        results = yield ReadEndpointResults(name, self.url_path or name, execution_id)
+        result: dict[str, Any] = {}
+        for output_name, raw in results.items():
+            output = unwrap_endpoint_output(raw)
+            if output.kind == "file" and output.url is not None:
+                dest = dest_dir / safe_component(output_name)
+                source = DownloadEndpointFile(output.url, name)
+                result[output_name] = yield from store_file_steps(dest, source)
+            else:
+                result[output_name] = output.value
+        return result
 
     def adoptable_status(self, hook: CraftAIHook, execution_id: str) -> str:
         return "Unknown"  # no status call: an earlier try's execution is not adopted

@@ -23,8 +23,8 @@ from craft_airflow.finishing import (
     fallback_reason,
 )
 from craft_airflow.hooks.craft import CraftAIHook
-from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import LOG_TAIL_HEADER as LAST_LOG_LINES_HEADER
+from craft_airflow.protocol.http import FileInput
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 
@@ -121,11 +121,11 @@ async def test_a_skipped_execution_skips_the_task_with_the_message(tmp_path, cap
 
     from airflow.triggers.base import TaskSkippedEvent
 
-    from craft_airflow.finishing import finish_event
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
     from craft_airflow.outcomes import outcome_for_status
     from craft_airflow.routes import route_from_kwargs
     from craft_airflow.statuses import ExecutionStatus
+    from craft_airflow.triggers.execution import finish_event
 
     # The embedded platform never skips an execution: a real one's end, read as Skipped.
     execution_id = CraftAIHook().run_pipeline("slow", inputs={"seconds": 0.1})
@@ -185,7 +185,7 @@ async def test_xcoms_go_through_the_supervisor_as_a_worker_pushes_them():
     from airflow.sdk.execution_time.supervisor import set_supervisor_comms
     from airflow.triggers.base import TaskSuccessEvent
 
-    from craft_airflow.finishing import push_xcoms
+    from craft_airflow.triggers.execution import push_xcoms
 
     ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=3)
     outputs = {"words": 16, "upper": "file:///o/upper"}
@@ -206,7 +206,7 @@ async def test_xcoms_go_through_the_supervisor_as_a_worker_pushes_them():
 async def test_outside_a_triggerer_the_event_keeps_its_xcoms():
     from airflow.triggers.base import TaskFailedEvent
 
-    from craft_airflow.finishing import push_xcoms
+    from craft_airflow.triggers.execution import push_xcoms
 
     event = TaskFailedEvent(xcoms={"execution_id": "e"})
     assert await push_xcoms(event, None) is event

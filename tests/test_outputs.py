@@ -1,4 +1,5 @@
-"""Outputs: storage locations, streamed file outputs, endpoint and run output shapes."""
+"""Outputs: storage locations, and what each §5.4 item becomes (reading them, and streaming
+file outputs, are tests/test_ending.py and the hooks' tests)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from craft_airflow.outputs import (
-    collect_endpoint_outputs,
-    collect_run_outputs,
     default_output_base,
     execution_output_dir,
+    plan_run_outputs,
     resolve_output_base,
     safe_component,
-    stream_to_storage,
 )
 
 
@@ -60,88 +59,15 @@ def test_output_dir_is_unique_per_task_try_map_index_and_execution(tmp_path: Pat
     assert str(execution_output_dir(base, {"ti": ti}, "exec-1")).endswith("/d/manual__1_2/t/exec-1")  # type: ignore[arg-type]
 
 
-def test_stream_to_storage_writes_chunks_and_returns_the_uri(tmp_path: Path):
-    dest = ObjectStoragePath(f"file://{tmp_path}/a/b/out")
-    chunks = [b"one ", b"two ", b"three"]
-
-    def download(sink) -> int:
-        for chunk in chunks:
-            sink.write(chunk)
-        return 13
-
-    uri = stream_to_storage(dest, download)
-    assert uri == f"file://{tmp_path}/a/b/out"
-    assert Path(tmp_path / "a/b/out").read_bytes() == b"one two three"
-
-
-def test_a_broken_download_leaves_no_partial_file(tmp_path: Path):
-    dest = ObjectStoragePath(f"file://{tmp_path}/out")
-
-    def download(sink) -> int:
-        sink.write(b"half")
-        raise ConnectionError("cut")
-
-    with pytest.raises(ConnectionError):
-        stream_to_storage(dest, download)
-    assert not (tmp_path / "out").exists()
-
-
-def test_collect_run_outputs(tmp_path: Path):
+def test_plan_run_outputs_fetches_only_run_mapped_files():
     items = [
         {"pipeline_output_name": "n", "data_type": "number", "mapping_type": "run", "value": 2},
-        {"pipeline_output_name": "missing", "data_type": "string", "mapping_type": "run"},
         {"pipeline_output_name": "report", "data_type": "file", "mapping_type": "run"},
         {"pipeline_output_name": "saved", "data_type": "file", "mapping_type": "datastore"},
-        {"pipeline_output_name": "dropped", "data_type": "file", "mapping_type": "is_null"},
+        {"name": "", "data_type": "string"},
     ]
-    downloaded: list[str] = []
-
-    def download(name, sink) -> int:
-        downloaded.append(name)
-        sink.write(b"report bytes")
-        return 12
-
-    result = collect_run_outputs(
-        items, download=download, dest_dir=ObjectStoragePath(f"file://{tmp_path}")
-    )
-    assert result == {
-        "n": 2,
-        "missing": None,
-        "report": f"file://{tmp_path}/report",
-        "saved": None,
-        "dropped": None,
-    }
-    assert downloaded == ["report"]
-    assert (tmp_path / "report").read_bytes() == b"report bytes"
-
-
-def test_collect_run_outputs_by_endpoint_name(tmp_path: Path):
-    items = [
-        {
-            "pipeline_output_name": "n",
-            "data_type": "number",
-            "mapping_type": "endpoint",
-            "mapping_value": {"endpoint_output_name": "count"},
-            "value": 2,
-        }
+    assert plan_run_outputs(items) == [
+        ("n", None, 2),
+        ("report", "report", None),
+        ("saved", None, None),
     ]
-    dest = ObjectStoragePath(f"file://{tmp_path}")
-    assert collect_run_outputs(items, download=None, dest_dir=dest, endpoint_names=True) == {
-        "count": 2
-    }  # type: ignore[arg-type]
-    assert collect_run_outputs(items, download=None, dest_dir=dest) == {"n": 2}  # type: ignore[arg-type]
-
-
-def test_collect_endpoint_outputs(tmp_path: Path):
-    def download_url(url, sink) -> int:
-        assert url == "https://env/file"
-        sink.write(b"F")
-        return 1
-
-    result = collect_endpoint_outputs(
-        {"a": {"value": 1}, "b": "raw", "c": {"url": "https://env/file"}, "d": {"url": None}},
-        download_url=download_url,
-        dest_dir=ObjectStoragePath(f"file://{tmp_path}"),
-    )
-    assert result == {"a": 1, "b": "raw", "c": f"file://{tmp_path}/c", "d": None}
-    assert (tmp_path / "c").read_bytes() == b"F"

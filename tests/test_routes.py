@@ -74,7 +74,7 @@ def test_endpoint_route_has_no_status_call_or_logs_and_adopts_nothing():
     hook = FakeHook(config=config(default_endpoint_token="tok"))
     route = EndpointRoute("ep", "ep-path")
     assert route.check_once(hook, "x") is None
-    assert route.read_logs(hook, "x") is None
+    assert route.logs_read("x") is None
     assert route.adoptable_status(hook, "x") == "Unknown"
     assert hook.calls == []
 

@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from functools import cached_property
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import requests
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.sdk import BaseHook
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.fields import RequestField
+from urllib3.filepost import choose_boundary
 
 from craft_airflow import CLIENT_ID
 from craft_airflow.connection import CONN_TYPE, CraftConnectionConfig, from_connection
+from craft_airflow.ending import (
+    DownloadEndpointFile,
+    DownloadOutput,
+    Log,
+    Read,
+    ReadEndpointResults,
+    ReadLogs,
+    ReadRunOutputs,
+    Step,
+    TaskLog,
+)
 from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
@@ -25,9 +40,11 @@ from craft_airflow.errors import (
     clean,
     install_log_redaction,
 )
+from craft_airflow.get_provider_info import get_provider_info
 from craft_airflow.hooks.deadlines import DeadlineAdapter, deadline
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
+from craft_airflow.outputs import remove_partial, storage_error
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
@@ -57,6 +74,9 @@ from craft_airflow.protocol.waiting import (
     execution_outcome_steps,
 )
 
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
 #: Bytes read at a time from an answer read into memory (checked against its size bound).
@@ -69,8 +89,6 @@ install_log_redaction("urllib3", "urllib3.connectionpool", "requests", "craft_ai
 
 def _never_sent(exc: BaseException) -> bool:
     """Whether a requests/urllib3 connection error happened before anything was sent."""
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
     seen: set[int] = set()
     stack: list[Any] = [exc]
     while stack:
@@ -114,9 +132,6 @@ class MultipartBody:
     """
 
     def __init__(self, fields: Mapping[str, str], files: FileParts) -> None:
-        from urllib3.fields import RequestField
-        from urllib3.filepost import choose_boundary
-
         boundary = choose_boundary()
         self.content_type = f"multipart/form-data; boundary={boundary}"
         self._pieces: list[bytes | tuple[BinaryIO, int]] = []
@@ -235,8 +250,6 @@ class CraftAIHook(BaseHook):
 
     @classmethod
     def _declared_connection_type(cls) -> dict[str, Any]:
-        from craft_airflow.get_provider_info import get_provider_info
-
         (connection,) = [
             c
             for c in get_provider_info()["connection-types"]
@@ -306,8 +319,6 @@ class CraftAIHook(BaseHook):
     @cached_property
     def config(self) -> CraftConnectionConfig:
         """The validated connection configuration (secrets registered with the masker)."""
-        from airflow.providers.common.compat.sdk import AirflowNotFoundException
-
         try:
             conn = self.get_connection(self.craft_conn_id)
         except AirflowNotFoundException:
@@ -640,4 +651,72 @@ class CraftAIHook(BaseHook):
         )
 
 
-__all__ = ["CraftAIHook"]
+# -- a task's ending (craft_airflow.ending), on a worker ---------------------------------------
+
+
+def drive_ending(hook: CraftAIHook, steps: Generator[Step, Any, T], log: TaskLog) -> T:
+    """Perform the steps of :func:`craft_airflow.ending.ending_steps` (or any generator of
+    ending steps) with ``hook`` until it returns; a failed step is thrown back into it."""
+    result: Any = None
+    failure: Exception | None = None
+    while True:
+        try:
+            step = steps.throw(failure) if failure is not None else steps.send(result)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+        result, failure = None, None
+        if isinstance(step, Log):
+            log.log(step.level, step.message, *step.args)
+            continue
+        try:
+            result = perform_read(hook, step)
+        except Exception as err:
+            failure = err
+
+
+def perform_read(hook: CraftAIHook, step: Read) -> Any:
+    """One read of a finished execution, answered as the step says."""
+    if isinstance(step, ReadLogs):
+        return hook.get_logs(step.execution_id)
+    if isinstance(step, ReadRunOutputs):
+        return hook.get_outputs(step.execution_id)
+    if isinstance(step, ReadEndpointResults):
+        return hook.get_endpoint_results(
+            step.url_path, step.execution_id, endpoint_name=step.endpoint_name
+        )
+    source = step.download
+    if isinstance(source, DownloadOutput):
+        return store_file(
+            step.dest,
+            lambda sink: hook.download_output(source.execution_id, source.output_name, sink),
+        )
+    assert isinstance(source, DownloadEndpointFile)
+    return store_file(
+        step.dest,
+        lambda sink: hook.download_endpoint_file(
+            source.url, sink, endpoint_name=source.endpoint_name
+        ),
+    )
+
+
+def store_file(dest: ObjectStoragePath, download: Callable[[BinaryIO], int]) -> int:
+    """Stream one file into ``dest`` with ``download(sink)``; return the number of bytes.
+
+    :raises CraftError: naming the output and the location when storage refuses the file.
+    """
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        opened = dest.open("wb")
+    except OSError as err:
+        raise storage_error(dest, err) from None
+    try:
+        with opened as sink:
+            size = download(sink)
+    except BaseException:
+        remove_partial(dest)
+        raise
+    return size
+
+
+__all__ = ["CraftAIHook", "drive_ending", "store_file"]

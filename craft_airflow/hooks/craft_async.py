@@ -18,7 +18,7 @@ import os
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import certifi
@@ -33,6 +33,17 @@ from craft_airflow.connection import (
     amask_secrets,
     from_connection,
 )
+from craft_airflow.ending import (
+    DownloadEndpointFile,
+    DownloadOutput,
+    Log,
+    Read,
+    ReadEndpointResults,
+    ReadLogs,
+    ReadRunOutputs,
+    Step,
+    TaskLog,
+)
 from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
@@ -44,6 +55,7 @@ from craft_airflow.hooks import shared_state
 from craft_airflow.hooks.held_requests import HeldRequestPool
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
+from craft_airflow.outputs import remove_partial, storage_error
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
 from craft_airflow.protocol.decisions import is_not_yet
@@ -69,8 +81,11 @@ from craft_airflow.protocol.waiting import (
     execution_outcome_steps,
 )
 
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
 T = TypeVar("T")
-#: Writes one chunk of a downloaded file (off the event loop: see ``craft_airflow.finishing``).
+#: Writes one chunk of a downloaded file (off the event loop: see :func:`astore_file`).
 AsyncWrite = Callable[[bytes], Awaitable[object]]
 #: Bytes read from the platform per chunk of a file download.
 CHUNK_SIZE = 1024 * 1024
@@ -448,3 +463,78 @@ class CraftAIAsyncHook(BaseHook):
         finally:
             raw.release()
         return written
+
+
+# -- a task's ending (craft_airflow.ending), on the triggerer -----------------------------------
+
+
+async def adrive_ending(hook: CraftAIAsyncHook, steps: Generator[Step, Any, T], log: TaskLog) -> T:
+    """Perform the steps of :func:`craft_airflow.ending.ending_steps` with ``hook`` on the event
+    loop until it returns; a failed step is thrown back into it (as
+    :func:`craft_airflow.hooks.craft.drive_ending` does on a worker)."""
+    result: Any = None
+    failure: Exception | None = None
+    while True:
+        try:
+            step = steps.throw(failure) if failure is not None else steps.send(result)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+        result, failure = None, None
+        if isinstance(step, Log):
+            log.log(step.level, step.message, *step.args)
+            continue
+        try:
+            result = await aperform_read(hook, step)
+        except Exception as err:
+            failure = err
+
+
+async def aperform_read(hook: CraftAIAsyncHook, step: Read) -> Any:
+    """One read of a finished execution, answered as the step says."""
+    if isinstance(step, ReadLogs):
+        return await hook.get_logs(step.execution_id)
+    if isinstance(step, ReadRunOutputs):
+        return await hook.get_outputs(step.execution_id)
+    if isinstance(step, ReadEndpointResults):
+        return await hook.get_endpoint_results(
+            step.url_path, step.execution_id, endpoint_name=step.endpoint_name
+        )
+    source = step.download
+    if isinstance(source, DownloadOutput):
+        return await astore_file(
+            step.dest,
+            lambda write: hook.download_output(source.execution_id, source.output_name, write),
+        )
+    assert isinstance(source, DownloadEndpointFile)
+    return await astore_file(
+        step.dest,
+        lambda write: hook.download_endpoint_file(
+            source.url, write, endpoint_name=source.endpoint_name
+        ),
+    )
+
+
+async def astore_file(
+    dest: ObjectStoragePath, download: Callable[[AsyncWrite], Awaitable[int]]
+) -> int:
+    """Stream one file into ``dest`` with ``download(write)``; return the number of bytes. The
+    download runs on the loop, every storage call (folder, open, each chunk's write, close,
+    cleanup) in a worker thread.
+
+    :raises CraftError: naming the output and the location when storage refuses the file.
+    """
+    try:
+        await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
+        sink = await asyncio.to_thread(dest.open, "wb")
+    except OSError as err:
+        raise storage_error(dest, err) from None
+    try:
+        try:
+            size = await download(functools.partial(asyncio.to_thread, sink.write))
+        finally:
+            await asyncio.to_thread(sink.close)
+    except BaseException:
+        await asyncio.to_thread(remove_partial, dest)
+        raise
+    return size

@@ -8,13 +8,22 @@ import os
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
-from craft_airflow.errors import CraftInputError
-from craft_airflow.protocol.http import FileInput
+from airflow.sdk import ObjectStoragePath
 
-__all__ = ["FileInput", "is_binary_stream", "open_file_input", "open_file_inputs"]
+from craft_airflow.errors import CraftInputError
+
+if TYPE_CHECKING:
+    from craft_airflow.protocol.http import FileInput
+
+
+def _file(filename: str, stream: BinaryIO) -> FileInput:
+    # protocol/ is the transports' (loaded with the hook), not a DAG file's: imported here.
+    from craft_airflow.protocol.http import FileInput
+
+    return FileInput(filename, stream)
 
 
 def is_binary_stream(value: Any) -> bool:
@@ -29,11 +38,9 @@ def open_file_input(name: str, source: Any, stack: ExitStack) -> FileInput:
     ``s3://...``: any scheme ObjectStoragePath knows), an ``ObjectStoragePath``, ``bytes``, or an
     open binary stream (left open: the caller owns it).
     """
-    from airflow.sdk import ObjectStoragePath
-
     stream: BinaryIO
     if isinstance(source, bytes | bytearray | memoryview):
-        return FileInput(filename=name, stream=io.BytesIO(bytes(source)))
+        return _file(name, io.BytesIO(bytes(source)))
     if isinstance(source, ObjectStoragePath):
         return _open_storage_path(name, source, stack)
     if isinstance(source, str) and source.startswith("file://"):
@@ -57,10 +64,10 @@ def open_file_input(name: str, source: Any, stack: ExitStack) -> FileInput:
             ) from None
         except _NotAFile as err:
             raise CraftInputError(f"file input {name!r}: {err}") from None
-        return FileInput(filename=path.name, stream=stream)
+        return _file(path.name, stream)
     if is_binary_stream(source):
         filename = os.path.basename(str(getattr(source, "name", "") or "")) or name
-        return FileInput(filename=filename, stream=source)
+        return _file(filename, source)
     raise CraftInputError(
         f"file input {name!r}: expected a path, a storage URI, an ObjectStoragePath, bytes or a "
         f"binary stream, got {type(source).__name__}"
@@ -103,7 +110,7 @@ def _open_storage_path(name: str, path: Any, stack: ExitStack) -> FileInput:
             pass
         raise CraftInputError(f"file input {name!r}: {message}")
     stream = stack.enter_context(path.open("rb"))
-    return FileInput(filename=path.name or name, stream=stream)
+    return _file(path.name or name, stream)
 
 
 def open_file_inputs(sources: Mapping[str, Any], stack: ExitStack) -> dict[str, FileInput]:

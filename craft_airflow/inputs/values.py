@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from airflow.sdk import ObjectStoragePath
+
 from craft_airflow.errors import CraftInputError
 from craft_airflow.inputs.files import is_binary_stream
 
@@ -30,8 +32,6 @@ def declared_io(
 
 def is_file_value(value: Any) -> bool:
     """True for values that can only be a file: bytes, paths, storage paths, binary streams."""
-    from airflow.sdk import ObjectStoragePath
-
     return isinstance(
         value, bytes | bytearray | memoryview | os.PathLike | ObjectStoragePath
     ) or is_binary_stream(value)

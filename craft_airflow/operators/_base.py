@@ -1,15 +1,20 @@
-"""What every Craft task does once an execution exists: wait, then turn its end into a result.
+"""What every Craft task does once an execution exists: wait, then end.
 
-One place for: announcing the execution (XCom ``execution_id``, extra link), checking its status
-once, deferring to :class:`~craft_airflow.triggers.execution.CraftExecutionTrigger` or waiting
-in the worker (each asked of the task's credential route, :mod:`craft_airflow.routes`), and
-:meth:`CraftExecutionMixin.finish_execution`, which turns the outcome of any of those waits
-into the task's result: outputs (file outputs streamed to storage), copied logs,
-or the matching Airflow exception. What the task resolved is kept for its OpenLineage facets
-(:mod:`craft_airflow.lineage`) and its outputs' asset events (:mod:`craft_airflow.assets`).
+:meth:`CraftExecutionMixin.wait_for_result` is the whole path: announce the execution (XCom
+``execution_id``, extra link), check its status once, then either defer to
+:class:`~craft_airflow.triggers.execution.CraftExecutionTrigger` (which ends the task on the
+triggerer when :mod:`craft_airflow.finishing` allows, else resumes it in
+:meth:`~CraftExecutionMixin.execute_complete`) or wait in the worker (``route.wait``); then
+:meth:`~CraftExecutionMixin.finish_execution` drives the task's ending, written once in
+:mod:`craft_airflow.ending` (logs copied, outputs read and file outputs stored, or the failure
+with its log tail), and turns it into the result or the matching Airflow exception. What the
+task resolved is kept for its OpenLineage facets (:mod:`craft_airflow.lineage`) and its outputs'
+asset events (:mod:`craft_airflow.assets`).
 
-Hooks, ``requests`` and object storage are imported inside methods: DAG files that import an
-operator stay cheap to parse.
+What a task needs only once it runs is imported inside the methods that use it, so that a DAG
+file importing an operator stays cheap to parse (``benchmarks/import_cost.py``): the hooks
+(``requests``), the trigger (Airflow's trigger classes), the routes, the ending and the output
+locations, lineage and finishing.
 """
 
 from __future__ import annotations
@@ -21,17 +26,18 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowSkipException
+from airflow.sdk import BaseOperator
 
-from craft_airflow.errors import (
-    CraftError,
-    CraftExecutionFailed,
-    CraftInputError,
-    CraftWaitTimeout,
-    InvalidTriggerEvent,
+from craft_airflow.assets import (
+    check_output_assets,
+    outlets_with,
+    output_locations,
+    record_asset_events,
 )
+from craft_airflow.errors import CraftError, CraftInputError, InvalidTriggerEvent
 from craft_airflow.links import persist_execution_link
 from craft_airflow.names import EXECUTION_ID_STATE_KEY, EXECUTION_ID_XCOM_KEY
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
 from craft_airflow.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
     from airflow.sdk.types import Logger
     from airflow.triggers.base import BaseTrigger
 
+    from craft_airflow.ending import Ending
     from craft_airflow.hooks.craft import CraftAIHook
     from craft_airflow.lineage import ExecutionIO, TaskLineage
     from craft_airflow.routes import CraftRoute
@@ -154,7 +161,7 @@ class CraftExecutionMixin(_AirflowTask):
     def route(self) -> CraftRoute:
         """The credential route, decided from the connection and the endpoint (cheap: the
         connection is read once by the hook)."""
-        from craft_airflow.routes import route_for
+        from craft_airflow.routes import route_for  # the routes, ending and outputs: see above
 
         return route_for(
             self.hook.config,
@@ -213,7 +220,7 @@ class CraftExecutionMixin(_AirflowTask):
         """Hand the wait to the triggerer, which ends the task itself when it can
         (:mod:`craft_airflow.finishing`); otherwise the task resumes in :meth:`execute_complete`.
         """
-        from craft_airflow.finishing import finish_plan
+        # Here, not at the top: Airflow's trigger classes cost a DAG file's import.
         from craft_airflow.triggers.execution import CraftExecutionTrigger
 
         timeout = self._wait_timeout()
@@ -224,16 +231,28 @@ class CraftExecutionMixin(_AirflowTask):
             end_time=end_time,
             route=self.route.to_kwargs(),
             poll_interval=self._poll_seconds(),
-            finish=self._finish_plan_kwargs(context, execution_id, finish_plan),
+            finish=self._finish_plan_kwargs(context, execution_id),
         )
         self.log.info("Deferring until Craft AI execution %s ends", execution_id)
         self.defer(trigger=trigger, method_name="execute_complete")
 
-    def _finish_plan_kwargs(
-        self, context: Context, execution_id: str, plan_for: Any
-    ) -> dict[str, Any] | None:
-        plan = plan_for(self, context, execution_id, output_base=self.output_base())
+    def _finish_plan_kwargs(self, context: Context, execution_id: str) -> dict[str, Any] | None:
+        from craft_airflow.finishing import finish_plan
+
+        plan = finish_plan(self, context, execution_id, output_base=self.output_base())
         return None if plan is None else plan.to_kwargs()
+
+    #: Methods whose override in a subclass would not run when the task ends on the triggerer.
+    WORKER_ONLY_METHODS = ("execute_complete", "finish_execution", "post_execute")
+
+    def worker_only_override(self) -> str | None:
+        """The first of :attr:`WORKER_ONLY_METHODS` this task's class overrides, if any (it
+        must then resume on a worker: :func:`~craft_airflow.finishing.fallback_reason`)."""
+        for name in self.WORKER_ONLY_METHODS:
+            base = getattr(BaseOperator if name == "post_execute" else CraftExecutionMixin, name)
+            if getattr(type(self), name, None) is not base:
+                return name
+        return None
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: validate the event, then finish."""
@@ -276,75 +295,44 @@ class CraftExecutionMixin(_AirflowTask):
     # -- the end ----------------------------------------------------------------------------
 
     def finish_execution(self, context: Context, outcome: WaitOutcome) -> Any:
-        """Turn the outcome of a wait into the task's result. The one place that does so.
+        """Turn the outcome of a wait into the task's result. The one place that does so on a
+        worker: the steps of :func:`~craft_airflow.ending.ending_steps` (the same the trigger
+        drives), performed with the task's hook.
 
         success: the outputs ``{name: value or file URI}``; skipped: ``AirflowSkipException``;
         failed: ``CraftExecutionFailed`` with the platform's message and the log tail the
         outcome carries; timeout: ``CraftWaitTimeout``; error: ``CraftError``. The logs are
         copied into the task log (for a failure, the tail: it was read once by the wait).
         """
-        execution_id = outcome.execution_id
+        from craft_airflow.ending import ending_steps
+        from craft_airflow.hooks.craft import drive_ending
+        from craft_airflow.outputs import execution_output_dir
+
         self._craft_outcome = outcome
-        if outcome.status == OutcomeStatus.FAILED:
-            self._log_tail(outcome)
-            status = str(outcome.execution_status) if outcome.execution_status else None
-            raise CraftExecutionFailed(execution_id, status, outcome.failure_text())
-        self.copy_execution_logs(execution_id)
-        if outcome.status == OutcomeStatus.SUCCESS:
-            self.log.info("Craft AI execution %s succeeded", execution_id)
-            return self.collect_outputs(context, execution_id)
-        if outcome.status == OutcomeStatus.SKIPPED:
-            raise AirflowSkipException(outcome.message)
-        if outcome.status == OutcomeStatus.TIMEOUT:
-            raise CraftWaitTimeout(execution_id, outcome.message or None)
-        raise CraftError(outcome.message or f"Could not follow Craft AI execution {execution_id}.")
+        execution_id = outcome.execution_id
 
-    def _log_tail(self, outcome: WaitOutcome) -> None:
-        if not outcome.log_tail:
-            return
-        self.log.info(
-            "Last %d log lines of Craft AI execution %s:",
-            len(outcome.log_tail),
-            outcome.execution_id,
-        )
-        for line in outcome.log_tail:
-            self.log.info("[craft] %s", line)
+        def output_dir() -> ObjectStoragePath:
+            return execution_output_dir(self.output_base(), context, execution_id)
 
-    def copy_execution_logs(self, execution_id: str) -> list[dict[str, Any]]:
-        """Copy the execution's logs into the task log (``[craft]`` prefix); return them.
+        steps = ending_steps(outcome, self.route, output_dir)
+        return self.end_task(context, drive_ending(self.hook, steps, self.log))
 
-        Best effort: a wait that ended must not fail because the logs could not be read.
-        """
-        try:
-            logs = self.route.read_logs(self.hook, execution_id)
-        except Exception as err:
-            self.log.warning(
-                "Could not read the logs of Craft AI execution %s: %s", execution_id, err
-            )
-            return []
-        if logs is None:
-            self.log.info("Execution logs need the SDK token; not copied.")
-            return []
-        self.log.info("Logs of Craft AI execution %s (%d lines):", execution_id, len(logs))
-        for line in logs:
-            self.log.info("[craft] %s %s", line.get("timestamp", ""), line.get("message", ""))
-        return logs
+    def end_task(self, context: Context, ending: Ending) -> Any:
+        """Return the outputs of a success (its asset events recorded), or raise."""
+        if ending.status == OutcomeStatus.SUCCESS:
+            self._craft_outputs, self._craft_output_dir = ending.outputs, ending.output_dir
+            if self.outlets:
+                self.record_asset_events(context, ending.execution_id, ending.outputs)
+            return ending.outputs
+        if ending.status == OutcomeStatus.SKIPPED:
+            raise AirflowSkipException(ending.message)
+        assert ending.error is not None  # every other ending carries its error
+        raise ending.error
 
     def output_base(self) -> ObjectStoragePath:
         from craft_airflow.outputs import resolve_output_base
 
         return resolve_output_base(self.output_storage, self.hook.config.output_storage)
-
-    def collect_outputs(self, context: Context, execution_id: str) -> dict[str, Any]:
-        """The outputs by name; file outputs streamed to storage, their URI in their place."""
-        from craft_airflow.outputs import execution_output_dir
-
-        dest_dir = execution_output_dir(self.output_base(), context, execution_id)
-        outputs = self.route.read_outputs(self.hook, execution_id, dest_dir)
-        self._craft_outputs, self._craft_output_dir = outputs, str(dest_dir)
-        if self.outlets:
-            self.record_asset_events(context, execution_id, outputs)
-        return outputs
 
     # -- assets and lineage -------------------------------------------------------------------
 
@@ -364,7 +352,6 @@ class CraftExecutionMixin(_AirflowTask):
     ) -> None:
         """Put the execution id, output name and location in the extra of the task's asset
         events (:mod:`craft_airflow.assets`)."""
-        from craft_airflow.assets import output_locations, record_asset_events
         from craft_airflow.lineage import resolve_datastore_path, stored_output_locations
 
         datastore = {
@@ -418,7 +405,7 @@ class CraftExecutionMixin(_AirflowTask):
         """The environment URL of a ``craft_ai`` connection (for its ``craft://`` paths)."""
         if conn_id == self.craft_conn_id:
             return self.hook.config.environment_url
-        from craft_airflow.hooks.craft import CraftAIHook
+        from craft_airflow.hooks.craft import CraftAIHook  # requests: not with a DAG file
 
         try:
             return CraftAIHook(craft_conn_id=conn_id).config.environment_url
@@ -477,8 +464,6 @@ class CraftJobMixin(CraftExecutionMixin):
         output_assets: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        from craft_airflow.assets import check_output_assets, outlets_with
-
         assets = check_output_assets(output_assets)
         if assets:
             kwargs["outlets"] = outlets_with(kwargs.get("outlets"), assets)
@@ -533,8 +518,9 @@ class CraftJobMixin(CraftExecutionMixin):
         self.announce_execution(context, execution_id)
         if not self._waits():
             return execution_id
-        self.copy_execution_logs(execution_id)
-        return self.collect_outputs(context, execution_id)
+        succeeded = outcome_for_status(execution_id, ExecutionStatus.SUCCEEDED)
+        assert succeeded is not None  # a terminal status
+        return self.finish_execution(context, succeeded)
 
     def on_kill(self) -> None:
         self.log_no_cancel()

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
 from airflow.sdk import BaseOperator
 
 from craft_airflow.connection import mask_secret
+from craft_airflow.errors import CraftAPIError
 from craft_airflow.inputs.files import open_file_inputs
 from craft_airflow.inputs.values import split_endpoint_inputs
 from craft_airflow.links import CraftExecutionLink
@@ -112,8 +113,6 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
     def _read_deployment(self, *, required: bool) -> dict[str, Any]:
         """The deployment (its URL path and file inputs); optional when an endpoint token is
         there to trigger it anyway."""
-        from craft_airflow.errors import CraftAPIError
-
         try:
             deployment = self.hook.get_deployment(self.endpoint_name)
         except CraftAPIError as err:

@@ -1,4 +1,11 @@
-"""Run a Craft AI pipeline and, by default, wait for its execution and return its outputs."""
+"""Run a Craft AI pipeline and, by default, wait for its execution and return its outputs.
+
+The path of a task, top-down: :meth:`CraftRunPipelineOperator.execute` starts the run
+(:meth:`~CraftRunPipelineOperator.submit_job`), then
+:meth:`~craft_airflow.operators._base.CraftExecutionMixin.wait_for_result` (in
+``operators/_base.py``) holds the wait (check once, defer to the trigger or wait in the worker)
+and the ending (``finish_execution``: the steps of :mod:`craft_airflow.ending`).
+"""
 
 from __future__ import annotations
 
@@ -131,6 +138,11 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         return self.wait_for_completion
 
     def execute(self, context: Context) -> Any:
+        """Start the run (:meth:`submit_job`), then wait and end: Airflow's
+        ``ResumableJobMixin.execute_resumable`` calls :meth:`submit_job` (or re-attaches a retry to
+        an earlier try's execution), then ``poll_until_complete``, which is
+        :meth:`~craft_airflow.operators._base.CraftExecutionMixin.wait_for_result`: the wait, then
+        ``finish_execution``, the ending."""
         return self.execute_resumable(context)
 
     def submit_job(self, context: Context) -> str:
@@ -178,7 +190,7 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
     # -- lineage -------------------------------------------------------------------------------
 
     def known_io(self) -> ExecutionIO:
-        from craft_airflow.lineage import mappings_io
+        from craft_airflow.lineage import mappings_io  # when the task runs: see operators/_base.py
 
         return mappings_io(self.inputs_mapping, self.outputs_mapping)
 

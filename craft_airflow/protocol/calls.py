@@ -25,7 +25,7 @@ from craft_airflow.errors import (
     CraftRequestError,
     register_log_secrets,
 )
-from craft_airflow.protocol.builders import build_refresh
+from craft_airflow.protocol.builders import build_follow_download, build_refresh
 from craft_airflow.protocol.decisions import Action, classify
 from craft_airflow.protocol.http import (
     TIMEOUT_SETTINGS,
@@ -270,8 +270,6 @@ def download_steps(ctx: CallContext, request: HttpRequest) -> Steps[tuple[HttpRe
 
     Returns the last request and its answer: the transport then reads ``response.raw``.
     """
-    from craft_airflow.protocol.builders import build_follow_download
-
     response: Response = yield from perform(ctx, request)
     for _ in range(MAX_DOWNLOAD_REDIRECTS):
         location = response.header("location")

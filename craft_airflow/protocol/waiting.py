@@ -15,7 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from craft_airflow.errors import CraftAnswerTooLarge, CraftAPIError, CraftAuthError, CraftError
+from craft_airflow.errors import (
+    CraftAnswerTooLarge,
+    CraftAPIError,
+    CraftAuthError,
+    CraftError,
+    CraftExecutionFailed,
+)
 from craft_airflow.outcomes import (
     OutcomeStatus,
     WaitOutcome,
@@ -36,7 +42,12 @@ from craft_airflow.protocol.decisions import (
 )
 from craft_airflow.protocol.http import Response, Sleep
 from craft_airflow.protocol.logs import log_lines_steps
-from craft_airflow.protocol.readers import execution_error_message, read_execution
+from craft_airflow.protocol.readers import (
+    decode_body,
+    execution_error_message,
+    read_endpoint_results,
+    read_execution,
+)
 from craft_airflow.statuses import FAILED_STATUSES, TERMINAL_STATUSES, ExecutionStatus
 
 #: What the failure log tail reads at most: the last lines kept, and the pages read.
@@ -161,9 +172,6 @@ def endpoint_results_steps(
     :raises CraftExecutionFailed: the endpoint reports the execution failed.
     :raises CraftAPIError: not finished yet, or another error.
     """
-    from craft_airflow.errors import CraftExecutionFailed
-    from craft_airflow.protocol.readers import decode_body, read_endpoint_results
-
     request = build_endpoint_results(ctx.config, endpoint_url_path, execution_id, endpoint_token)
     try:
         response = yield from perform(ctx, request)

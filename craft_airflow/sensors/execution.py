@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import conf
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from craft_airflow.errors import CraftInputError
 from craft_airflow.links import CraftExecutionLink
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.operators._base import CraftExecutionMixin, require_name
@@ -92,8 +93,6 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not isinstance(self.execution_id, str) or not self.execution_id.strip():
             # A template or XCom gave nothing usable (e.g. an upstream task that returned None).
-            from craft_airflow.errors import CraftInputError
-
             raise CraftInputError(
                 f"execution_id is {self.execution_id!r} once rendered; expected a non-empty "
                 "execution id, e.g. the 'execution_id' XCom of a Craft task that did not wait"

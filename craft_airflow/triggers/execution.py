@@ -1,6 +1,8 @@
 """CraftExecutionTrigger: waits for a Craft AI execution on the triggerer, for operators and
-the sensor alike, and fires exactly one event: a :class:`~craft_airflow.outcomes.WaitOutcome`,
-its status from the closed set :class:`~craft_airflow.outcomes.OutcomeStatus`."""
+the sensor alike, and fires exactly one event: with a finish plan
+(:mod:`craft_airflow.finishing`), the task's end (:func:`finish_event`: the steps of
+:mod:`craft_airflow.ending` driven on the event loop, as a worker drives them); otherwise a
+:class:`~craft_airflow.outcomes.WaitOutcome` for the worker to resume with."""
 
 from __future__ import annotations
 
@@ -12,13 +14,28 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.sdk import ObjectStoragePath
+from airflow.sdk.bases.xcom import BaseXCom
+from airflow.sdk.execution_time import task_runner
+from airflow.sdk.execution_time.comms import SetXCom
+from airflow.triggers.base import (
+    BaseTaskEndEvent,
+    BaseTrigger,
+    TaskFailedEvent,
+    TaskSkippedEvent,
+    TaskSuccessEvent,
+    TriggerEvent,
+)
 
+from craft_airflow.ending import Ending, ending_steps
 from craft_airflow.errors import clean
-from craft_airflow.outcomes import WaitOutcome, error_outcome, timeout_outcome
+from craft_airflow.finishing import FinishPlan
+from craft_airflow.outcomes import OutcomeStatus, WaitOutcome, error_outcome, timeout_outcome
 from craft_airflow.routes import CraftRoute, RouteKind, route_from_kwargs
 
 if TYPE_CHECKING:
+    from airflow.sdk.types import Logger
+
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
 
 CLASSPATH = "craft_airflow.triggers.execution.CraftExecutionTrigger"
@@ -53,7 +70,7 @@ class CraftExecutionTrigger(BaseTrigger):
         ``None``: the SDK-token route.
     :param poll_interval: pause after a "not yet" answered in under a second.
     :param finish: a :class:`~craft_airflow.finishing.FinishPlan` as kwargs: the trigger then ends
-        the task itself (outputs, XComs, logs) instead of resuming it on a worker.
+        the task itself (:func:`finish_event`) instead of resuming it on a worker.
     """
 
     def __init__(
@@ -89,7 +106,8 @@ class CraftExecutionTrigger(BaseTrigger):
         )
 
     def _hook(self) -> CraftAIAsyncHook:
-        # Imported when run: a task building the trigger to defer does not need the async hook.
+        # Imported when run, after load_async_hook: a task building the trigger to defer does not
+        # need aiohttp, and the triggerer's loop must not stall on the import.
         from craft_airflow.hooks.craft_async import CraftAIAsyncHook
 
         return CraftAIAsyncHook(self.conn_id)
@@ -101,11 +119,8 @@ class CraftExecutionTrigger(BaseTrigger):
         if self.finish is None:
             yield TriggerEvent(outcome.to_event())
             return
-        from craft_airflow.finishing import FinishPlan, finish_event, push_xcoms
-
-        event = await finish_event(
-            self._hook(), FinishPlan.from_kwargs(self.finish), outcome, self.route, self.log
-        )
+        plan = FinishPlan.from_kwargs(self.finish)
+        event = await finish_event(self._hook(), plan, outcome, self.route, self.log)
         yield await push_xcoms(event, self.task_instance)
 
     async def _outcome(self) -> WaitOutcome:
@@ -134,3 +149,66 @@ class CraftExecutionTrigger(BaseTrigger):
             "Craft AI execution %s keeps running: the platform offers no way to cancel it.",
             self.execution_id,
         )
+
+
+async def finish_event(
+    hook: CraftAIAsyncHook,
+    plan: FinishPlan,
+    outcome: WaitOutcome,
+    route: CraftRoute,
+    log: Logger,
+) -> BaseTaskEndEvent:
+    """The task's end for the wait's ``outcome``: the steps of
+    :func:`~craft_airflow.ending.ending_steps` (what a worker's ``finish_execution`` drives),
+    driven on the event loop, then the end event with the XComs a worker would push."""
+    from craft_airflow.hooks.craft_async import adrive_ending  # loaded by load_async_hook
+
+    def output_dir() -> ObjectStoragePath:
+        return ObjectStoragePath(plan.output_dir, conn_id=plan.output_conn_id)
+
+    try:
+        ending = await adrive_ending(hook, ending_steps(outcome, route, output_dir), log)
+    except Exception as err:  # e.g. the outputs could not be read or stored: the task fails
+        log.error("Task failed: %s: %s", type(err).__name__, err)
+        return TaskFailedEvent(xcoms=plan.end_xcoms(None))
+    return end_event(ending, plan, log)
+
+
+def end_event(ending: Ending, plan: FinishPlan, log: Logger) -> BaseTaskEndEvent:
+    """The end event for ``ending``: what a worker would return or raise, as an event."""
+    if ending.status == OutcomeStatus.SUCCESS:
+        log.info("Task ended on the triggerer: success")
+        return TaskSuccessEvent(xcoms=plan.end_xcoms(ending.outputs))
+    if ending.status == OutcomeStatus.SKIPPED:
+        log.info("Task skipped: %s", ending.message)
+        return TaskSkippedEvent(xcoms=plan.end_xcoms(None))
+    log.error("Task failed: %s: %s", type(ending.error).__name__, ending.error)
+    return TaskFailedEvent(xcoms=plan.end_xcoms(None))
+
+
+async def push_xcoms(event: BaseTaskEndEvent, task_instance: Any) -> BaseTaskEndEvent:
+    """Push the end event's XComs through the triggerer's supervisor (the Execution API, as a
+    worker pushes them); the same event without them.
+
+    Airflow 3.3 pushes an end event's ``xcoms`` with ``XComModel.set``, which JSON-encodes each
+    value once more than a worker does: a downstream task then pulls the JSON text (a ``str``),
+    not the dict or number. A trigger run outside a triggerer has no task instance
+    (``dag.test()`` runs it inline): the event keeps its XComs.
+
+    :param event: what :func:`finish_event` returned.
+    :param task_instance: the trigger's ``task_instance`` (``dag_id``, ``task_id``, ``run_id``,
+        ``map_index``), or ``None``.
+    """
+    if not event.xcoms or task_instance is None:
+        return event
+    # What ``BaseXCom.aset`` does in newer Task SDKs (3.1's has no ``aset``).
+    where = {
+        "dag_id": task_instance.dag_id,
+        "task_id": task_instance.task_id,
+        "run_id": task_instance.run_id,
+        "map_index": task_instance.map_index,
+    }
+    for key, value in event.xcoms.items():
+        serialized = BaseXCom.serialize_value(value, key=key, **where)
+        await task_runner.SUPERVISOR_COMMS.asend(SetXCom(key=key, value=serialized, **where))
+    return type(event)(xcoms=None)

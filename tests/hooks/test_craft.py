@@ -30,10 +30,9 @@ from craft_airflow.hooks.craft import (
     classify_requests_exception,
     requests_kwargs,
 )
-from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import OutcomeStatus
 from craft_airflow.protocol.builders import build_run_pipeline
-from craft_airflow.protocol.http import FailureKind, Send, Timeouts, file_parts
+from craft_airflow.protocol.http import FailureKind, FileInput, Send, Timeouts, file_parts
 from craft_airflow.statuses import ExecutionStatus
 
 PROXY_502_PAGE = (
@@ -572,3 +571,39 @@ def test_a_small_non_seekable_input_stays_in_memory_and_rewinds():
     ((_, part),) = file_parts({"doc": ("doc.bin", Pipe(b"hello"))})  # type: ignore[dict-item]
     assert not part.stream._rolled  # type: ignore[attr-defined]
     assert part.stream.read() == b"hello"
+
+
+# -- storing a file output (craft_airflow.ending's StoreFile, on a worker) -----------------------
+
+
+def test_store_file_writes_chunks_and_returns_the_size(tmp_path):
+    from airflow.sdk import ObjectStoragePath
+
+    from craft_airflow.hooks.craft import store_file
+
+    dest = ObjectStoragePath(f"file://{tmp_path}/a/b/out")
+    chunks = [b"one ", b"two ", b"three"]
+
+    def download(sink) -> int:
+        for chunk in chunks:
+            sink.write(chunk)
+        return 13
+
+    assert store_file(dest, download) == 13
+    assert (tmp_path / "a/b/out").read_bytes() == b"one two three"
+
+
+def test_a_broken_download_leaves_no_partial_file(tmp_path):
+    from airflow.sdk import ObjectStoragePath
+
+    from craft_airflow.hooks.craft import store_file
+
+    dest = ObjectStoragePath(f"file://{tmp_path}/out")
+
+    def download(sink) -> int:
+        sink.write(b"half")
+        raise ConnectionError("cut")
+
+    with pytest.raises(ConnectionError):
+        store_file(dest, download)
+    assert not (tmp_path / "out").exists()

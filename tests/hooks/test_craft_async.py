@@ -19,9 +19,8 @@ from craft_airflow.hooks.craft_async import (
     aiohttp_kwargs,
     classify_aiohttp_exception,
 )
-from craft_airflow.inputs.files import FileInput
 from craft_airflow.outcomes import OutcomeStatus
-from craft_airflow.protocol.http import FailureKind
+from craft_airflow.protocol.http import FailureKind, FileInput
 from craft_airflow.statuses import ExecutionStatus
 
 

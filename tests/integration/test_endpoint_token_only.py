@@ -109,7 +109,7 @@ def test_deferred_wait_through_the_endpoint_routes(endpoint_only, document, tmp_
 
 def test_sensor_follows_an_endpoint_execution(endpoint_only, document, tmp_path):
     from craft_airflow.hooks.craft import CraftAIHook
-    from craft_airflow.inputs.files import FileInput
+    from craft_airflow.protocol.http import FileInput
     from craft_airflow.sensors.execution import CraftExecutionSensor
 
     hook = CraftAIHook()

@@ -20,7 +20,6 @@ from protocol_kit import (
 )
 
 from craft_airflow import CLIENT_ID
-from craft_airflow.inputs.files import FileInput
 from craft_airflow.protocol.builders import (
     build_download_endpoint_file,
     build_endpoint_results,
@@ -33,6 +32,7 @@ from craft_airflow.protocol.builders import (
 )
 from craft_airflow.protocol.http import (
     AuthKind,
+    FileInput,
 )
 
 

@@ -173,7 +173,7 @@ async def async_calls(texts: list[tuple[str, str]], label: str) -> None:
             "echo-1",
             "craft_echo",
             end_time=time.time() + 1,
-            endpoint_name=endpoint,
+            route={"kind": "endpoint" if endpoint else "sdk", "endpoint_name": endpoint},
             poll_interval=0.2,
         )
         async for fired in trigger.run():

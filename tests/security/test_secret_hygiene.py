@@ -433,11 +433,12 @@ def direct_calls(hygiene_platform: Platform, capfd: pytest.CaptureFixture[str]) 
                         texts.extend((f"async {conn_id}", t) for t in exception_texts(exc))
                     finally:
                         await async_hook.aclose()
+                    kind = "endpoint" if endpoint else "sdk"
                     trigger = CraftExecutionTrigger(
                         followed,
                         conn_id,
                         end_time=time.time() + 1,
-                        endpoint_name=endpoint,
+                        route={"kind": kind, "endpoint_name": endpoint},
                         poll_interval=0.5,
                     )
                     texts.append((f"trigger {conn_id} kwargs", repr(trigger.serialize())))

@@ -1,0 +1,212 @@
+"""One ending, two drivers: each outcome ended on a worker (``finish_execution``, the sync hook)
+and on the triggerer (``finish_event``, the async hook), against the embedded platform over real
+HTTP, gives the same return value, the same XComs, the same error text and the same log lines."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "hooks"))
+from craft_fixtures import endpoint_only_conn, platform_conn  # noqa: F401 (fixtures)
+
+from craft_airflow.finishing import finish_plan
+from craft_airflow.hooks.craft import CraftAIHook
+from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+from craft_airflow.names import RETURN_VALUE_XCOM_KEY
+from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
+from craft_airflow.operators.pipeline import CraftRunPipelineOperator
+from craft_airflow.outcomes import WaitOutcome, outcome_for_status, timeout_outcome
+from craft_airflow.protocol.http import FileInput
+from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.triggers.execution import finish_event
+
+
+class RecordingLog:
+    """A task's logger that keeps its lines (level, text)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, str]] = []
+
+    def log(self, level: int, message: str, *args: Any) -> None:
+        self.lines.append((level, message % args if args else message))
+
+    def info(self, message: str, *args: Any) -> None:
+        self.log(logging.INFO, message, *args)
+
+    def warning(self, message: str, *args: Any) -> None:
+        self.log(logging.WARNING, message, *args)
+
+    def error(self, message: str, *args: Any) -> None:
+        self.log(logging.ERROR, message, *args)
+
+
+@dataclass
+class TaskInstance:
+    dag_id: str = "parity"
+    run_id: str = "manual__1"
+    task_id: str = "t"
+    map_index: int = -1
+    xcoms: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+
+@dataclass
+class Ended:
+    """What one driver made of an outcome."""
+
+    return_value: Any = None
+    xcoms: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    skipped: str | None = None
+    lines: list[tuple[int, str]] = field(default_factory=list)
+
+
+def on_a_worker(task: Any, outcome: WaitOutcome) -> Ended:
+    with pytest.MonkeyPatch.context() as patch:
+        log = RecordingLog()
+        patch.setattr(type(task), "log", property(lambda self: log))
+        return end_on_a_worker(task, outcome, log)
+
+
+def end_on_a_worker(task: Any, outcome: WaitOutcome, log: RecordingLog) -> Ended:
+    from airflow.providers.common.compat.sdk import AirflowSkipException
+
+    ti = TaskInstance()
+    context: Any = {"ti": ti}
+    task.announce_execution(context, outcome.execution_id)
+    log.lines.clear()  # the announcement happened before the wait, on both paths
+    ended = Ended(lines=log.lines)
+    try:
+        ended.return_value = task.finish_execution(context, outcome)
+        ti.xcoms[RETURN_VALUE_XCOM_KEY] = ended.return_value  # what Airflow pushes
+    except AirflowSkipException as skip:
+        ended.skipped = str(skip)
+    except Exception as err:
+        ended.error = f"{type(err).__name__}: {err}"
+    ended.xcoms = ti.xcoms
+    return ended
+
+
+async def on_the_triggerer(task: Any, outcome: WaitOutcome) -> Ended:
+    from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent
+
+    context: Any = {"ti": TaskInstance()}
+    plan = finish_plan(task, context, outcome.execution_id, output_base=task.output_base())
+    assert plan is not None, "the task would resume on a worker"
+    log = RecordingLog()
+    hook = CraftAIAsyncHook()
+    try:
+        event = await finish_event(hook, plan, outcome, task.route, log)  # type: ignore[arg-type]
+    finally:
+        await hook.aclose()
+    ended = Ended(xcoms=dict(event.xcoms or {}), lines=log.lines)
+    level, last = log.lines.pop()  # the end event's own line, instead of a raise or a return
+    if isinstance(event, TaskSuccessEvent):
+        assert last == "Task ended on the triggerer: success"
+        ended.return_value = ended.xcoms.get(RETURN_VALUE_XCOM_KEY)
+    elif isinstance(event, TaskSkippedEvent):
+        ended.skipped = last.removeprefix("Task skipped: ")
+    else:
+        assert isinstance(event, TaskFailedEvent) and level == logging.ERROR
+        ended.error = last.removeprefix("Task failed: ")
+    return ended
+
+
+def pipeline_task(tmp_path: Path) -> CraftRunPipelineOperator:
+    return CraftRunPipelineOperator(
+        task_id="t", pipeline_name="word-count", deferrable=True, output_storage=str(tmp_path)
+    )
+
+
+def word_count_execution() -> str:
+    document = FileInput("d.txt", io.BytesIO(b"one two three"))
+    return CraftAIHook().run_pipeline("word-count", files={"document": document})
+
+
+def wait(execution_id: str) -> WaitOutcome:
+    return CraftAIHook().wait_for_outcome(execution_id, timeout=60, poll_interval=0.2)
+
+
+def constructed(execution_id: str, kind: str) -> WaitOutcome:
+    """The outcomes the embedded platform cannot produce at will, for a finished execution (its
+    logs then read the same on both paths)."""
+    if kind == "timeout":
+        return timeout_outcome(execution_id, 3)
+    outcome = outcome_for_status(execution_id, ExecutionStatus.SKIPPED)
+    assert outcome is not None
+    return outcome
+
+
+async def assert_parity(task: Any, outcome: WaitOutcome) -> Ended:
+    worker = on_a_worker(task, outcome)
+    triggerer = await on_the_triggerer(task, outcome)
+    assert triggerer.return_value == worker.return_value
+    assert triggerer.xcoms == worker.xcoms
+    assert triggerer.error == worker.error
+    assert triggerer.skipped == worker.skipped
+    assert triggerer.lines == worker.lines
+    return worker
+
+
+@pytest.mark.usefixtures("platform_conn")
+async def test_success_with_values_and_file_outputs(tmp_path):
+    execution_id = word_count_execution()
+    outcome = wait(execution_id)
+    ended = await assert_parity(pipeline_task(tmp_path), outcome)
+    assert ended.return_value["words"] == 3
+    upper = Path(ended.return_value["upper"].removeprefix("file://"))
+    assert upper.read_bytes() == b"ONE TWO THREE"
+    assert ended.xcoms["execution_id"] == execution_id
+    assert any(text.startswith("[craft] ") for _, text in ended.lines)
+    assert any(text.startswith("Stored file output at ") for _, text in ended.lines)
+
+
+@pytest.mark.usefixtures("platform_conn")
+async def test_failure(tmp_path):
+    execution_id = CraftAIHook().run_pipeline("failing", inputs={"message": "parity-kaboom"})
+    outcome = wait(execution_id)
+    ended = await assert_parity(pipeline_task(tmp_path), outcome)
+    assert ended.error is not None and ended.error.startswith("CraftExecutionFailed: ")
+    assert "parity-kaboom" in ended.error and "Last log lines:" in ended.error
+    assert ended.return_value is None and "return_value" not in ended.xcoms
+
+
+@pytest.mark.parametrize("kind", ["skip", "timeout"])
+@pytest.mark.usefixtures("platform_conn")
+async def test_skip_and_timeout(kind, tmp_path):
+    execution_id = word_count_execution()
+    wait(execution_id)
+    ended = await assert_parity(pipeline_task(tmp_path), constructed(execution_id, kind))
+    if kind == "skip":
+        assert ended.skipped == f"Execution {execution_id} was skipped by the platform."
+    else:
+        assert ended.error is not None and ended.error.startswith("CraftWaitTimeout: ")
+    assert any(text.startswith("Logs of Craft AI execution") for _, text in ended.lines)
+
+
+@pytest.mark.usefixtures("endpoint_only_conn")
+async def test_success_on_the_endpoint_route(tmp_path):
+    document = FileInput("d.txt", io.BytesIO(b"a b"))
+    hook = CraftAIHook()
+    execution_id = hook.trigger_endpoint("word-count-endpoint", files={"document": document})
+    outcome = hook.wait_for_endpoint_outcome(
+        "word-count-endpoint", execution_id, timeout=60, poll_interval=0.2
+    )
+    task = CraftTriggerEndpointOperator(
+        task_id="t",
+        endpoint_name="word-count-endpoint",
+        deferrable=True,
+        output_storage=str(tmp_path),
+    )
+    ended = await assert_parity(task, outcome)
+    assert ended.return_value["words"] == 2
+    assert "Execution logs need the SDK token; not copied." in [t for _, t in ended.lines]
