@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -14,6 +14,9 @@ from craft_local.datastore import DataStore
 from craft_local.faults import FaultInjector
 from craft_local.runner import Runner
 from craft_local.store import Store
+
+if TYPE_CHECKING:
+    from craft_local.scheduler import Scheduler
 
 
 @dataclass
@@ -29,6 +32,8 @@ class Platform:
     datastore: DataStore
     #: Set when a graceful stop begins: long-polls answer at once, nothing new starts.
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: Creates the executions of periodic deployments (set by ``create_app``).
+    scheduler: Scheduler | None = None
 
     def begin_stop(self) -> None:
         """A graceful stop begins (SIGTERM): release held requests, start no new execution."""
