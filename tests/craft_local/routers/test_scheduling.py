@@ -148,3 +148,13 @@ def test_a_restart_neither_repeats_nor_silently_drops_a_tick(
     (next_year,) = run_due(after)
     assert after.wait_for(next_year)["deployment_name"] == "yearly-slow"
     after.http.close()
+
+
+def test_a_disabled_or_periodic_deployment_is_not_triggered(api: Api) -> None:
+    assert api.post("/api/v1/periodic-deployment", json=periodic()).status_code == 200
+    periodic_trigger = api.post("/api/v1/deployments/yearly-slow/executions", json={})
+    assert periodic_trigger.status_code == 400 and "schedule" in periodic_trigger.json()["message"]
+    off = api.request("PATCH", "/api/v1/deployments/all-types-endpoint", json={"is_enabled": False})
+    assert off.status_code == 200
+    refused = api.post("/api/v1/deployments/all-types-endpoint/executions", json={"text": "x"})
+    assert refused.status_code == 409 and refused.json()["name"] == "DeploymentDisabled"
