@@ -172,13 +172,17 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "craft_airflow.operators.pipeline",
                     "craft_airflow.operators.endpoint",
+                    "craft_airflow.operators.deployment",
                 ],
             }
         ],
         "sensors": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["craft_airflow.sensors.execution"],
+                "python-modules": [
+                    "craft_airflow.sensors.execution",
+                    "craft_airflow.sensors.deployment",
+                ],
             }
         ],
         "hooks": [
@@ -190,7 +194,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["craft_airflow.triggers.execution"],
+                "python-modules": [
+                    "craft_airflow.triggers.execution",
+                    "craft_airflow.triggers.deployment",
+                ],
             }
         ],
         "connection-types": [

@@ -3,6 +3,7 @@ routers of ``routers/`` (one per resource)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -37,9 +38,11 @@ from craft_local.routers import (
     executions,
     pipelines,
     pods,
+    scheduling,
 )
 from craft_local.runner import Runner
 from craft_local.runtimes import make_runtime
+from craft_local.scheduler import Scheduler
 from craft_local.state import Platform
 from craft_local.store import Store
 
@@ -104,6 +107,8 @@ def create_app(config: PlatformConfig) -> FastAPI:
         env_id_path.read_text(),
         DataStore(store.datastore_dir, secret),
     )
+    app.state.scheduler = app.state.platform.scheduler = Scheduler(app.state.platform)
+    app.state.scheduler.mark_lost_ticks()
     return app
 
 
@@ -119,6 +124,7 @@ def _include_routers(app: FastAPI) -> None:
         datastore.signed_router,
         endpoints.router,
         control.router,
+        scheduling.router,
         pods.router,  # before the pages: they end with a catch-all
         pages_router,
     ):
@@ -143,9 +149,18 @@ def asgi_app(app: FastAPI) -> HostAllowList:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On a graceful stop: drain running executions, log the fault counters, mark the stop."""
-    yield
+    """Schedule periodic deployments while serving; on a graceful stop: drain running
+    executions, log the fault counters, mark the stop."""
     platform: Platform = app.state.platform
+    stop_scheduling = asyncio.Event()
+    scheduling = None
+    scheduler: Scheduler | None = getattr(app.state, "scheduler", None)
+    if scheduler is not None:
+        scheduling = asyncio.create_task(scheduler.loop(stop_scheduling))
+    yield
+    stop_scheduling.set()
+    if scheduling is not None:
+        await scheduling
     config = platform.config
     platform.begin_stop()
     log.info("stopping: draining running executions (up to %g s)", config.shutdown_grace_seconds)

@@ -67,7 +67,21 @@ async def start_execution(
 async def trigger_deployment(
     platform: Platform, deployment: dict[str, Any], request: Request
 ) -> str:
-    """Start an execution of ``deployment`` from an endpoint-style body (§7.1); return its id."""
+    """Start an execution of ``deployment`` from an endpoint-style body (§7.1); return its id.
+
+    A disabled deployment starts nothing (409 ``DeploymentDisabled``, §5.9); a periodic one runs
+    on its schedule only (400).
+    """
+    if not deployment.get("is_enabled", True):
+        raise PlatformError(
+            409, "DeploymentDisabled", f"Deployment '{deployment['name']}' is disabled."
+        )
+    if deployment.get("execution_rule") == "periodic":
+        raise PlatformError(
+            400,
+            "InvalidRequest",
+            f"Deployment '{deployment['name']}' is periodic: it runs on its schedule only.",
+        )
     record = platform.store.get_pipeline(deployment["pipeline"]["name"])
     if record is None:
         raise PlatformError(409, "PipelineNotFound", "The deployment's pipeline was deleted.")

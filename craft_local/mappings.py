@@ -388,7 +388,12 @@ def normalise_deployment_mappings(
         mapping = in_maps.get(name)
         if mapping is None:
             if not endpoint:
-                raise bad_request(f"Input '{name}' must be mapped.", name="InvalidMapping")
+                raise bad_request(
+                    f"inputs_mapping: input '{name}' must be mapped on a {execution_rule}"
+                    " deployment (constant_value, environment_variable_name, is_null or"
+                    " datastore_path).",
+                    name="InvalidMapping",
+                )
             mapping = {"endpoint_input_name": name}
             if "default_value" in definition:
                 mapping["default_value"] = definition["default_value"]
@@ -420,7 +425,11 @@ def normalise_deployment_mappings(
         mapping = out_maps.get(name)
         if mapping is None:
             if not endpoint:
-                raise bad_request(f"Output '{name}' must be mapped.", name="InvalidMapping")
+                raise bad_request(
+                    f"outputs_mapping: output '{name}' must be mapped on a {execution_rule}"
+                    " deployment (is_null or datastore_path).",
+                    name="InvalidMapping",
+                )
             mapping = {"endpoint_output_name": name}
         source = _single_source(mapping, output_sources, name, "output")
         result_out.append({**base, source: mapping[source]})

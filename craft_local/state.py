@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
@@ -14,6 +14,13 @@ from craft_local.datastore import DataStore
 from craft_local.faults import FaultInjector
 from craft_local.runner import Runner
 from craft_local.store import Store
+
+
+class ScheduleClock(Protocol):
+    """What the routes ask of the scheduler (``craft_local.scheduler.Scheduler``): its time, which
+    a test may have frozen. A protocol, so this module needs nothing of the scheduler's."""
+
+    def now_iso(self) -> str: ...
 
 
 @dataclass
@@ -29,6 +36,8 @@ class Platform:
     datastore: DataStore
     #: Set when a graceful stop begins: long-polls answer at once, nothing new starts.
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: Creates the executions of periodic deployments (set by ``create_app``).
+    scheduler: ScheduleClock | None = None
 
     def begin_stop(self) -> None:
         """A graceful stop begins (SIGTERM): release held requests, start no new execution."""

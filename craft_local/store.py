@@ -55,6 +55,15 @@ CREATE TABLE IF NOT EXISTS logs (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_execution ON logs (execution_id, seq);
+CREATE TABLE IF NOT EXISTS deployment_ticks (
+    deployment_name TEXT NOT NULL,
+    tick TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    outcome TEXT NOT NULL DEFAULT 'claimed',
+    execution_id TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (deployment_name, tick)
+);
 CREATE TABLE IF NOT EXISTS environment_variables (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -182,6 +191,62 @@ class Store:
 
     def delete_deployment(self, name: str) -> None:
         self._run("DELETE FROM deployments WHERE name = ?", (name,))
+        self._run("DELETE FROM deployment_ticks WHERE deployment_name = ?", (name,))
+
+    # ---- ticks of periodic deployments ----------------------------------------------
+    def claim_tick(self, deployment_name: str, tick: str, note: str = "") -> bool:
+        """Record that ``tick`` (ISO, UTC) of a deployment runs; ``False`` if already claimed."""
+        cur = self._run(
+            "INSERT OR IGNORE INTO deployment_ticks (deployment_name, tick, claimed_at, note)"
+            " VALUES (?, ?, ?, ?)",
+            (deployment_name, tick, now_iso(), note),
+        )
+        return cur.rowcount == 1
+
+    def end_tick(
+        self,
+        deployment_name: str,
+        tick: str,
+        outcome: str,
+        execution_id: str | None = None,
+        note: str = "",
+    ) -> None:
+        """Record what a claimed tick became.
+
+        :param outcome: ``started`` (with ``execution_id``), ``not started`` or ``lost``.
+        :param note: why, appended to the tick's note.
+        """
+        self._run(
+            "UPDATE deployment_ticks SET outcome = ?, execution_id = ?,"
+            " note = CASE WHEN ? = '' THEN note WHEN note = '' THEN ? ELSE note || '; ' || ? END"
+            " WHERE deployment_name = ? AND tick = ?",
+            (outcome, execution_id, note, note, note, deployment_name, tick),
+        )
+
+    def last_tick(self, deployment_name: str) -> str | None:
+        """The latest claimed tick of a deployment (ISO, UTC)."""
+        row = self._one(
+            "SELECT MAX(tick) AS tick FROM deployment_ticks WHERE deployment_name = ?",
+            (deployment_name,),
+        )
+        return row["tick"] if row and row["tick"] else None
+
+    def ticks(self, deployment_name: str) -> list[dict[str, Any]]:
+        """The claimed ticks of a deployment, oldest first."""
+        rows = self._all(
+            "SELECT tick, claimed_at, outcome, execution_id, note FROM deployment_ticks"
+            " WHERE deployment_name = ? ORDER BY tick",
+            (deployment_name,),
+        )
+        return [dict(r) for r in rows]
+
+    def claimed_ticks(self) -> list[dict[str, Any]]:
+        """Ticks claimed whose outcome was never recorded (the platform stopped in between)."""
+        rows = self._all(
+            "SELECT deployment_name, tick FROM deployment_ticks"
+            " WHERE outcome = 'claimed' ORDER BY tick"
+        )
+        return [dict(r) for r in rows]
 
     # ---- executions ----------------------------------------------------------------
     def create_execution(self, record: dict[str, Any]) -> None:

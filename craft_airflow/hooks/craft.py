@@ -49,6 +49,11 @@ from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
 from craft_airflow.protocol.decisions import is_not_yet
+from craft_airflow.protocol.deployments import (
+    DeploymentSpec,
+    build_create_deployment,
+    build_update_deployment,
+)
 from craft_airflow.protocol.http import (
     FailureKind,
     FileInput,
@@ -642,6 +647,25 @@ class CraftAIHook(BaseHook):
         in pages; at most :data:`~craft_airflow.protocol.logs.MAX_LOG_LINES` (the last ones, a
         first line saying how many were left out)."""
         return self._drive(log_lines_steps(self._ctx, execution_id))
+
+    def find_deployment(self, deployment_name: str) -> dict[str, Any] | None:
+        """Return the deployment (§6.1), ``None`` when the platform has none of that name.
+        It may hold the endpoint token: do not log it."""
+        try:
+            return self.get_deployment(deployment_name)
+        except CraftAPIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+
+    def create_deployment(self, spec: DeploymentSpec) -> None:
+        """Create the deployment ``spec`` describes (§6.5; read it back with
+        :meth:`get_deployment`). Not re-sent after an ambiguous failure."""
+        self._json(build_create_deployment(self.config, spec))
+
+    def update_deployment(self, deployment_name: str, change: Mapping[str, Any]) -> None:
+        """Apply one property change to a deployment (§6.5 ``PATCH``)."""
+        self._json(build_update_deployment(self.config, deployment_name, change))
 
     def list_pipeline_executions(self, pipeline_name: str) -> list[dict[str, Any]]:
         """Return the pipeline's executions (§5.2)."""

@@ -73,6 +73,7 @@ from craft_airflow.protocol.logs import log_lines_steps
 from craft_airflow.protocol.readers import (
     decode_body,
     read_execution,
+    read_list,
     read_outputs,
 )
 from craft_airflow.protocol.waiting import (
@@ -388,6 +389,18 @@ class CraftAIAsyncHook(BaseHook):
                 poll_interval=poll_interval,
             )
         )
+
+    async def get_deployment(self, deployment_name: str) -> dict[str, Any]:
+        """Return the deployment (§6.1). It may hold the endpoint token: do not log it."""
+        ctx = await self._context()
+        request = b.build_get_deployment(ctx.config, deployment_name)
+        return dict(await self._drive(call_json(ctx, request)) or {})
+
+    async def list_pipeline_executions(self, pipeline_name: str) -> list[dict[str, Any]]:
+        """Return the pipeline's executions (§5.2)."""
+        ctx = await self._context()
+        request = b.build_list_pipeline_executions(ctx.config, pipeline_name)
+        return read_list(await self._drive(call_json(ctx, request)), "the pipeline's executions")
 
     # -- reading a finished execution (a task finishing on the triggerer) ---------------------
 

@@ -11,7 +11,7 @@ from craft_local.errors import bad_request
 from craft_local.state import PlatformDep, get_platform
 
 
-async def _require_sdk_or_access_token(request: Request) -> None:
+async def require_sdk_or_access_token(request: Request) -> None:
     """``Authorization: Bearer`` with the SDK token itself or an access token."""
     platform = get_platform(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -19,7 +19,7 @@ async def _require_sdk_or_access_token(request: Request) -> None:
         platform.tokens.check_bearer(request.headers.get("authorization"))
 
 
-router = APIRouter(prefix="/_local", dependencies=[Depends(_require_sdk_or_access_token)])
+router = APIRouter(prefix="/_local", dependencies=[Depends(require_sdk_or_access_token)])
 
 
 @router.get("/faults")

@@ -18,7 +18,7 @@ LOCK = REPO_ROOT / "locks" / "requirements-airflow-3.3.txt"
 
 #: What the `local` extra adds (and only it): the embedded platform's own dependencies.
 PLATFORM_DEPENDENCIES = frozenset(
-    {"fastapi", "jinja2", "uvicorn", "python-multipart", "httpx", "kubernetes"}
+    {"fastapi", "jinja2", "uvicorn", "python-multipart", "httpx", "kubernetes", "croniter"}
 )
 
 

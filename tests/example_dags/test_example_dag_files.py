@@ -19,6 +19,8 @@ EXPECTED = {
     "craft_failure_handling",
     "craft_asset_producer",
     "craft_asset_consumer",
+    "craft_deploy_and_wait",
+    "craft_deployment_events",
 }
 
 
@@ -55,7 +57,11 @@ def test_examples_are_tagged_and_manual_or_asset_scheduled(dagbag):
         assert {"craft-ai", "example"} <= set(dag.tags), dag.dag_id
         assert dag.doc_md, dag.dag_id
         kind = type(dag.timetable).__name__
-        if dag.dag_id == "craft_asset_consumer":
+        if dag.dag_id == "craft_deployment_events":
+            # Scheduled on an asset a deployment's executions feed, through its watcher.
+            (asset,) = dag.timetable.asset_condition.objects
+            assert asset.watchers and asset.watchers[0].trigger is not None
+        elif dag.dag_id == "craft_asset_consumer":
             assert kind == "AssetTriggeredTimetable"
             assets = list(dag.timetable.asset_condition.objects)
             assert assets and all(isinstance(a, Asset) for a in assets)
@@ -97,6 +103,8 @@ def test_examples_serialise(dagbag):
         restored = serialization_round_trip(dag)
         assert set(restored.task_dict) == set(dag.task_dict)
         for task_id, task in restored.task_dict.items():
-            if dag.task_dict[task_id].task_type.startswith("Craft"):
+            task_type = dag.task_dict[task_id].task_type
+            # Every Craft task following an execution links to it (not the deployment keeper).
+            if task_type.startswith("Craft") and task_type != "CraftDeploymentOperator":
                 names = [link for link in getattr(task, "operator_extra_link_dict", {})]
                 assert names == ["Craft AI execution"], (dag.dag_id, task_id)

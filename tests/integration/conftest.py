@@ -89,7 +89,7 @@ def set_deferrable(dag: Any, deferrable: bool) -> None:
             task.deferrable = deferrable
 
 
-def run_and_read(dag: Any, *, deferrable: bool) -> Run:
+def run_and_read(dag: Any, *, deferrable: bool, run_conf: dict[str, Any] | None = None) -> Run:
     """Run ``dag`` with ``dag.test()`` and read back what it left in the metadata DB."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
@@ -98,7 +98,7 @@ def run_and_read(dag: Any, *, deferrable: bool) -> Run:
 
     dag_id = dag.dag_id
     set_deferrable(dag, deferrable)
-    dag_run = dag.test(logical_date=None)
+    dag_run = dag.test(logical_date=None, run_conf=run_conf)
     with create_session() as session:
         rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_id)).all()
         xcoms = {(r.task_id, r.map_index, r.key): XComModel.deserialize_value(r) for r in rows}

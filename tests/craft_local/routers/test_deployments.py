@@ -129,9 +129,3 @@ def test_nested_json_input_through_a_new_deployment(api: Api) -> None:
     run = api.post("/api/v1/deployments/ep-typed/executions", json={"x": {"deep": [1, None]}})
     values = api.outputs(run.json()["execution_id"])["outputs"]
     assert values[0]["value"] == {"deep": [1, None]}
-
-
-def test_periodic_deployments_are_answered_not_supported(api: Api) -> None:
-    periodic = api.post("/api/v1/periodic-deployment", json={"pipeline_name": "slow"})
-    assert periodic.status_code == 400
-    assert periodic.json()["name"] == "NotSupported"
