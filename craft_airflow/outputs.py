@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -88,12 +88,26 @@ def stream_to_storage(dest: ObjectStoragePath, download: Callable[[BinaryIO], in
         raise _storage_error(dest, err) from None
     try:
         with opened as sink:
-            size = download(sink)
+            size = download(cast(BinaryIO, _StorageSink(dest, sink)))
     except BaseException:
         _remove_partial(dest)
         raise
     log.info("Stored file output at %s (%s bytes)", dest, size)
     return str(dest)
+
+
+class _StorageSink:
+    """The file being written, whose refused writes (a full disk) name the output and where."""
+
+    def __init__(self, dest: ObjectStoragePath, sink: Any) -> None:
+        self._dest = dest
+        self._sink = sink
+
+    def write(self, chunk: bytes) -> int:
+        try:
+            return int(self._sink.write(chunk) or 0)
+        except OSError as err:
+            raise _storage_error(self._dest, err) from None
 
 
 def _remove_partial(dest: ObjectStoragePath) -> None:
@@ -200,7 +214,8 @@ async def astream_to_storage(dest: ObjectStoragePath, download: AsyncDownload) -
         raise _storage_error(dest, err) from None
     try:
         try:
-            size = await download(functools.partial(asyncio.to_thread, sink.write))
+            write: Any = _StorageSink(dest, sink).write
+            size = await download(functools.partial(asyncio.to_thread, write))
         finally:
             await asyncio.to_thread(sink.close)
     except BaseException:
