@@ -590,7 +590,11 @@ class CraftAIHook(BaseHook):
         response = self._drive(perform(self._ctx, request))
         if is_not_yet(request, response):
             raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
-        return read_outputs(decode_body(response.status, response.body, response.content_type))
+        return read_outputs(
+            decode_body(
+                response.status, response.body, response.content_type, operation=request.operation
+            )
+        )
 
     def download_output(self, execution_id: str, output_name: str, dest: BinaryIO) -> int:
         """Stream one output's bytes (§5.5) into ``dest``; return the number of bytes written."""

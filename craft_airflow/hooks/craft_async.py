@@ -340,7 +340,11 @@ class CraftAIAsyncHook(BaseHook):
         response = await self._drive(perform(ctx, request))
         if is_not_yet(request, response):
             raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
-        return read_outputs(decode_body(response.status, response.body, response.content_type))
+        return read_outputs(
+            decode_body(
+                response.status, response.body, response.content_type, operation=request.operation
+            )
+        )
 
     async def download_output(self, execution_id: str, output_name: str, write: AsyncWrite) -> int:
         """Stream one output's bytes (§5.5) through ``write``; return the number of bytes."""
