@@ -10,7 +10,8 @@ LOCK_33 := locks/requirements-airflow-3.3.txt
 UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK_33))
 
 .PHONY: test lint demo platform bench clean test-airflow-3.1 test-airflow-3.4 dist test-dist \
-	test-deployment test-browser deploy-debs deploy-provider test-kubernetes bench-deployment lock
+	test-deployment test-browser deploy-debs deploy-provider test-kubernetes bench-deployment lock \
+	mutation
 
 # $(call locked_venv,DIR,LOCK): the venv DIR holding exactly LOCK's packages (and nothing else).
 define locked_venv
@@ -87,6 +88,9 @@ lock: $(STAMP)
 			--custom-compile-command "make lock" pyproject.toml locks/requirements-$$leg.in \
 			-o locks/requirements-$$leg.txt || exit 1; \
 	done
+	$(BIN)/uv pip compile -q --upgrade --universal --python-version 3.11 \
+		--custom-compile-command "make lock" locks/requirements-mutation.in \
+		-o locks/requirements-mutation.txt
 	$(MAKE) $(LOCK_SUITES)
 
 # An sdist and a wheel in dist/ (uv builds them in an isolated environment from pyproject.toml).
@@ -147,6 +151,21 @@ test-kubernetes: $(STAMP)
 	$(K8S) start && CRAFT_TEST_KUBECONFIG=$$($(K8S) kubeconfig) $(BIN)/pytest -q tests/kubernetes; \
 		status=$$?; $(K8S) stop; exit $$status
 
+# Mutation testing (tools/mutation.sh: cosmic-ray over craft_airflow/protocol and the ending of a
+# task, in a copy of the committed tree). Slow (minutes per surviving mutant): not part of
+# `make test` or CI. MUTATION_MODULES / MUTATION_TESTS narrow a run; the session resumes.
+MUTATION_VENV := .venv-mutation
+MUTATION_STAMP := $(MUTATION_VENV)/.installed
+MUTATION_LOCK := locks/requirements-mutation.txt
+
+$(MUTATION_STAMP): $(STAMP) $(MUTATION_LOCK)
+	$(BIN)/uv venv -q -p $(PYTHON) $(MUTATION_VENV)
+	$(BIN)/uv pip sync -q -p $(MUTATION_VENV)/bin/python $(MUTATION_LOCK)
+	touch $(MUTATION_STAMP)
+
+mutation: $(STAMP) $(MUTATION_STAMP)
+	tools/mutation.sh
+
 demo: $(STAMP)
 	$(BIN)/python -m craft_local.demo
 
@@ -166,5 +185,6 @@ platform: $(STAMP)
 		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
-	rm -rf $(VENV) $(AF31_VENV) $(AF34_VENV) $(DEPLOY_VENV) .craft-local dist build .pytest_cache .mypy_cache \
+	rm -rf $(VENV) $(AF31_VENV) $(AF34_VENV) $(DEPLOY_VENV) $(MUTATION_VENV) .mutation .craft-local dist \
+		build .pytest_cache .mypy_cache \
 		.ruff_cache
