@@ -3,7 +3,7 @@
 # committed tree under .mutation/tree (mutants are written in place there, never in the working
 # tree), the tests run by the main venv's Python from that copy. The session is kept in
 # .mutation/session.sqlite: a run that is stopped resumes where it was (MUTATION_FRESH=1 starts
-# over). Narrow a run with MUTATION_MODULES and MUTATION_TESTS (space-separated paths).
+# over: needed after the code changed, or to change the modules or tests). Narrow a run with MUTATION_MODULES and MUTATION_TESTS (space-separated paths).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/.mutation"
@@ -12,10 +12,12 @@ tests=${MUTATION_TESTS:-tests/protocol tests/test_outputs.py tests/test_finishin
 session="$work/session.sqlite"
 
 mkdir -p "$work"
+# A fresh copy every run: a run stopped in the middle of a mutant leaves its copy mutated.
+rm -rf "$work/tree"
+mkdir -p "$work/tree"
+git -C "$root" archive HEAD | tar -x -C "$work/tree"
 if [ -n "${MUTATION_FRESH:-}" ] || [ ! -f "$session" ]; then
-  rm -rf "$work/tree" "$session"
-  mkdir -p "$work/tree"
-  git -C "$root" archive HEAD | tar -x -C "$work/tree"
+  rm -f "$session"
   paths=$(printf '"%s", ' $modules)
   cat > "$work/config.toml" <<TOML
 [cosmic-ray]
