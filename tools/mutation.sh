@@ -3,7 +3,8 @@
 # committed tree under .mutation/tree (mutants are written in place there, never in the working
 # tree), the tests run by the main venv's Python from that copy. The session is kept in
 # .mutation/session.sqlite: a run that is stopped resumes where it was (MUTATION_FRESH=1 starts
-# over: needed after the code changed, or to change the modules or tests). Narrow a run with MUTATION_MODULES and MUTATION_TESTS (space-separated paths).
+# over: needed after the code changed, or to change the modules or tests). Narrow a run with
+# MUTATION_MODULES and MUTATION_TESTS (space-separated paths).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/.mutation"
