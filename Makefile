@@ -11,7 +11,7 @@ UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK_33))
 
 .PHONY: test lint demo platform bench clean fuzz test-airflow-3.1 test-airflow-3.4 dist test-dist \
 	test-deployment test-browser deploy-debs deploy-provider test-kubernetes bench-deployment lock \
-	docs
+	docs mutation
 
 # $(call locked_venv,DIR,LOCK): the venv DIR holding exactly LOCK's packages (and nothing else).
 define locked_venv
@@ -88,6 +88,9 @@ lock: $(STAMP)
 			--custom-compile-command "make lock" pyproject.toml locks/requirements-$$leg.in \
 			-o locks/requirements-$$leg.txt || exit 1; \
 	done
+	$(BIN)/uv pip compile -q --upgrade --universal --python-version 3.11 \
+		--custom-compile-command "make lock" locks/requirements-mutation.in \
+		-o locks/requirements-mutation.txt
 	$(MAKE) $(LOCK_SUITES)
 
 # An sdist and a wheel in dist/ (uv builds them in an isolated environment from pyproject.toml).
@@ -164,6 +167,21 @@ FUZZ_EXAMPLES ?= 300
 fuzz: $(STAMP)
 	CRAFT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/craft_local/test_openapi_fuzz.py
 
+# Mutation testing (tools/mutation.sh: cosmic-ray over craft_airflow/protocol and the ending of a
+# task, in a copy of the committed tree). Slow (minutes per surviving mutant): not part of
+# `make test` or CI. MUTATION_MODULES / MUTATION_TESTS narrow a run; the session resumes.
+MUTATION_VENV := .venv-mutation
+MUTATION_STAMP := $(MUTATION_VENV)/.installed
+MUTATION_LOCK := locks/requirements-mutation.txt
+
+$(MUTATION_STAMP): $(STAMP) $(MUTATION_LOCK)
+	$(BIN)/uv venv -q -p $(PYTHON) $(MUTATION_VENV)
+	$(BIN)/uv pip sync -q -p $(MUTATION_VENV)/bin/python $(MUTATION_LOCK)
+	touch $(MUTATION_STAMP)
+
+mutation: $(STAMP) $(MUTATION_STAMP)
+	tools/mutation.sh
+
 demo: $(STAMP)
 	$(BIN)/python -m craft_local.demo
 
@@ -183,6 +201,6 @@ platform: $(STAMP)
 		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
 
 clean:
-	rm -rf $(VENV) $(AF31_VENV) $(AF34_VENV) $(DEPLOY_VENV) .craft-local dist build docs/_build \
-		.pytest_cache .mypy_cache \
+	rm -rf $(VENV) $(AF31_VENV) $(AF34_VENV) $(DEPLOY_VENV) $(MUTATION_VENV) .mutation .craft-local \
+		dist build docs/_build .pytest_cache .mypy_cache \
 		.ruff_cache

@@ -90,6 +90,25 @@ def storage_error(dest: ObjectStoragePath, err: OSError) -> CraftError:
     )
 
 
+class StorageSink:
+    """The file output being written, whose refused writes (a full disk, say) fail as
+    :func:`storage_error`, naming the output and where it was going.
+
+    :param dest: where the file goes.
+    :param sink: the opened file.
+    """
+
+    def __init__(self, dest: ObjectStoragePath, sink: Any) -> None:
+        self._dest = dest
+        self._sink = sink
+
+    def write(self, chunk: bytes) -> int:
+        try:
+            return int(self._sink.write(chunk) or 0)
+        except OSError as err:
+            raise storage_error(self._dest, err) from None
+
+
 def plan_run_outputs(
     items: Sequence[Mapping[str, Any]], *, endpoint_names: bool = False
 ) -> list[tuple[str, str | None, Any]]:

@@ -168,3 +168,53 @@ def test_every_error_field_is_redacted(log_secrets):
     for error in errors:
         for text in _texts(error):
             assert SECRET not in text, f"{type(error).__name__}: {text}"
+
+
+# -- each redaction pattern has a case only it catches ---------------------------------------
+
+#: ``(text, secret)``: for each pattern of ``errors._PATTERNS``, a text holding a secret that
+#: pattern alone hides (none of the others would).
+OWN_CASES = [
+    pytest.param(
+        "GET /endpoints/v1/p/executions/e?token=Q9own-query&x=1", "Q9own-query", id="query"
+    ),
+    pytest.param('{"refresh_token": "Q9own json field"}', "Q9own json field", id="json-field"),
+    pytest.param("retried with Bearer Q9own-scheme.value", "Q9own-scheme.value", id="scheme"),
+    pytest.param("{'authorization': 'Token Q9own-header'}", "Q9own-header", id="header"),
+    pytest.param("saw eyJhbGciOiJub25lIn0.eyJzdWIiOiJxIn0.Q9own-sig", "Q9own-sig", id="jwt"),
+]
+
+
+def _catchers(text: str, secret: str) -> list:
+    """The patterns that, each alone, hide ``secret`` in ``text``."""
+    from craft_airflow.errors import _PATTERNS
+
+    return [(p, r) for p, r in _PATTERNS if secret not in p.sub(r, text)]
+
+
+@pytest.mark.parametrize(("text", "secret"), OWN_CASES)
+def test_each_case_is_caught_by_one_pattern_only(text, secret):
+    from craft_airflow.errors import redact
+
+    assert secret not in redact(text)
+    assert len(_catchers(text, secret)) == 1, _catchers(text, secret)
+
+
+def test_every_pattern_has_its_own_case():
+    from craft_airflow.errors import _PATTERNS
+
+    owned = [_catchers(text, secret)[0] for text, secret in (c.values for c in OWN_CASES)]
+    assert sorted(_PATTERNS.index(p) for p in owned) == list(range(len(_PATTERNS)))
+
+
+@pytest.mark.parametrize(("text", "secret"), OWN_CASES)
+def test_without_its_pattern_the_case_leaks(monkeypatch, text, secret):
+    """Dropping (or neutralising) the one pattern of a case makes the full redaction leak it:
+    no other pattern, in the order they run, covers for it."""
+    from craft_airflow import errors
+
+    (own,) = _catchers(text, secret)
+    assert secret not in errors.redact(text)
+    monkeypatch.setattr(errors, "_PATTERNS", tuple(p for p in errors._PATTERNS if p != own))
+    assert secret in errors.redact(text)
+    assert secret in str(errors.CraftError(text))

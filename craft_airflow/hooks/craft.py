@@ -11,7 +11,7 @@ import io
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import requests
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
@@ -44,7 +44,7 @@ from craft_airflow.get_provider_info import get_provider_info
 from craft_airflow.hooks.deadlines import DeadlineAdapter, deadline
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
-from craft_airflow.outputs import remove_partial, storage_error
+from craft_airflow.outputs import StorageSink, remove_partial, storage_error
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
@@ -615,7 +615,11 @@ class CraftAIHook(BaseHook):
         response = self._drive(perform(self._ctx, request))
         if is_not_yet(request, response):
             raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
-        return read_outputs(decode_body(response.status, response.body, response.content_type))
+        return read_outputs(
+            decode_body(
+                response.status, response.body, response.content_type, operation=request.operation
+            )
+        )
 
     def download_output(self, execution_id: str, output_name: str, dest: BinaryIO) -> int:
         """Stream one output's bytes (§5.5) into ``dest``; return the number of bytes written."""
@@ -736,7 +740,7 @@ def store_file(dest: ObjectStoragePath, download: Callable[[BinaryIO], int]) -> 
         raise storage_error(dest, err) from None
     try:
         with opened as sink:
-            size = download(sink)
+            size = download(cast(BinaryIO, StorageSink(dest, sink)))
     except BaseException:
         remove_partial(dest)
         raise

@@ -55,7 +55,7 @@ from craft_airflow.hooks import shared_state
 from craft_airflow.hooks.held_requests import HeldRequestPool
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outcomes import WaitOutcome
-from craft_airflow.outputs import remove_partial, storage_error
+from craft_airflow.outputs import StorageSink, remove_partial, storage_error
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
 from craft_airflow.protocol.decisions import is_not_yet
@@ -420,7 +420,11 @@ class CraftAIAsyncHook(BaseHook):
         response = await self._drive(perform(ctx, request))
         if is_not_yet(request, response):
             raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
-        return read_outputs(decode_body(response.status, response.body, response.content_type))
+        return read_outputs(
+            decode_body(
+                response.status, response.body, response.content_type, operation=request.operation
+            )
+        )
 
     async def download_output(self, execution_id: str, output_name: str, write: AsyncWrite) -> int:
         """Stream one output's bytes (§5.5) through ``write``; return the number of bytes."""
@@ -542,9 +546,14 @@ async def astore_file(
         sink = await asyncio.to_thread(dest.open, "wb")
     except OSError as err:
         raise storage_error(dest, err) from None
+    storage = StorageSink(dest, sink)
+
+    async def write(chunk: bytes) -> int:
+        return await asyncio.to_thread(storage.write, chunk)
+
     try:
         try:
-            size = await download(functools.partial(asyncio.to_thread, sink.write))
+            size = await download(write)
         finally:
             await asyncio.to_thread(sink.close)
     except BaseException:

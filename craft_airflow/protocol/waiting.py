@@ -183,4 +183,8 @@ def endpoint_results_steps(
         raise
     if is_not_yet(request, response):
         raise CraftAPIError(response.status, f"Execution {execution_id} is not finished yet")
-    return read_endpoint_results(decode_body(response.status, response.body, response.content_type))
+    return read_endpoint_results(
+        decode_body(
+            response.status, response.body, response.content_type, operation=request.operation
+        )
+    )

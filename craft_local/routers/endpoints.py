@@ -19,7 +19,8 @@ from craft_local.lookups import execution_or_404
 from craft_local.state import PlatformDep
 from craft_local.store import TERMINAL_STATUSES, Store
 
-#: No Bearer check: each route checks the endpoint token of the deployment it addresses.
+#: No Bearer check (routers/auth.py ROUTE_CREDENTIALS): each route checks the endpoint token of
+#: the deployment it addresses.
 router = APIRouter(prefix="/endpoints")
 
 

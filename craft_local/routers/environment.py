@@ -16,7 +16,7 @@ from craft_local.store import Store
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-#: Public: clients (and readiness checks) read the environment id without a token.
+#: Public (routers/auth.py ROUTE_CREDENTIALS): the environment id, read without a token.
 public_router = APIRouter(prefix="/api/v1")
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_bearer)])
 

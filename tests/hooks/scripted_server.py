@@ -31,7 +31,7 @@ class Recorded:
 
 @dataclass
 class Action:
-    kind: str  # reply | reset | proxy | proxy_then_reset | proxy_then_reply
+    kind: str  # reply | reset | proxy | proxy_then_reset | proxy_then_reply | proxy_then_cut
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
@@ -53,6 +53,17 @@ def reset() -> Action:
 def proxy_then_reset() -> Action:
     """Forward to the platform (it processes the request), then drop the connection."""
     return Action("proxy_then_reset")
+
+
+def proxy() -> Action:
+    """Forward to the platform and relay its answer (what an unmatched request gets)."""
+    return Action("proxy")
+
+
+def proxy_then_cut() -> Action:
+    """Forward to the platform, relay the headers (full ``Content-Length``) and half the body,
+    then drop the connection: a download cut in the middle."""
+    return Action("proxy_then_cut")
 
 
 def proxy_then_reply(status: int, body: bytes, headers: dict[str, str] | None = None) -> Action:
@@ -173,6 +184,16 @@ class ScriptedServer:
                     if action.kind == "proxy":
                         self._send(status, headers, body)
                     elif action.kind == "proxy_then_reset":
+                        self._drop()
+                    elif action.kind == "proxy_then_cut":
+                        self.send_response(status)
+                        for key, value in headers:
+                            if key.lower() not in HOP_BY_HOP:
+                                self.send_header(key, value)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body[: len(body) // 2])
+                        self.wfile.flush()
                         self._drop()
                     else:
                         self._send(action.status, list(action.headers.items()), action.body)

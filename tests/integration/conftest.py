@@ -141,3 +141,52 @@ def trigger_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(CraftExecutionTrigger, "run", run)
     return seen
+
+
+COPY_PIPELINE = "large-copy"
+COPY_ENDPOINT = "large-copy-endpoint"
+COPY_CODE = """import shutil
+import time
+
+
+def main(document, seconds=0):
+    time.sleep(seconds)  # still Running when the task checks once: the task waits or defers
+    shutil.copyfile(document["path"], "copy.bin")
+    return {"copy": {"path": "copy.bin"}}
+"""
+
+
+@dataclass(frozen=True)
+class CopyPipeline:
+    name: str
+    endpoint: str
+    endpoint_token: str
+
+
+@pytest.fixture(scope="session")
+def copy_pipeline(craft_platform: Any, craft_connection: Any) -> CopyPipeline:
+    """The pipeline ``large-copy`` (file input ``document`` copied, byte for byte, to the file
+    output ``copy`` after ``seconds``) and its endpoint ``large-copy-endpoint``, created on the
+    platform through its API."""
+    from platform_kit import Api, create_pipeline
+
+    api = Api(craft_platform.url, craft_platform.sdk_token)
+    try:
+        created = create_pipeline(
+            api,
+            COPY_PIPELINE,
+            COPY_CODE,
+            inputs=[
+                {"name": "document", "data_type": "file"},
+                {"name": "seconds", "data_type": "number", "is_required": False},
+            ],
+            outputs=[{"name": "copy", "data_type": "file"}],
+        )
+        assert created.status_code == 200, created.text
+        endpoint = api.post(
+            "/api/v1/endpoints", json={"pipeline_name": COPY_PIPELINE, "name": COPY_ENDPOINT}
+        )
+        assert endpoint.status_code == 200, endpoint.text
+        return CopyPipeline(COPY_PIPELINE, COPY_ENDPOINT, endpoint.json()["endpoint_token"])
+    finally:
+        api.http.close()
