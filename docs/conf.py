@@ -55,14 +55,17 @@ nitpick_ignore_regex = [
     # (a reference to anything else still fails the build).
     (
         r"py:.*",
-        r"(craft_airflow\.)?(operators\._base|outcomes|routes|finishing|protocol|"
+        r"(craft_airflow\.)?(operators\._base|outcomes|routes|finishing|ending|names|protocol|"
         r"inputs\.files|assets|lineage|hooks\.held_requests|hooks\.shared_state)\b.*",
     ),
     (
         r"py:.*",
         r"(ExecutionIO|WaitOutcome|FinishPlan|CraftRoute|FileInput|Send|FailureKind|"
-        r"DataStoreObject|CallContext|DEFAULT_CONTROL_URL|CraftAIHook)",
+        r"DataStoreObject|CallContext|DEFAULT_CONTROL_URL|CraftAIHook|Ending|TaskLog|Log|"
+        r"Logger|BaseTaskEndEvent)",
     ),
+    # Type variables of generic helpers.
+    (r"py:class", r"craft_airflow\.hooks\.craft(_async)?\.T"),
 ]
 
 autodoc_member_order = "bysource"

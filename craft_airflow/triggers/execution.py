@@ -1,6 +1,6 @@
 """CraftExecutionTrigger: waits for a Craft AI execution on the triggerer, for operators and
 the sensor alike, and fires exactly one event: with a finish plan
-(:mod:`craft_airflow.finishing`), the task's end (:func:`finish_event`: the steps of
+(:mod:`craft_airflow.finishing`), the task's end (``finish_event``: the steps of
 :mod:`craft_airflow.ending` driven on the event loop, as a worker drives them); otherwise a
 :class:`~craft_airflow.outcomes.WaitOutcome` for the worker to resume with."""
 
@@ -70,7 +70,7 @@ class CraftExecutionTrigger(BaseTrigger):
         ``None``: the SDK-token route.
     :param poll_interval: pause after a "not yet" answered in under a second.
     :param finish: a :class:`~craft_airflow.finishing.FinishPlan` as kwargs: the trigger then ends
-        the task itself (:func:`finish_event`) instead of resuming it on a worker.
+        the task itself (``finish_event``) instead of resuming it on a worker.
     """
 
     def __init__(
@@ -195,7 +195,7 @@ async def push_xcoms(event: BaseTaskEndEvent, task_instance: Any) -> BaseTaskEnd
     not the dict or number. A trigger run outside a triggerer has no task instance
     (``dag.test()`` runs it inline): the event keeps its XComs.
 
-    :param event: what :func:`finish_event` returned.
+    :param event: what ``finish_event`` returned.
     :param task_instance: the trigger's ``task_instance`` (``dag_id``, ``task_id``, ``run_id``,
         ``map_index``), or ``None``.
     """
