@@ -68,7 +68,10 @@ def test_the_trigger_ends_with_an_error_not_an_execution_failure(case) -> None:
 
     conn_id, execution_id, name = case
     trigger = CraftExecutionTrigger(
-        execution_id, conn_id, endpoint_name=ENDPOINT, poll_interval=0.2
+        execution_id,
+        conn_id,
+        route={"kind": "endpoint", "endpoint_name": ENDPOINT},
+        poll_interval=0.2,
     )
 
     async def run() -> list[Any]:
