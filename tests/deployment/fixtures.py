@@ -71,8 +71,8 @@ def example_runs(local_deployment: tuple[AirflowDeployment, AirflowAPI]) -> dict
     """dag_id -> run_id: each example DAG triggered once, all at the same time, and waited for."""
     _, api = local_deployment
     runs = {}
-    with phase(f"run the {len(stack.EXAMPLE_DAG_IDS)} example DAGs (at once)"):
-        for dag_id in stack.EXAMPLE_DAG_IDS:
+    with phase(f"run the {len(stack.RUN_ONCE_EXAMPLE_DAG_IDS)} example DAGs (at once)"):
+        for dag_id in stack.RUN_ONCE_EXAMPLE_DAG_IDS:
             runs[dag_id] = api.trigger(dag_id)
         for dag_id, run_id in runs.items():
             api.wait_run(dag_id, run_id, timeout=420)

@@ -28,6 +28,11 @@ SDK_TOKEN = "deployment-test-sdk-token-51c2e8"
 #: The extra link's name, as the UI and the extra-links endpoint show it.
 LINK_NAME = "Craft AI execution"
 EXAMPLE_DAG_IDS = sorted(p.stem for p in EXAMPLE_DAGS.glob("craft_*.py"))
+#: Example DAGs that a platform event drives, not a manual run: one waits for a deployment's next
+#: scheduled execution (03:00 UTC by default), the other runs on each execution's asset event.
+EVENT_DRIVEN_EXAMPLE_DAG_IDS = frozenset({"craft_deploy_and_wait", "craft_deployment_events"})
+#: The example DAGs the suite triggers once each and waits for.
+RUN_ONCE_EXAMPLE_DAG_IDS = [d for d in EXAMPLE_DAG_IDS if d not in EVENT_DRIVEN_EXAMPLE_DAG_IDS]
 TEST_DAG_IDS = sorted(p.stem for p in TEST_DAGS.glob("craft_*.py"))
 
 
