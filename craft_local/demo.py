@@ -153,14 +153,19 @@ def _report(dag_id: str, log_path: Path) -> str | None:
         return str(dag_run.state)
 
 
+#: The tag of example DAGs that the platform drives (a scheduled execution, an asset event): one
+#: manual run of them waits for what the demo does not make happen.
+EVENT_DRIVEN_TAG = "event-driven"
+
+
 def _dag_ids(dags: Path) -> list[str]:
-    """The example DAG ids, parsed in this process."""
+    """The example DAG ids, parsed in this process, but for the event-driven ones."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(dags))
     if bag.import_errors:
         raise SystemExit(f"Example DAGs failed to import: {bag.import_errors}")
-    return sorted(bag.dags)
+    return sorted(d for d, dag in bag.dags.items() if EVENT_DRIVEN_TAG not in dag.tags)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,8 @@ with DAG(
     dag_id="craft_deploy_and_wait",
     schedule=None,
     catchup=False,
-    tags=["craft-ai", "example"],
+    # Driven by the platform (a scheduled execution, an asset event), not by one manual run.
+    tags=["craft-ai", "example", "event-driven"],
     doc_md=__doc__,
     params={
         "schedule": Param("0 3 * * *", type="string", description="CRON, UTC"),

@@ -31,7 +31,8 @@ with DAG(
     dag_id="craft_deployment_events",
     schedule=[nightly_executions],
     catchup=False,
-    tags=["craft-ai", "example"],
+    # Driven by the platform (a scheduled execution, an asset event), not by one manual run.
+    tags=["craft-ai", "example", "event-driven"],
     doc_md=__doc__,
 ):
 

@@ -30,7 +30,8 @@ def main(result_path: str) -> None:
     bag = load_dag_bag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     result: dict[str, Any] = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}}
     runs: dict[str, Any] = {}
-    for dag_id in sorted(bag.dags):
+    # The event-driven examples wait for a scheduled execution or an asset event: not run here.
+    for dag_id in sorted(d for d, dag in bag.dags.items() if "event-driven" not in dag.tags):
         print(f"=== hygiene driver: {dag_id}", flush=True)
         dag_run = bag.dags[dag_id].test(logical_date=None)
         with create_session() as session:
