@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath

@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 from airflow.sdk import ObjectStoragePath
 
 from craft_airflow.names import DEFAULT_CONN_ID
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage

@@ -33,9 +33,9 @@ from craft_airflow.ending import (
     store_file_steps,
 )
 from craft_airflow.errors import CraftAPIError, CraftConfigError, CraftError, CraftInputError
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
 from craft_airflow.outputs import plan_run_outputs, safe_component
-from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
+from craft_airflow.protocol.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath

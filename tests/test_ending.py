@@ -24,15 +24,15 @@ from craft_airflow.ending import (
     ending_steps,
 )
 from craft_airflow.errors import CraftError, CraftExecutionFailed, CraftWaitTimeout
-from craft_airflow.outcomes import (
+from craft_airflow.protocol.outcomes import (
     OutcomeStatus,
     WaitOutcome,
     error_outcome,
     outcome_for_status,
     timeout_outcome,
 )
+from craft_airflow.protocol.statuses import ExecutionStatus
 from craft_airflow.routes import EndpointRoute, SdkRoute
-from craft_airflow.statuses import ExecutionStatus
 
 
 def by_hand(

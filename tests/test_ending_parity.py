@@ -23,9 +23,9 @@ from craft_airflow.hooks.craft_async import CraftAIAsyncHook
 from craft_airflow.names import RETURN_VALUE_XCOM_KEY
 from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
-from craft_airflow.outcomes import WaitOutcome, outcome_for_status, timeout_outcome
 from craft_airflow.protocol.http import FileInput
-from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.protocol.outcomes import WaitOutcome, outcome_for_status, timeout_outcome
+from craft_airflow.protocol.statuses import ExecutionStatus
 from craft_airflow.triggers.execution import finish_event
 
 # The triggerer side ends the task only from Airflow 3.3 (task-end events); below, every task

@@ -23,8 +23,8 @@ from craft_airflow.finishing import (
     fallback_reason,
 )
 from craft_airflow.hooks.craft import CraftAIHook
-from craft_airflow.outcomes import LOG_TAIL_HEADER as LAST_LOG_LINES_HEADER
 from craft_airflow.protocol.http import FileInput
+from craft_airflow.protocol.outcomes import LOG_TAIL_HEADER as LAST_LOG_LINES_HEADER
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 
@@ -122,9 +122,9 @@ async def test_a_skipped_execution_skips_the_task_with_the_message(tmp_path, cap
     from airflow.triggers.base import TaskSkippedEvent
 
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
-    from craft_airflow.outcomes import outcome_for_status
+    from craft_airflow.protocol.outcomes import outcome_for_status
+    from craft_airflow.protocol.statuses import ExecutionStatus
     from craft_airflow.routes import route_from_kwargs
-    from craft_airflow.statuses import ExecutionStatus
     from craft_airflow.triggers.execution import finish_event
 
     # The embedded platform never skips an execution: a real one's end, read as Skipped.

@@ -22,8 +22,8 @@ from craft_airflow.lineage import (
     operator_lineage,
     task_lineage,
 )
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
-from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.protocol.statuses import ExecutionStatus
 
 ENV = "https://my-env.example.craft.ai:8443"
 

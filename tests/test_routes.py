@@ -10,7 +10,7 @@ import pytest
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import CraftConfigError, CraftInputError
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome
 from craft_airflow.routes import (
     EndpointRoute,
     RouteKind,

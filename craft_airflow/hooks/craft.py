@@ -43,7 +43,6 @@ from craft_airflow.errors import (
 from craft_airflow.get_provider_info import get_provider_info
 from craft_airflow.hooks.deadlines import DeadlineAdapter, deadline
 from craft_airflow.names import DEFAULT_CONN_ID
-from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.outputs import StorageSink, remove_partial, storage_error
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.adoption import CreationIntent, create_execution
@@ -67,6 +66,7 @@ from craft_airflow.protocol.http import (
     transfer_too_slow,
 )
 from craft_airflow.protocol.logs import log_lines_steps
+from craft_airflow.protocol.outcomes import WaitOutcome
 from craft_airflow.protocol.readers import (
     decode_body,
     read_execution,

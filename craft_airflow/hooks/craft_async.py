@@ -54,7 +54,6 @@ from craft_airflow.errors import (
 from craft_airflow.hooks import shared_state
 from craft_airflow.hooks.held_requests import HeldRequestPool
 from craft_airflow.names import DEFAULT_CONN_ID
-from craft_airflow.outcomes import WaitOutcome
 from craft_airflow.outputs import StorageSink, remove_partial, storage_error
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
@@ -70,6 +69,7 @@ from craft_airflow.protocol.http import (
     transfer_too_slow,
 )
 from craft_airflow.protocol.logs import log_lines_steps
+from craft_airflow.protocol.outcomes import WaitOutcome
 from craft_airflow.protocol.readers import (
     decode_body,
     read_execution,
@@ -222,10 +222,13 @@ class CraftAIAsyncHook(BaseHook):
         super().__init__(**kwargs)
         self.craft_conn_id = craft_conn_id
         self._ctx: CallContext | None = None
+        self._config: CraftConnectionConfig | None = None
 
     async def get_config(self) -> CraftConnectionConfig:
         """Read and validate the connection (once), registering its secrets for masking."""
-        return (await self._context()).config
+        await self._context()
+        assert self._config is not None  # set with the context
+        return self._config
 
     async def _context(self) -> CallContext:
         if self._ctx is None:
@@ -243,6 +246,7 @@ class CraftAIAsyncHook(BaseHook):
             extras = await aextra() if aextra is not None else conn.extra_dejson
             config = from_connection(conn, mask=False, extras=extras)
             await amask_secrets(config)
+            self._config = config
             # One access token per (control URL, SDK token) for the whole process.
             self._ctx = CallContext(config, tokens=shared_state.shared_tokens(config))
         return self._ctx
@@ -378,7 +382,7 @@ class CraftAIAsyncHook(BaseHook):
         :raises CraftError: when the execution cannot be followed.
         """
         ctx = await self._context()
-        token = ctx.config.require_endpoint_token(endpoint_name)
+        token = (await self.get_config()).require_endpoint_token(endpoint_name)
         return await self._drive(
             endpoint_outcome_steps(
                 ctx,
@@ -441,7 +445,7 @@ class CraftAIAsyncHook(BaseHook):
         :raises CraftExecutionFailed: the endpoint reports the execution failed.
         """
         ctx = await self._context()
-        token = ctx.config.require_endpoint_token(endpoint_name)
+        token = (await self.get_config()).require_endpoint_token(endpoint_name)
         return await self._drive(
             endpoint_results_steps(ctx, endpoint_url_path, execution_id, token)
         )
@@ -451,7 +455,7 @@ class CraftAIAsyncHook(BaseHook):
     ) -> int:
         """Stream a file output of the endpoint route (``<url>?token=``) through ``write``."""
         ctx = await self._context()
-        token = ctx.config.require_endpoint_token(endpoint_name)
+        token = (await self.get_config()).require_endpoint_token(endpoint_name)
         return await self._stream_to(b.build_download_endpoint_file(ctx.config, url, token), write)
 
     async def _stream_to(self, request: HttpRequest, write: AsyncWrite) -> int:

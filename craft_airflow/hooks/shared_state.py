@@ -4,8 +4,8 @@ A triggerer runs all its triggers on one event loop and every trigger builds its
 Without sharing, 1,000 waits on one connection made 1,000 token refreshes and opened 1,000
 HTTP clients. Here:
 
-- one :class:`~craft_airflow.auth.TokenCache` per (control URL, SDK token) per process, keyed by
-  a SHA-256 of the token (the token itself is never a key, a log argument or a repr);
+- one :class:`~craft_airflow.protocol.auth.TokenCache` per (control URL, SDK token) per process,
+  keyed by a SHA-256 of the token (the token itself is never a key, a log argument or a repr);
 - per event loop, one ``asyncio.Lock`` per such key, so one refresh is in flight at a time and the
   callers that queued behind it get its answer instead of sending their own;
 - per event loop and TLS setting, one ``aiohttp.ClientSession`` (one connection pool) and one
@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from craft_airflow.auth import TokenCache
 from craft_airflow.hooks.held_requests import HeldRequestPool
+from craft_airflow.protocol.auth import TokenCache
 from craft_airflow.protocol.builders import build_refresh
 from craft_airflow.protocol.http import HttpRequest, Response, TransportFailure
 from craft_airflow.protocol.readers import decode_body, read_access_token

@@ -37,8 +37,8 @@ from craft_airflow.assets import (
 from craft_airflow.errors import CraftError, CraftInputError, InvalidTriggerEvent
 from craft_airflow.links import persist_execution_link
 from craft_airflow.names import EXECUTION_ID_STATE_KEY, EXECUTION_ID_XCOM_KEY
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
-from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
+from craft_airflow.protocol.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage

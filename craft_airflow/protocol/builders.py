@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 from urllib.parse import quote, urljoin, urlsplit
 
-from craft_airflow.connection import CraftConnectionConfig
+from craft_airflow.protocol.config import ClientConfig
 from craft_airflow.protocol.http import (
     AuthKind,
     FileInput,
@@ -28,11 +28,11 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _env_api(config: CraftConnectionConfig, path: str) -> str:
+def _env_api(config: ClientConfig, path: str) -> str:
     return f"{config.environment_url}/api/v1/{path}"
 
 
-def build_refresh(config: CraftConnectionConfig) -> HttpRequest:
+def build_refresh(config: ClientConfig) -> HttpRequest:
     """§2.1: exchange the SDK token for an access token (creates nothing: safe to repeat)."""
     return HttpRequest(
         "POST",
@@ -44,11 +44,11 @@ def build_refresh(config: CraftConnectionConfig) -> HttpRequest:
     )
 
 
-def build_users_me(config: CraftConnectionConfig) -> HttpRequest:
+def build_users_me(config: ClientConfig) -> HttpRequest:
     return HttpRequest("GET", f"{config.control_url}/api/v1/users/me", operation="who am I")
 
 
-def build_environment_info(config: CraftConnectionConfig) -> HttpRequest:
+def build_environment_info(config: ClientConfig) -> HttpRequest:
     return HttpRequest(
         "GET",
         _env_api(config, "environment-info"),
@@ -57,7 +57,7 @@ def build_environment_info(config: CraftConnectionConfig) -> HttpRequest:
     )
 
 
-def build_get_pipeline(config: CraftConnectionConfig, pipeline_name: str) -> HttpRequest:
+def build_get_pipeline(config: ClientConfig, pipeline_name: str) -> HttpRequest:
     return HttpRequest(
         "GET",
         _env_api(config, f"pipelines/{_seg(pipeline_name)}"),
@@ -65,9 +65,7 @@ def build_get_pipeline(config: CraftConnectionConfig, pipeline_name: str) -> Htt
     )
 
 
-def build_list_pipeline_executions(
-    config: CraftConnectionConfig, pipeline_name: str
-) -> HttpRequest:
+def build_list_pipeline_executions(config: ClientConfig, pipeline_name: str) -> HttpRequest:
     return HttpRequest(
         "GET",
         _env_api(config, f"pipelines/{_seg(pipeline_name)}/executions"),
@@ -76,7 +74,7 @@ def build_list_pipeline_executions(
 
 
 def build_run_pipeline(
-    config: CraftConnectionConfig,
+    config: ClientConfig,
     pipeline_name: str,
     *,
     inputs: Mapping[str, Any] | None = None,
@@ -110,7 +108,7 @@ def _trigger_body(inputs: Mapping[str, Any] | None, files: Files) -> dict[str, A
     return {"data": {k: json.dumps(v) for k, v in params.items()} or None, "files": parts}
 
 
-def build_get_deployment(config: CraftConnectionConfig, deployment_name: str) -> HttpRequest:
+def build_get_deployment(config: ClientConfig, deployment_name: str) -> HttpRequest:
     return HttpRequest(
         "GET",
         _env_api(config, f"deployments/{_seg(deployment_name)}"),
@@ -119,7 +117,7 @@ def build_get_deployment(config: CraftConnectionConfig, deployment_name: str) ->
 
 
 def build_trigger_deployment(
-    config: CraftConnectionConfig,
+    config: ClientConfig,
     deployment_name: str,
     *,
     inputs: Mapping[str, Any] | None = None,
@@ -137,7 +135,7 @@ def build_trigger_deployment(
 
 
 def build_trigger_endpoint(
-    config: CraftConnectionConfig,
+    config: ClientConfig,
     endpoint_url_path: str,
     endpoint_token: str,
     *,
@@ -158,7 +156,7 @@ def build_trigger_endpoint(
 
 
 def build_get_execution(
-    config: CraftConnectionConfig, execution_id: str, *, include_io_values: bool = False
+    config: ClientConfig, execution_id: str, *, include_io_values: bool = False
 ) -> HttpRequest:
     """§5.3. Values are included by default on the platform, so only ``false`` is sent."""
     params = () if include_io_values else (("include_io_values", "false"),)
@@ -170,7 +168,7 @@ def build_get_execution(
     )
 
 
-def build_wait_outputs(config: CraftConnectionConfig, execution_id: str) -> HttpRequest:
+def build_wait_outputs(config: ClientConfig, execution_id: str) -> HttpRequest:
     """§5.4 long-poll: 307 means not finished; never followed automatically."""
     return HttpRequest(
         "GET",
@@ -182,9 +180,7 @@ def build_wait_outputs(config: CraftConnectionConfig, execution_id: str) -> Http
     )
 
 
-def build_download_output(
-    config: CraftConnectionConfig, execution_id: str, output_name: str
-) -> HttpRequest:
+def build_download_output(config: ClientConfig, execution_id: str, output_name: str) -> HttpRequest:
     """§5.5: one output value; file outputs are octet-stream bytes, streamed."""
     return HttpRequest(
         "GET",
@@ -196,7 +192,7 @@ def build_download_output(
 
 
 def build_get_logs(
-    config: CraftConnectionConfig,
+    config: ClientConfig,
     execution_id: str,
     *,
     from_ms: int | None = None,
@@ -222,7 +218,7 @@ def build_get_logs(
 
 
 def build_endpoint_results(
-    config: CraftConnectionConfig, endpoint_url_path: str, execution_id: str, endpoint_token: str
+    config: ClientConfig, endpoint_url_path: str, execution_id: str, endpoint_token: str
 ) -> HttpRequest:
     """§7.2: results with ``?token=``; a 3xx means not finished (not followed)."""
     path = quote(endpoint_url_path.strip("/"), safe="/")
@@ -244,7 +240,7 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def build_download_endpoint_file(
-    config: CraftConnectionConfig, url: str, endpoint_token: str
+    config: ClientConfig, url: str, endpoint_token: str
 ) -> HttpRequest:
     """§7.3: ``GET <url>?token=<token>``, no platform headers needed, streamed.
 

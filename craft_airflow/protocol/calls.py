@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from craft_airflow.auth import TokenCache
-from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import (
     CraftAPIError,
     CraftAuthError,
@@ -25,7 +23,9 @@ from craft_airflow.errors import (
     CraftRequestError,
     register_log_secrets,
 )
+from craft_airflow.protocol.auth import TokenCache
 from craft_airflow.protocol.builders import build_follow_download, build_refresh
+from craft_airflow.protocol.config import ClientConfig
 from craft_airflow.protocol.decisions import Action, classify
 from craft_airflow.protocol.http import (
     TIMEOUT_SETTINGS,
@@ -40,7 +40,7 @@ from craft_airflow.protocol.http import (
     Timeouts,
 )
 from craft_airflow.protocol.readers import decode_body, read_access_token
-from craft_airflow.retry import RetryPolicy, RetryState
+from craft_airflow.protocol.retry import RetryPolicy, RetryState
 
 T = TypeVar("T")
 Steps = Generator[Step, Any, T]
@@ -84,7 +84,7 @@ class CallContext:
     :param single_attempt: never retry (``test_connection``: one attempt, a quick verdict).
     """
 
-    config: CraftConnectionConfig
+    config: ClientConfig
     tokens: TokenCache = field(default_factory=TokenCache)
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import CraftAPIError
+from craft_airflow.protocol.config import ClientConfig
 from craft_airflow.protocol.http import (
     AuthKind,
     FileInput,
@@ -29,12 +29,12 @@ def object_key(path: str) -> str:
     return path.strip("/")
 
 
-def _ds_api(config: CraftConnectionConfig, action: str) -> str:
+def _ds_api(config: ClientConfig, action: str) -> str:
     return f"{config.environment_url}/api/v1/data-store/{action}"
 
 
 def build_list_objects(
-    config: CraftConnectionConfig, folder: str, continuation_token: str | None = None
+    config: ClientConfig, folder: str, continuation_token: str | None = None
 ) -> HttpRequest:
     """§8 list: every object under ``folder`` (the whole store when empty), one page."""
     params: list[tuple[str, str]] = []
@@ -50,7 +50,7 @@ def build_list_objects(
     )
 
 
-def build_object_info(config: CraftConnectionConfig, path: str) -> HttpRequest:
+def build_object_info(config: ClientConfig, path: str) -> HttpRequest:
     """§8 information: JSON ``{path_to_object}``; reading, so safe to repeat."""
     return HttpRequest(
         "POST",
@@ -61,7 +61,7 @@ def build_object_info(config: CraftConnectionConfig, path: str) -> HttpRequest:
     )
 
 
-def build_upload_url(config: CraftConnectionConfig, path: str) -> HttpRequest:
+def build_upload_url(config: ClientConfig, path: str) -> HttpRequest:
     """§8 upload (single part): ``GET …/upload?path_to_object=`` answers the presigned POST."""
     return HttpRequest(
         "GET",
@@ -88,7 +88,7 @@ def build_presigned_upload(
     )
 
 
-def build_download_url(config: CraftConnectionConfig, path: str) -> HttpRequest:
+def build_download_url(config: ClientConfig, path: str) -> HttpRequest:
     """§8 download: a **form** body ``path_to_object=`` answers ``{signed_url}``."""
     return HttpRequest(
         "POST",
@@ -117,7 +117,7 @@ def build_presigned_download(
     )
 
 
-def build_delete_object(config: CraftConnectionConfig, path: str) -> HttpRequest:
+def build_delete_object(config: ClientConfig, path: str) -> HttpRequest:
     """§8 delete: ``DELETE`` with a **form** body ``path_to_object=``. Deleting twice answers
     404 the second time, never deletes anything else: safe to repeat."""
     return HttpRequest(

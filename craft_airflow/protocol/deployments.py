@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import CraftInputError
+from craft_airflow.protocol.config import ClientConfig
 from craft_airflow.protocol.http import HttpRequest
-from craft_airflow.statuses import FAILED_STATUSES, TERMINAL_STATUSES
+from craft_airflow.protocol.statuses import FAILED_STATUSES, TERMINAL_STATUSES
 
 ExecutionRule = Literal["endpoint", "periodic"]
 
@@ -80,7 +80,7 @@ class DeploymentSpec:
         return {k: v for k, v in body.items() if v is not None}
 
 
-def build_create_deployment(config: CraftConnectionConfig, spec: DeploymentSpec) -> HttpRequest:
+def build_create_deployment(config: ClientConfig, spec: DeploymentSpec) -> HttpRequest:
     """§6.5: ``POST /endpoints`` or ``POST /periodic-deployment`` (creates no execution)."""
     path = "endpoints" if spec.execution_rule == "endpoint" else "periodic-deployment"
     return HttpRequest(
@@ -93,7 +93,7 @@ def build_create_deployment(config: CraftConnectionConfig, spec: DeploymentSpec)
 
 
 def build_update_deployment(
-    config: CraftConnectionConfig, name: str, change: Mapping[str, Any]
+    config: ClientConfig, name: str, change: Mapping[str, Any]
 ) -> HttpRequest:
     """§6.5: ``PATCH /deployments/{name}`` with one property (the SDK sends one at a time)."""
     return HttpRequest(

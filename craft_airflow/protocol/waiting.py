@@ -1,6 +1,6 @@
 """Waiting for an execution to finish, as generators of steps (no I/O) returning a
-:class:`~craft_airflow.outcomes.WaitOutcome`. Which of the two is used is decided by the route
-(:mod:`craft_airflow.routes`), never here.
+:class:`~craft_airflow.protocol.outcomes.WaitOutcome`. Which of the two is used is decided by
+the route (:mod:`craft_airflow.routes`), never here.
 
 SDK-token route (§5.4): long-poll ``/executions/{id}/outputs?wait_for_completion=true``; a 307
 means "not yet"; any other final answer means "finished", and the authoritative status is then
@@ -22,13 +22,6 @@ from craft_airflow.errors import (
     CraftError,
     CraftExecutionFailed,
 )
-from craft_airflow.outcomes import (
-    OutcomeStatus,
-    WaitOutcome,
-    endpoint_failed_outcome,
-    outcome_for_finished,
-    timeout_outcome,
-)
 from craft_airflow.protocol.builders import (
     build_endpoint_results,
     build_get_execution,
@@ -42,13 +35,20 @@ from craft_airflow.protocol.decisions import (
 )
 from craft_airflow.protocol.http import Response, Sleep
 from craft_airflow.protocol.logs import log_lines_steps
+from craft_airflow.protocol.outcomes import (
+    OutcomeStatus,
+    WaitOutcome,
+    endpoint_failed_outcome,
+    outcome_for_finished,
+    timeout_outcome,
+)
 from craft_airflow.protocol.readers import (
     decode_body,
     execution_error_message,
     read_endpoint_results,
     read_execution,
 )
-from craft_airflow.statuses import FAILED_STATUSES, TERMINAL_STATUSES, ExecutionStatus
+from craft_airflow.protocol.statuses import FAILED_STATUSES, TERMINAL_STATUSES, ExecutionStatus
 
 #: What the failure log tail reads at most: the last lines kept, and the pages read.
 TAIL_READ_LINES = 200

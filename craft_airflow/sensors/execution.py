@@ -16,7 +16,7 @@ from craft_airflow.operators._base import CraftExecutionMixin, require_name
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
-    from craft_airflow.outcomes import WaitOutcome
+    from craft_airflow.protocol.outcomes import WaitOutcome
 
 
 class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):

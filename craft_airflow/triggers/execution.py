@@ -2,7 +2,7 @@
 the sensor alike, and fires exactly one event: with a finish plan
 (:mod:`craft_airflow.finishing`), the task's end (``finish_event``: the steps of
 :mod:`craft_airflow.ending` driven on the event loop, as a worker drives them); otherwise a
-:class:`~craft_airflow.outcomes.WaitOutcome` for the worker to resume with."""
+:class:`~craft_airflow.protocol.outcomes.WaitOutcome` for the worker to resume with."""
 
 from __future__ import annotations
 
@@ -30,7 +30,12 @@ from airflow.triggers.base import (
 from craft_airflow.ending import Ending, ending_steps
 from craft_airflow.errors import clean
 from craft_airflow.finishing import FinishPlan
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome, error_outcome, timeout_outcome
+from craft_airflow.protocol.outcomes import (
+    OutcomeStatus,
+    WaitOutcome,
+    error_outcome,
+    timeout_outcome,
+)
 from craft_airflow.routes import CraftRoute, RouteKind, route_from_kwargs
 
 if TYPE_CHECKING:

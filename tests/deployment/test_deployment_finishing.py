@@ -28,7 +28,7 @@ from deployment.stack import LINK_NAME, PlatformAPI
 from deployment.test_deployment_example_dags import LINK_XCOM, stored_file
 from deployment.timings import phase
 
-from craft_airflow.outcomes import LOG_TAIL_HEADER
+from craft_airflow.protocol.outcomes import LOG_TAIL_HEADER
 from craft_local.server import EmbeddedPlatform
 
 DAG_ID = "craft_deployment_finishing"

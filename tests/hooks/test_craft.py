@@ -30,10 +30,10 @@ from craft_airflow.hooks.craft import (
     classify_requests_exception,
     requests_kwargs,
 )
-from craft_airflow.outcomes import OutcomeStatus
 from craft_airflow.protocol.builders import build_run_pipeline
 from craft_airflow.protocol.http import FailureKind, FileInput, Send, Timeouts, file_parts
-from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.protocol.outcomes import OutcomeStatus
+from craft_airflow.protocol.statuses import ExecutionStatus
 
 PROXY_502_PAGE = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"

@@ -19,9 +19,9 @@ from craft_airflow.hooks.craft_async import (
     aiohttp_kwargs,
     classify_aiohttp_exception,
 )
-from craft_airflow.outcomes import OutcomeStatus
 from craft_airflow.protocol.http import FailureKind, FileInput
-from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.protocol.outcomes import OutcomeStatus
+from craft_airflow.protocol.statuses import ExecutionStatus
 
 
 async def test_config_is_read_with_the_async_api(platform_conn):

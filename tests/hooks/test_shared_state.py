@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from craft_fixtures import set_connection
 
-from craft_airflow.auth import TokenCache
 from craft_airflow.hooks import shared_state
 from craft_airflow.hooks.craft_async import CraftAIAsyncHook
-from craft_airflow.outcomes import OutcomeStatus
+from craft_airflow.protocol.auth import TokenCache
+from craft_airflow.protocol.outcomes import OutcomeStatus
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from load_standin import LoadStandIn

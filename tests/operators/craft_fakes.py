@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from craft_airflow.connection import CraftConnectionConfig
-from craft_airflow.outcomes import WaitOutcome
+from craft_airflow.protocol.outcomes import WaitOutcome
 
 
 @dataclass

@@ -11,8 +11,8 @@ from craft_fakes import FakeHook, FakeTaskInstance, make_context, use_hook
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import CraftInputError
 from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
-from craft_airflow.statuses import ExecutionStatus
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.protocol.statuses import ExecutionStatus
 
 SUCCESS = WaitOutcome(OutcomeStatus.SUCCESS, "wc-1", ExecutionStatus.SUCCEEDED, "ok")
 

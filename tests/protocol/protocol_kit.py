@@ -11,9 +11,9 @@ from typing import Any
 import jwt
 import requests
 
-from craft_airflow.auth import TokenCache
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.hooks.craft import requests_kwargs
+from craft_airflow.protocol.auth import TokenCache
 from craft_airflow.protocol.builders import (
     build_get_execution,
     build_run_pipeline,

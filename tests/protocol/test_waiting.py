@@ -11,7 +11,6 @@ from craft_airflow.errors import (
     CraftAPIError,
     CraftAuthError,
 )
-from craft_airflow.outcomes import OutcomeStatus
 from craft_airflow.protocol.http import (
     FailureKind,
     Response,
@@ -19,8 +18,9 @@ from craft_airflow.protocol.http import (
     Sleep,
     TransportFailure,
 )
+from craft_airflow.protocol.outcomes import OutcomeStatus
+from craft_airflow.protocol.statuses import ExecutionStatus
 from craft_airflow.protocol.waiting import endpoint_outcome_steps, execution_outcome_steps
-from craft_airflow.statuses import ExecutionStatus
 
 
 def test_wait_quick_307_sleeps_slow_307_does_not_then_reads_status():

@@ -8,9 +8,9 @@ from craft_fakes import FakeHook, FakeTaskInstance, make_context, use_hook
 
 from craft_airflow.connection import CraftConnectionConfig
 from craft_airflow.errors import CraftExecutionFailed
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.protocol.statuses import ExecutionStatus
 from craft_airflow.sensors.execution import CraftExecutionSensor
-from craft_airflow.statuses import ExecutionStatus
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 
 OUTPUTS = [

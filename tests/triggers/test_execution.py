@@ -12,7 +12,7 @@ import pytest
 from craft_fixtures import set_connection
 
 from craft_airflow.hooks.craft import CraftAIHook
-from craft_airflow.outcomes import OutcomeStatus, WaitOutcome
+from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome
 from craft_airflow.routes import EndpointRoute, SdkRoute
 from craft_airflow.triggers.execution import CraftExecutionTrigger
 

@@ -1,7 +1,7 @@
 """Execution statuses of the platform (contract §3.4) and which of them are terminal or failed.
 
 What a status means for a wait (an outcome from the closed set) is decided in
-:mod:`craft_airflow.outcomes`.
+:mod:`craft_airflow.protocol.outcomes`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from craft_airflow.auth import TokenCache, refresh_margin, token_lifetime
+from craft_airflow.protocol.auth import TokenCache, refresh_margin, token_lifetime
 
 
 def make_jwt(iat: int, exp: int) -> str:

@@ -1,4 +1,4 @@
-"""craft_airflow.outcomes: the closed set of outcomes and the trigger event payload."""
+"""craft_airflow.protocol.outcomes: the closed set of outcomes and the trigger event payload."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import json
 import pytest
 
 from craft_airflow.errors import InvalidTriggerEvent
-from craft_airflow.outcomes import (
+from craft_airflow.protocol.outcomes import (
     OutcomeStatus,
     WaitOutcome,
     outcome_for_finished,
     outcome_for_status,
     timeout_outcome,
 )
-from craft_airflow.statuses import (
+from craft_airflow.protocol.statuses import (
     ExecutionStatus,
 )
 

@@ -1,8 +1,8 @@
-"""craft_airflow.statuses: the platform's execution statuses."""
+"""craft_airflow.protocol.statuses: the platform's execution statuses."""
 
 from __future__ import annotations
 
-from craft_airflow.statuses import (
+from craft_airflow.protocol.statuses import (
     FAILED_STATUSES,
     TERMINAL_STATUSES,
     ExecutionStatus,

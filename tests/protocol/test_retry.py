@@ -5,7 +5,7 @@ from email.utils import formatdate
 
 import pytest
 
-from craft_airflow.retry import RetryPolicy, parse_retry_after
+from craft_airflow.protocol.retry import RetryPolicy, parse_retry_after
 
 
 def http_date(epoch: float) -> str:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from craft_airflow.errors import InvalidTriggerEvent
-from craft_airflow.statuses import TERMINAL_STATUSES, ExecutionStatus
+from craft_airflow.protocol.statuses import TERMINAL_STATUSES, ExecutionStatus
 
 #: How many log lines a failure's outcome carries.
 LOG_TAIL_LINES = 20
