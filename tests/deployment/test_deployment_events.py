@@ -37,6 +37,10 @@ PERIODIC = "events-every-minute"
 #: Each execution writes its nonce at a path of its own (the platform replaces the placeholder).
 NONCE_PATH = "deployment-events/{execution_id}/nonce.json"
 TERMINAL = {"Succeeded", "Failed", "Error", "Skipped"}
+#: Seconds between two looks at Airflow's API: its one api-server worker also serves the
+#: execution API, through which the triggerer saves the watermark and tasks start; a tighter
+#: loop slows them down on a small machine.
+LOOK = 0.5
 
 
 @pytest.fixture
@@ -88,6 +92,7 @@ def start_watching(api: AirflowAPI, dag_id: str, asset_name: str) -> int:
         lambda: api.deployment.check_alive() or watermark(api, asset),
         timeout=180,
         what=f"the watcher of {asset_name} to start",
+        interval=LOOK,
     )
     return asset
 
@@ -112,7 +117,7 @@ def nth_run(api: AirflowAPI, dag_id: str, n: int) -> str:
         assert len(runs) <= n, f"{dag_id}: {len(runs)} runs, expected {n}: {runs}"
         return str(runs[-1]["dag_run_id"]) if len(runs) == n else None
 
-    return str(wait_until(found, timeout=180, what=f"run {n} of {dag_id}", interval=0.2))
+    return str(wait_until(found, timeout=180, what=f"run {n} of {dag_id}", interval=LOOK))
 
 
 def run_execution_ids(api: AirflowAPI, dag_id: str, run_id: str) -> list[str]:
@@ -137,7 +142,9 @@ def finished(platform_api: PlatformAPI, execution_id: str) -> dict[str, Any]:
         execution = dict(response.json())
         return execution if execution["status"] in TERMINAL else None
 
-    execution = wait_until(ended, timeout=120, what=f"execution {execution_id} to end")
+    execution = wait_until(
+        ended, timeout=120, what=f"execution {execution_id} to end", interval=0.2
+    )
     assert execution["status"] == "Succeeded", execution
     return dict(execution)
 
@@ -201,7 +208,7 @@ def test_an_endpoint_called_outside_airflow_starts_a_dag_run_reading_its_outputs
             assert called.status_code == 200, called.text
             execution_id = called.json()["execution_id"]
             run_id = nth_run(api, ENDPOINT_DAG, 1)
-        assert api.wait_run(ENDPOINT_DAG, run_id, timeout=300) == "success"
+        assert api.wait_run(ENDPOINT_DAG, run_id, timeout=300, interval=LOOK) == "success"
     finally:
         stop_watching(api, ENDPOINT_DAG)
 
@@ -253,7 +260,7 @@ def test_periodic_ticks_yield_one_dag_run_each_across_a_killed_triggerer(
 
     def dag_run_reads(execution_id: str) -> None:
         run_id = nth_run(api, PERIODIC_DAG, len(executions))
-        assert api.wait_run(PERIODIC_DAG, run_id, timeout=300) == "success"
+        assert api.wait_run(PERIODIC_DAG, run_id, timeout=300, interval=LOOK) == "success"
         assert run_execution_ids(api, PERIODIC_DAG, run_id) == [execution_id]
         assert api.xcom(PERIODIC_DAG, run_id, "read_outputs") == [
             {"execution_id": execution_id, "nonce": nonces[execution_id]}
@@ -271,6 +278,7 @@ def test_periodic_ticks_yield_one_dag_run_each_across_a_killed_triggerer(
                 lambda: covers(watermark(api, asset), second),
                 timeout=30,
                 what="the watermark to cover the second execution",
+                interval=LOOK,
             )
             old = deployment.service("triggerer")
             old.kill()
