@@ -38,8 +38,8 @@ PERIODIC = "events-every-minute"
 NONCE_PATH = "deployment-events/{execution_id}/nonce.json"
 TERMINAL = {"Succeeded", "Failed", "Error", "Skipped"}
 #: Seconds between two looks at Airflow's API: its one api-server worker also serves the
-#: execution API, through which the triggerer saves the watermark and tasks start; a tighter
-#: loop slows them down on a small machine.
+#: execution API that every task calls to start and end; a tighter loop slows them down on a
+#: small machine.
 LOOK = 0.5
 
 
