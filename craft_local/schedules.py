@@ -57,6 +57,12 @@ class DueTick:
         return f"{count} earlier tick(s) since {since} not run (missed while not scheduling)"
 
 
+def next_tick(schedule: str, now: datetime) -> datetime:
+    """The first tick of ``schedule`` strictly after ``now`` (what a deployment's page shows)."""
+    tick: datetime = croniter(schedule, now).get_next(datetime)
+    return tick
+
+
 def due_tick(schedule: str, after: datetime, now: datetime) -> DueTick | None:
     """The latest tick in ``(after, now]``, with how many earlier ones fall in that window.
 

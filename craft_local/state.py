@@ -22,6 +22,9 @@ class ScheduleClock(Protocol):
 
     def now_iso(self) -> str: ...
 
+    @property
+    def frozen(self) -> bool: ...
+
 
 @dataclass
 class Platform:

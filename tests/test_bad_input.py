@@ -196,6 +196,22 @@ def craft_path_without_sdk_token(env: Env) -> Any:
     return run_all_types(document="craft://craft_no_sdk@/x.txt")(env)
 
 
+def deploy(env: Env, **kwargs: Any) -> Any:
+    """A periodic deployment of ``slow`` with every input and output mapped, but ``kwargs``."""
+    from craft_airflow.operators.deployment import CraftDeploymentOperator
+
+    arguments: dict[str, Any] = {
+        "deployment_name": "bad-input-periodic",
+        "pipeline_name": "slow",
+        "execution_rule": "periodic",
+        "schedule": "0 0 1 1 *",
+        "inputs_mapping": [InputSource(pipeline_input_name="seconds", constant_value=1)],
+        "outputs_mapping": [OutputDestination(pipeline_output_name="slept", is_null=True)],
+        **kwargs,
+    }
+    return CraftDeploymentOperator(task_id="task", **arguments).execute(env.context())
+
+
 def trigger_endpoint(env: Env, **kwargs: Any) -> Any:
     from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
 
@@ -952,6 +968,31 @@ CASES = [
         craft_path_without_sdk_token,
         CraftInputError,
         ("file input 'document'", "'craft_no_sdk' has no SDK token", "data store"),
+    ),
+    # deployments (CraftDeploymentOperator): the platform names the field, or the operator does
+    Case(
+        "deployment_invalid_cron",
+        lambda env: deploy(env, schedule="61 * * * *"),
+        CraftAPIError,
+        ("[InvalidSchedule]", "schedule '61 * * * *' is not a valid CRON expression"),
+    ),
+    Case(
+        "deployment_unmapped_input_on_periodic",
+        lambda env: deploy(env, inputs_mapping=[]),
+        CraftAPIError,
+        ("inputs_mapping: input 'seconds'",),
+    ),
+    Case(
+        "deployment_unknown_pipeline",
+        lambda env: deploy(env, pipeline_name="no-such-pipeline"),
+        CraftAPIError,
+        ("pipeline_name: no pipeline 'no-such-pipeline'",),
+    ),
+    Case(
+        "deployment_name_used_by_another_pipeline",
+        lambda env: deploy(env, deployment_name="all-types-endpoint"),
+        CraftInputError,
+        ("deployment_name: 'all-types-endpoint' already deploys pipeline 'all-types', not 'slow'",),
     ),
     # where outputs go
     Case(

@@ -235,9 +235,18 @@ def is_failed(item: Mapping[str, Any]) -> bool:
     return item.get("status") in FAILED_STATUSES
 
 
-def outputs_by_name(items: Iterable[Mapping[str, Any]], conn_id: str) -> dict[str, Any]:
+def outputs_by_name(
+    items: Iterable[Mapping[str, Any]], conn_id: str, execution_id: str
+) -> dict[str, Any]:
     """§5.4 output items as ``{output name: value}``; a data-store output gives where it is,
-    ``craft://<conn_id>@/<path>``, and a null output ``None``."""
+    ``craft://<conn_id>@/<path>``, and a null output ``None``.
+
+    A deployment's ``datastore_path`` may hold ``{execution_id}``, which the platform replaces
+    when it writes the file (§3.3): it is replaced here too, so each execution's location is its
+    own. ``{date}`` and ``{date_time}`` (the platform's clock at the write) stay as they are.
+
+    :param execution_id: the execution the items belong to.
+    """
     result: dict[str, Any] = {}
     for item in items:
         name = item.get("pipeline_output_name")
@@ -246,6 +255,7 @@ def outputs_by_name(items: Iterable[Mapping[str, Any]], conn_id: str) -> dict[st
         mapping = item.get("mapping_value") or {}
         if item.get("mapping_type") == "datastore" and isinstance(mapping, Mapping):
             path = str(mapping.get("datastore_path", "")).lstrip("/")
+            path = path.replace("{execution_id}", execution_id)
             result[name] = f"craft://{conn_id}@/{path}"
         else:
             result[name] = item.get("value")

@@ -113,7 +113,9 @@ class CraftDeploymentExecutionSensor(BaseSensorOperator):
                 error = execution_error_message(hook.get_execution(execution_id))
                 payload = execution_payload(item, None, error)
             else:
-                outputs = outputs_by_name(hook.get_outputs(execution_id), self.craft_conn_id)
+                outputs = outputs_by_name(
+                    hook.get_outputs(execution_id), self.craft_conn_id, execution_id
+                )
                 payload = execution_payload(item, outputs)
         finally:
             hook.close()

@@ -48,7 +48,8 @@ async def read_payload(
     if is_failed(item):
         execution = await hook.get_execution(execution_id)
         return execution_payload(item, None, execution_error_message(execution))
-    return execution_payload(item, outputs_by_name(await hook.get_outputs(execution_id), conn_id))
+    outputs = outputs_by_name(await hook.get_outputs(execution_id), conn_id, execution_id)
+    return execution_payload(item, outputs)
 
 
 async def pipeline_of(hook: CraftAIAsyncHook, deployment_name: str) -> str:

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from craft_local.pages.views import deployment_page, execution_page, when
+from craft_local.pages.views import deployment_page, execution_page, schedule_page, when
 from craft_local.state import Platform, get_platform
 
 #: Executions listed on a pipeline or deployment page, newest first.
@@ -121,9 +121,19 @@ def deployment(name: str, platform: _Platform) -> HTMLResponse:
     if record is None:
         return _not_found(f"deployment {name}")
     executions = platform.store.list_deployment_executions(name)
+    schedule = None
+    if record["execution_rule"] == "periodic" and platform.scheduler is not None:
+        ticks = platform.store.ticks(name)
+        schedule = schedule_page(
+            record,
+            platform.scheduler.now_iso(),
+            platform.scheduler.frozen,
+            ticks[-1] if ticks else None,
+        )
     return _page(
         "deployment.html",
         deployment=deployment_page(record),
+        schedule=schedule,
         **_newest(executions),
     )
 

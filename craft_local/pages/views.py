@@ -10,7 +10,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from craft_local.store import TERMINAL_STATUSES
+from craft_local.schedules import next_tick
+from craft_local.store import TERMINAL_STATUSES, now_iso
 
 #: Seconds between reloads of the page of an unfinished execution.
 REFRESH_SECONDS = 2
@@ -142,8 +143,28 @@ def deployment_page(deployment: dict[str, Any]) -> dict[str, Any]:
         "description": deployment.get("description") or "",
         "created_at": deployment.get("created_at"),
         "execution_timeout_s": deployment.get("execution_timeout_s"),
+        "is_enabled": bool(deployment.get("is_enabled", True)),
+        "schedule": deployment.get("schedule"),
+        "human_readable_schedule": deployment.get("human_readable_schedule"),
         "mappings": mappings,
     }
+
+
+def schedule_page(
+    deployment: dict[str, Any], now: str, frozen: bool, last_tick: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What a periodic deployment's page shows of its schedule: the next tick at the
+    scheduler's clock (none while disabled), that clock, and the last claimed tick.
+
+    :param now: the scheduler's clock (ISO, UTC).
+    :param frozen: whether a test or demo froze that clock.
+    :param last_tick: the latest row of :meth:`Store.ticks`, ``None`` before the first.
+    """
+    moment = parse_date(now) or datetime.now(UTC)
+    upcoming = None
+    if deployment.get("is_enabled", True):
+        upcoming = now_iso(next_tick(deployment["schedule"], moment).timestamp())
+    return {"next_tick": upcoming, "clock": now, "frozen": frozen, "last_tick": last_tick}
 
 
 def _mapping_type(mapping: dict[str, Any]) -> str:

@@ -295,3 +295,50 @@ def test_no_secret_on_any_page(secret_platform: EmbeddedPlatform) -> None:
             assert secret not in text, (path, secret[:12])
         assert not JWT.search(text), path
     api.http.close()
+
+
+def test_periodic_deployment_page_shows_its_schedule_next_tick_and_state(
+    platform: EmbeddedPlatform, api: Api
+) -> None:
+    body = {
+        "pipeline_name": "slow",
+        "name": "page-nightly",
+        "schedule": "30 2 * * *",
+        "inputs_mapping": [{"pipeline_input_name": "seconds", "constant_value": 0.05}],
+        "outputs_mapping": [{"pipeline_output_name": "slept", "is_null": True}],
+    }
+    assert api.post("/api/v1/periodic-deployment", json=body).status_code == 200
+    clock = "/_local/scheduler/clock"
+    try:
+        assert api.put(clock, json={"now": "2040-03-04T05:06:07Z"}).status_code == 200
+        page = _page(platform, "/deployments/page-nightly")
+        assert "<code>30 2 * * *</code>" in page
+        assert 'class="enabled">yes' in page
+        assert "2040-03-05 02:30:00.000 UTC" in page  # the next tick at the frozen clock
+        assert "scheduler clock 2040-03-04 05:06:07.000 UTC, frozen" in page
+        assert "none yet" in page  # no tick claimed
+
+        assert api.put(clock, json={"now": "2040-03-05T02:30:01Z"}).status_code == 200
+        (execution_id,) = api.post("/_local/scheduler/run-due").json()["execution_ids"]
+        page = _page(platform, "/deployments/page-nightly")
+        assert "2040-03-05 02:30:00.000 UTC: started" in page
+        assert f"/executions/{execution_id}" in _links(page)
+        assert "2040-03-06 02:30:00.000 UTC" in page
+
+        off = api.request("PATCH", "/api/v1/deployments/page-nightly", json={"is_enabled": False})
+        assert off.status_code == 200, off.text
+        page = _page(platform, "/deployments/page-nightly")
+        assert 'class="enabled">no' in page
+        assert 'class="next-tick">none' in page
+        assert "2040-03-06 02:30:00.000 UTC" not in page
+        listed = _page(platform, "/deployments")
+        row = re.search(r'href="/deployments/page-nightly".*?</tr>', listed, re.S)
+        assert row and "<code>30 2 * * *</code>" in row[0] and "<td>no</td>" in row[0]
+        api.wait_for(execution_id)
+    finally:
+        api.put(clock, json={"now": None})
+        api.delete("/api/v1/deployments/page-nightly")
+
+    # An endpoint deployment has no schedule to show.
+    endpoint = _page(platform, "/deployments/all-types-endpoint")
+    assert "Next tick" not in endpoint and 'class="enabled">yes' in endpoint

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from craft_local.errors import PlatformError
-from craft_local.schedules import COUNT_LIMIT, check_schedule, due_tick, human_readable
+from craft_local.schedules import COUNT_LIMIT, check_schedule, due_tick, human_readable, next_tick
 
 
 def at(text: str) -> datetime:
@@ -49,3 +49,9 @@ def test_a_long_outage_is_counted_up_to_a_limit() -> None:
     due = due_tick("* * * * *", at("2030-01-01T00:00:00"), at("2030-02-01T00:00:00"))
     assert due is not None and due.missed > COUNT_LIMIT
     assert due.note().startswith(f"more than {COUNT_LIMIT}")
+
+
+def test_the_next_tick_is_strictly_after_now() -> None:
+    assert next_tick("30 2 * * *", at("2040-03-04T05:06:07")) == at("2040-03-05T02:30:00")
+    assert next_tick("30 2 * * *", at("2040-03-05T02:30:00")) == at("2040-03-06T02:30:00")
+    assert next_tick("* * * * *", at("2040-03-05T02:30:59")) == at("2040-03-05T02:31:00")

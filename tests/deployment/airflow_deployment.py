@@ -222,8 +222,13 @@ class AirflowAPI:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
 
-    def wait_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
-        """The run's final state (``success`` or ``failed``)."""
+    def wait_run(
+        self, dag_id: str, run_id: str, timeout: float = 300, interval: float = 0.05
+    ) -> str:
+        """The run's final state (``success`` or ``failed``).
+
+        :param interval: seconds between two looks (each one a few API calls).
+        """
 
         def finished() -> str | None:
             self.deployment.check_alive()
@@ -231,7 +236,11 @@ class AirflowAPI:
             return state if state in FINISHED_RUN_STATES else None
 
         try:
-            return str(wait_until(finished, timeout=timeout, what=f"{dag_id} {run_id} to end"))
+            return str(
+                wait_until(
+                    finished, timeout=timeout, what=f"{dag_id} {run_id} to end", interval=interval
+                )
+            )
         except AssertionError as error:
             states = self.task_states(dag_id, run_id)
             raise AssertionError(f"{error}; tasks: {states}\n{self.deployment.logs()}") from None

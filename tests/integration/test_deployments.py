@@ -105,11 +105,18 @@ def test_the_operator_creates_then_changes_only_what_differs(deploy: Any) -> Non
     assert deployment("af-periodic")["pipeline"]["name"] == "slow"
 
 
-def test_an_endpoint_deployments_token_never_reaches_xcom(deploy: Any) -> None:
+def test_an_endpoint_deployments_token_never_reaches_xcom_or_the_log(
+    deploy: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     run = deploy("endpoint")
     assert run.state == "success", run.task_states
     token = deployment("af-endpoint")["endpoint_token"]
     assert token and token not in json.dumps(list(run.xcoms.values()), default=str)
+    # The task's log, as dag.test() writes it: the operator's line is there, the token is not.
+    out, err = capfd.readouterr()
+    logged = f"{out}{err}{caplog.text}"
+    assert "deployment af-endpoint" in logged.lower()
+    assert token not in logged
     assert run.xcom("deploy")["endpoint_url_path"] == "af-endpoint"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conditions import wait_until
@@ -213,6 +214,50 @@ def test_a_restart_reattaches_to_running_jobs_and_collects_them(
         messages = [line["message"] for line in _logs(api, execution_id)]
         assert len(messages) == len(set(messages))  # re-attaching repeats no line
         assert sum("still working" in m for m in messages) >= 15
+
+
+def test_a_periodic_deployments_ticks_run_as_jobs(cluster: Cluster, api: Api) -> None:
+    clock = "/_local/scheduler/clock"
+
+    def freeze(moment: datetime | None) -> None:
+        value = None if moment is None else moment.isoformat().replace("+00:00", "Z")
+        assert api.put(clock, json={"now": value}).status_code == 200
+
+    freeze(datetime.now(UTC))  # the ticks come from the test, not from real minutes
+    try:
+        created = api.post(
+            "/api/v1/periodic-deployment",
+            json={
+                "pipeline_name": "slow",
+                "name": "slow-every-minute",
+                "schedule": "* * * * *",
+                "inputs_mapping": [{"pipeline_input_name": "seconds", "constant_value": 0.5}],
+                "outputs_mapping": [{"pipeline_output_name": "slept", "is_null": True}],
+            },
+        )
+        assert created.status_code == 200, created.text
+        first = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        executions = []
+        for minute in range(2):
+            freeze(first + timedelta(minutes=minute, seconds=1))
+            ran = api.post("/_local/scheduler/run-due")
+            assert ran.status_code == 200, ran.text
+            (execution_id,) = ran.json()["execution_ids"]
+            job = cluster.job_of(execution_id)
+            assert job.metadata.labels["craft-local/pipeline"] == "slow"
+            done = api.wait_for(execution_id, timeout=90)
+            assert done["status"] == "Succeeded", done
+            assert done["deployment_name"] == "slow-every-minute"
+            executions.append(execution_id)
+        ticks = api.get("/_local/deployments/slow-every-minute/ticks").json()
+        assert [(t["outcome"], t["execution_id"]) for t in ticks] == [
+            ("started", e) for e in executions
+        ]
+        listed = api.get("/api/v1/deployments/slow-every-minute/executions").json()
+        assert sorted(e["execution_id"] for e in listed) == sorted(executions)
+    finally:
+        api.delete("/api/v1/deployments/slow-every-minute")
+        freeze(None)
 
 
 def _trigger(api: Api, path: str, token: str, body: dict) -> str:

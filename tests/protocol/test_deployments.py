@@ -142,6 +142,17 @@ def test_outputs_give_values_or_where_they_are() -> None:
             "mapping_type": "datastore",
             "mapping_value": {"datastore_path": "/out/f.csv"},
         },
+        {
+            "pipeline_output_name": "m",
+            "mapping_type": "datastore",
+            "mapping_value": {"datastore_path": "models/{execution_id}/{date}.pkl"},
+        },
         {"pipeline_output_name": "z", "mapping_type": "is_null"},
     ]
-    assert outputs_by_name(items, "c") == {"n": 3, "f": "craft://c@/out/f.csv", "z": None}
+    assert outputs_by_name(items, "c", "e-1") == {
+        "n": 3,
+        "f": "craft://c@/out/f.csv",
+        # The platform writes each execution's file at its own path; the date is its clock's.
+        "m": "craft://c@/models/e-1/{date}.pkl",
+        "z": None,
+    }
