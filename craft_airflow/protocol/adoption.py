@@ -122,9 +122,21 @@ def _normal(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
+def _canonical(value: Any) -> Any:
+    """Equal values, equal form: an integral float as an int (``7.0`` sent, ``7`` shown)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    return value
+
+
 def value_digest(value: Any) -> str:
-    """SHA-256 of the value's canonical JSON (sorted keys, ``str`` for what JSON lacks)."""
-    canonical = json.dumps(_normal(value), sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the value's canonical JSON (sorted keys, ``str`` for what JSON lacks, an
+    integral float as an int)."""
+    canonical = json.dumps(_canonical(_normal(value)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

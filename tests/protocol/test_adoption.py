@@ -58,6 +58,10 @@ def test_inputs_match():
     # The same comparison on digests (what an intent record keeps): equal JSON, equal digest.
     assert digests_match(execution, input_digests({"j": {"b": [1, 2], "a": None}}))
     assert not digests_match(execution, input_digests({"n": "3"}))
+    assert digests_match(execution, input_digests({"n": 3.0}))  # the platform may show 3 for 3.0
+    assert inputs_match(
+        {"inputs": [{"name": "x", "value": [1.0, {"y": 2.5}]}]}, {"x": [1, {"y": 2.5}]}
+    )
 
 
 # -- the search, driven by hand: what it reads, and what it costs --------------------------------
