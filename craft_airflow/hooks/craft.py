@@ -82,7 +82,6 @@ from craft_airflow.protocol.waiting import (
     endpoint_results_steps,
     execution_outcome_steps,
 )
-from craft_airflow.statuses import FAILED_STATUSES, ExecutionStatus
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -440,16 +439,9 @@ class CraftAIHook(BaseHook):
                     find_earlier_creation(self._ctx, earlier.intent, since=earlier.since)
                 )
                 if found is not None:
-                    execution_id, status = found
-                    if ExecutionStatus.parse(status) not in FAILED_STATUSES:
-                        journal.created(execution_id)
-                        self.log.info("Following execution %s of %s", execution_id, what)
-                        return execution_id
-                    self.log.warning(
-                        "Execution %s, started by the earlier try, is %s: starting a new one",
-                        execution_id,
-                        status,
-                    )
+                    journal.created(found)
+                    self.log.info("Following execution %s of %s", found, what)
+                    return found
             journal.record(intent)
         execution_id = self._drive(create_execution(self._ctx, request, intent))
         if journal is not None:

@@ -46,6 +46,7 @@ from craft_airflow.protocol.builders import (
 from craft_airflow.protocol.calls import AmbiguousSend, CallContext, Steps, call_json, perform
 from craft_airflow.protocol.http import HttpRequest, Sleep
 from craft_airflow.protocol.readers import decode_body, read_execution, read_execution_id, read_list
+from craft_airflow.statuses import FAILED_STATUSES, ExecutionStatus
 
 log = logging.getLogger(__name__)
 
@@ -318,13 +319,14 @@ def adopt(ctx: CallContext, intent: CreationIntent, *, since: float) -> Steps[st
 
 def find_earlier_creation(
     ctx: CallContext, intent: CreationIntent, *, since: float
-) -> Steps[tuple[str, str | None] | None]:
+) -> Steps[str | None]:
     """The execution an earlier try may have created before it died (its intent recorded, no
-    id): one search round (the retry delay has passed since).
+    id): one search round (the retry delay has passed since). A match that failed is not
+    followed: the retry starts a new execution, as after any failed try.
 
-    :return: ``(id, listed status)`` of the one match; ``None`` when none matches, or when
-        nothing can be listed (only an endpoint token: the retry then creates, as it does after
-        any earlier try on that route).
+    :return: the id of the one match not failed; ``None`` when there is none, or when nothing
+        can be listed (only an endpoint token: the retry then creates, as it does after any
+        earlier try on that route).
     :raises CraftAmbiguousCreation: several match; the message names them.
     """
     if not _searchable(ctx, intent):
@@ -338,25 +340,29 @@ def find_earlier_creation(
     pipeline_name = yield from _pipeline_of(ctx, intent)
     search = Search()
     matches = yield from search_steps(ctx, intent, pipeline_name, since, search)
-    if len(matches) > 1:
+    failed = [
+        m for m in matches if ExecutionStatus.parse(search.statuses.get(m)) in FAILED_STATUSES
+    ]
+    live = [m for m in matches if m not in failed]
+    if len(live) > 1:
         raise CraftAmbiguousCreation(
-            matches,
+            live,
             f"An earlier try of this task meant to start {intent.what} and died before "
             f"recording which execution it started; several executions with its inputs were "
-            f"created since: {', '.join(matches)}. Not starting another and not choosing one. "
+            f"created since: {', '.join(live)}. Not starting another and not choosing one. "
             f"To follow one, set this task instance's state-store key {EXECUTION_ID_STATE_KEY!r} "
             f"to its id; to start a new one, delete the key {CREATION_INTENT_STATE_KEY!r} "
             "(Airflow's REST API: .../taskInstances/{task_id}/state-store/{key}); then clear "
             "the task.",
         )
-    if not matches:
+    if not live:
         log.info(
-            "An earlier try meant to start %s and recorded no execution id; none of the %d "
-            "execution(s) created since has its inputs: starting one",
+            "An earlier try meant to start %s and recorded no execution id; %s: starting one",
             intent.what,
-            len(search.candidates),
+            f"its execution {', '.join(failed)} failed"
+            if failed
+            else f"none of the {len(search.candidates)} execution(s) created since has its inputs",
         )
         return None
-    found = matches[0]
-    log.warning("Adopting execution %s, started by an earlier try that died", found)
-    return found, search.statuses.get(found)
+    log.warning("Adopting execution %s, started by an earlier try that died", live[0])
+    return live[0]

@@ -100,14 +100,14 @@ def calls(sent) -> list[str]:
     return [s.request.url.split("/api/v1")[-1] for s in sent if isinstance(s, Send)][1:]
 
 
-def test_find_earlier_creation_adopts_the_one_match_with_its_listed_status():
+def test_find_earlier_creation_adopts_the_one_match():
     ctx, clock = context()
     executions = {f"p-{n}": execution_with(n) for n in range(5)}
     intent = CreationIntent("run", pipeline_name="p", inputs={"n": 3})
     found, sent = drive(
         find_earlier_creation(ctx, intent, since=SINCE), platform_answers(executions), clock
     )
-    assert found == ("p-3", "Running")
+    assert found == "p-3"
     # One list call, then one read per candidate: the contract lists no inputs and no filters.
     assert calls(sent) == [
         "/pipelines/p/executions",
@@ -123,7 +123,7 @@ def test_find_earlier_creation_compares_only_the_digests_a_record_kept():
         platform_answers({"a": execution_with(2), "b": execution_with(1)}),
         clock,
     )
-    assert found == ("b", "Running")
+    assert found == "b"
 
 
 def test_find_earlier_creation_none_means_create_and_several_name_them():
@@ -146,6 +146,28 @@ def test_find_earlier_creation_none_means_create_and_several_name_them():
     assert "a, b" in str(err.value) and "craft_creation_intent" in str(err.value)
 
 
+def test_find_earlier_creation_does_not_follow_a_failed_match():
+    ctx, clock = context()
+    intent = CreationIntent("run", pipeline_name="p", inputs={"n": 1})
+    listed = [
+        {"execution_id": "failed", "created_at": "2027-01-15T08:00:01Z", "status": "Failed"},
+        {"execution_id": "live", "created_at": "2027-01-15T08:00:02Z", "status": "Running"},
+    ]
+    executions = {"failed": execution_with(1), "live": execution_with(1)}
+    found, _ = drive(
+        find_earlier_creation(ctx, intent, since=SINCE),
+        platform_answers(executions, listed=listed),
+        clock,
+    )
+    assert found == "live"  # the failed twin is no reason to refuse
+    found, _ = drive(
+        find_earlier_creation(ctx, intent, since=SINCE),
+        platform_answers(executions, listed=listed[:1]),
+        clock,
+    )
+    assert found is None  # a new execution, as after any failed try
+
+
 def test_find_earlier_creation_ignores_executions_older_than_the_intent():
     ctx, clock = context()
     listed = [
@@ -159,7 +181,7 @@ def test_find_earlier_creation_ignores_executions_older_than_the_intent():
         platform_answers(executions, listed=listed),
         clock,
     )
-    assert found == ("new", "Pending")
+    assert found == "new"
     assert "/executions/old" not in calls(sent)
 
 
@@ -190,7 +212,7 @@ def test_an_endpoint_triggered_with_its_token_is_looked_for_with_the_sdk_token()
         return platform_answers(executions, listed=listed)(send)
 
     found, sent = drive(find_earlier_creation(ctx, intent, since=SINCE), respond, clock)
-    assert found == ("mine", None)
+    assert found == "mine"
     assert calls(sent) == [
         "/deployments/e",
         "/pipelines/p/executions",
