@@ -91,6 +91,15 @@ def platform_api(platform: EmbeddedPlatform) -> Iterator[PlatformAPI]:
     client.close()
 
 
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, killed but not yet reaped by its parent, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def state_store(api: AirflowAPI, run_id: str, task_id: str) -> dict[str, Any]:
     path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/state-store"
     return {e["key"]: e["value"] for e in api.get(path, map_index=-1)["task_state_store"]}
@@ -113,22 +122,27 @@ def test_a_task_killed_at_each_point_of_the_creation_makes_one_execution(
         return dict(api.get(path))
 
     with phase("creation kills: each task held at its point, killed, released"):
-        for case in CASES:
-            wait_until(
-                lambda c=case: gates.view(held_at[c])["held"] == 1,
-                timeout=300,
-                what=f"case {case}'s request held at its gate",
-            )
-            first_try = task(case)
-            assert first_try["try_number"] == 1 and first_try["state"] == "running", first_try
-            # The task runner's PID, as its supervisor reported it when the try started.
-            os.kill(int(first_try["pid"]), signal.SIGKILL)
-            wait_until(
-                lambda c=case: task(c)["try_number"] == 2 or task(c)["state"] == "up_for_retry",
-                timeout=120,
-                what=f"case {case}'s killed try to fail",
-            )
-            gates.drop(held_at[case])  # case a: the run request is never handled
+        killed: dict[str, int] = {}
+
+        def kill_the_held() -> bool:
+            """Kill each task whose request is held, as soon as it is (before its read timeout
+            could end the wait by itself); true once every case's task is killed."""
+            views = {g["id"]: g for g in gates.client.get("/gates").json()}
+            for case in CASES:
+                if case in killed or views[held_at[case]]["held"] != 1:
+                    continue
+                first_try = task(case)
+                assert first_try["try_number"] == 1 and first_try["state"] == "running", first_try
+                # The task runner's PID, as its supervisor reported it when the try started.
+                killed[case] = int(first_try["pid"])
+                os.kill(killed[case], signal.SIGKILL)
+            return len(killed) == len(CASES)
+
+        wait_until(kill_the_held, timeout=300, what="each case's request held, its task killed")
+        # The gates go once the processes are gone (case a: the run request is never handled).
+        for case, pid in killed.items():
+            wait_until(lambda p=pid: not alive(p), timeout=60, what=f"case {case}'s process gone")
+            gates.drop(held_at[case])
     with phase("creation kills: the retries end"):
         assert api.wait_run(DAG_ID, run_id, timeout=300) == "success"
 
