@@ -1,5 +1,5 @@
 """The names a DAG author or a deployment sees, each defined once: the default connection id,
-the XCom keys a Craft task pushes, its ``task_state_store`` key, and the configuration section.
+the XCom keys a Craft task pushes, its ``task_state_store`` keys, and the configuration section.
 
 No imports: ``get_provider_info`` and the DAG-facing modules read these.
 """
@@ -20,6 +20,10 @@ RETURN_VALUE_XCOM_KEY = "return_value"
 #: ``task_state_store`` key of the execution id, read by a retry to re-attach (renaming it
 #: breaks in-flight retries).
 EXECUTION_ID_STATE_KEY = "craft_execution_id"
+#: ``task_state_store`` key of the intent a try records just before it asks the platform to
+#: create an execution (:mod:`craft_airflow.journal`): a retry finding it without a recorded id
+#: looks for the execution the dead try may have created (renaming it breaks in-flight retries).
+CREATION_INTENT_STATE_KEY = "craft_creation_intent"
 
 #: The provider's section of the Airflow configuration (``[craft_ai]``).
 CONFIG_SECTION = "craft_ai"

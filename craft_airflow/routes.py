@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from craft_airflow.connection import CraftConnectionConfig
     from craft_airflow.hooks.craft import CraftAIHook
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+    from craft_airflow.journal import CreationJournal
     from craft_airflow.protocol.http import FileInput
 
 #: Longest wait a sensor's poke spends on the endpoint results route.
@@ -153,8 +154,10 @@ class CraftRoute(ABC):
         *,
         inputs: dict[str, Any],
         files: Mapping[str, FileInput] | None,
+        journal: CreationJournal | None = None,
     ) -> str:
-        """Start an execution of the endpoint; return its id."""
+        """Start an execution of the endpoint; return its id (``journal``: see
+        :meth:`~craft_airflow.hooks.craft.CraftAIHook.run_pipeline`)."""
 
     def reads_deployment(self) -> bool:
         """Whether the deployment (URL path, file inputs) can be read before triggering."""
@@ -262,13 +265,18 @@ class SdkRoute(CraftRoute):
         *,
         inputs: dict[str, Any],
         files: Mapping[str, FileInput] | None,
+        journal: CreationJournal | None = None,
     ) -> str:
         name = self._require_endpoint()
         if self.start_with_endpoint_token:
             return hook.trigger_endpoint(
-                name, endpoint_url_path=self.endpoint_url_path, inputs=inputs, files=files
+                name,
+                endpoint_url_path=self.endpoint_url_path,
+                inputs=inputs,
+                files=files,
+                journal=journal,
             )
-        return hook.trigger_deployment(name, inputs=inputs, files=files)
+        return hook.trigger_deployment(name, inputs=inputs, files=files, journal=journal)
 
     def reads_deployment(self) -> bool:
         return True
@@ -380,9 +388,14 @@ class EndpointRoute(CraftRoute):
         *,
         inputs: dict[str, Any],
         files: Mapping[str, FileInput] | None,
+        journal: CreationJournal | None = None,
     ) -> str:
         return hook.trigger_endpoint(
-            self.name, endpoint_url_path=self.endpoint_url_path, inputs=inputs, files=files
+            self.name,
+            endpoint_url_path=self.endpoint_url_path,
+            inputs=inputs,
+            files=files,
+            journal=journal,
         )
 
 

@@ -3,6 +3,12 @@
 Faults apply to ``/api/v1/*`` and ``/endpoints/*`` except ``/api/v1/environment-info``;
 the control route ``/_local/faults`` is never affected. Rates are probabilities in [0, 1],
 rolled in this order for each request: slow (delay, then carry on), 503, 429, connection drop.
+
+Gates (:class:`Gate`, ``/_local/gates``) are the deterministic faults, checked before the rates:
+the next ``count`` requests with a method and a path prefix are held until a test releases them,
+or dropped, before or after the platform handled them. A test sees a request held (``held``),
+does what it came to do (kill the client, say), then releases the gate: the held requests go on
+or have their connection dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import asyncio
 import json
 import random
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +25,92 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from craft_local.errors import error_body
 
 RESET_MODES = ("random", "before", "after")
+GATE_WHEN = ("before", "after")
+GATE_ACTIONS = ("hold", "drop")
+RELEASE_ACTIONS = ("proceed", "drop")
+
+
+@dataclass
+class Gate:
+    """The next ``count`` requests with ``method`` whose path starts with ``path``.
+
+    :param when: ``before`` the platform handles the request, or ``after`` (its answer withheld:
+        an execution it creates exists, the client does not learn its id).
+    :param action: ``hold`` until :meth:`release`, or ``drop`` the connection at once.
+    """
+
+    id: int
+    method: str
+    path: str
+    when: str = "before"
+    action: str = "hold"
+    count: int = 1
+    matched: int = 0
+    held: int = 0
+    released: str | None = None
+    _open: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @classmethod
+    def parse(cls, gate_id: int, body: dict[str, Any]) -> Gate:
+        """A gate from a request body; ``ValueError`` naming the field on bad input."""
+        known = {"method", "path", "when", "action", "count"}
+        unknown = set(body) - known
+        if unknown:
+            raise ValueError(f"unknown gate field(s): {', '.join(sorted(unknown))}")
+        method, path = body.get("method"), body.get("path")
+        if not isinstance(method, str) or not method:
+            raise ValueError("method must be an HTTP method, e.g. POST")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError("path must be a path prefix starting with /")
+        when, action = body.get("when", "before"), body.get("action", "hold")
+        if when not in GATE_WHEN:
+            raise ValueError(f"when must be one of {', '.join(GATE_WHEN)}")
+        if action not in GATE_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(GATE_ACTIONS)}")
+        count = body.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError("count must be an integer >= 1")
+        return cls(gate_id, method.upper(), path, when, action, count)
+
+    def takes(self, method: str, path: str) -> bool:
+        """Whether this request is one of the gate's (counted when it is)."""
+        if self.released is not None or self.matched >= self.count:
+            return False
+        if method != self.method or not path.startswith(self.path):
+            return False
+        self.matched += 1
+        return True
+
+    async def verdict(self) -> str:
+        """``proceed`` or ``drop`` for a request the gate took."""
+        if self.action == "drop":
+            return "drop"
+        self.held += 1
+        try:
+            await self._open.wait()
+        finally:
+            self.held -= 1
+        return self.released or "proceed"
+
+    def release(self, action: str) -> None:
+        """Let the held requests (and any later match) go on, or drop them."""
+        if action not in RELEASE_ACTIONS:
+            raise ValueError(f"then must be one of {', '.join(RELEASE_ACTIONS)}")
+        self.released = action
+        self._open.set()
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "method": self.method,
+            "path": self.path,
+            "when": self.when,
+            "action": self.action,
+            "count": self.count,
+            "matched": self.matched,
+            "held": self.held,
+            "released": self.released,
+        }
 
 
 @dataclass
@@ -77,6 +169,42 @@ class FaultInjector:
         self.settings = settings
         self.counters: Counter[str] = Counter()
         self._rng = random.Random(settings.seed)
+        self.gates: dict[int, Gate] = {}
+        self._gate_ids = 0
+
+    def add_gate(self, body: dict[str, Any]) -> Gate:
+        """A new :class:`Gate` (``ValueError`` on bad input)."""
+        self._gate_ids += 1
+        gate = Gate.parse(self._gate_ids, body)
+        self.gates[gate.id] = gate
+        return gate
+
+    def remove_gates(self) -> None:
+        """Release every gate (its held requests go on) and forget them."""
+        for gate in self.gates.values():
+            if gate.released is None:
+                gate.release("proceed")
+        self.gates.clear()
+
+    async def _through_gate(self, gate: Gate, scope: Scope, receive: Receive, send: Send) -> None:
+        self.counters["gated"] += 1
+        if gate.when == "before":
+            if await gate.verdict() == "drop":
+                await _drop(send)
+                return
+            await self.app(scope, receive, send)
+            return
+        answer: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            answer.append(message)
+
+        await self.app(scope, receive, keep)
+        if await gate.verdict() == "drop":
+            await _drop(send)
+            return
+        for message in answer:
+            await send(message)
 
     def reconfigure(self, changes: dict[str, Any]) -> None:
         """Apply :meth:`FaultSettings.update`; a new ``seed`` restarts the random sequence."""
@@ -97,6 +225,10 @@ class FaultInjector:
             return
         s = self.settings
         self.counters["requests"] += 1
+        for gate in self.gates.values():
+            if gate.takes(scope["method"], scope["path"]):
+                await self._through_gate(gate, scope, receive, send)
+                return
         if self._roll(s.rate_slow):
             self.counters["slow"] += 1
             await asyncio.sleep(s.slow_seconds)

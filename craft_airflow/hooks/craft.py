@@ -45,7 +45,11 @@ from craft_airflow.hooks.deadlines import DeadlineAdapter, deadline
 from craft_airflow.names import DEFAULT_CONN_ID
 from craft_airflow.outputs import StorageSink, remove_partial, storage_error
 from craft_airflow.protocol import builders as b
-from craft_airflow.protocol.adoption import CreationIntent, create_execution
+from craft_airflow.protocol.adoption import (
+    CreationIntent,
+    create_execution,
+    find_earlier_creation,
+)
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
 from craft_airflow.protocol.decisions import is_not_yet
 from craft_airflow.protocol.deployments import (
@@ -81,6 +85,8 @@ from craft_airflow.protocol.waiting import (
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
+
+    from craft_airflow.journal import CreationJournal
 
 T = TypeVar("T")
 CHUNK_SIZE = 1024 * 1024
@@ -413,9 +419,33 @@ class CraftAIHook(BaseHook):
     def _json(self, request: HttpRequest) -> Any:
         return self._drive(call_json(self._ctx, request))
 
-    def _create(self, request: HttpRequest, intent: CreationIntent, what: str) -> str:
-        """Send a creating request (adopting after ambiguity); return the execution id."""
+    def _create(
+        self,
+        request: HttpRequest,
+        intent: CreationIntent,
+        what: str,
+        journal: CreationJournal | None = None,
+    ) -> str:
+        """Send a creating request (adopting after ambiguity); return the execution id.
+
+        With a ``journal`` (the task's state store, :mod:`craft_airflow.journal`): an earlier
+        try's execution is looked for first when its intent has no id; this try's intent is
+        recorded before the request, the id right after the answer.
+        """
+        if journal is not None:
+            earlier = journal.earlier_intent()
+            if earlier is not None:
+                found = self._drive(
+                    find_earlier_creation(self._ctx, earlier.intent, since=earlier.since)
+                )
+                if found is not None:
+                    journal.created(found)
+                    self.log.info("Following execution %s of %s", found, what)
+                    return found
+            journal.record(intent)
         execution_id = self._drive(create_execution(self._ctx, request, intent))
+        if journal is not None:
+            journal.created(execution_id)
         self.log.info("Started execution %s of %s", execution_id, what)
         return execution_id
 
@@ -493,6 +523,7 @@ class CraftAIHook(BaseHook):
         files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None = None,
         inputs_mapping: list[dict[str, Any]] | None = None,
         outputs_mapping: list[dict[str, Any]] | None = None,
+        journal: CreationJournal | None = None,
     ) -> str:
         """Run a pipeline (§5.1) and return the execution id (without waiting).
 
@@ -500,6 +531,7 @@ class CraftAIHook(BaseHook):
         :param files: file inputs by input name.
         :param inputs_mapping: InputSource dicts (§3.3).
         :param outputs_mapping: OutputDestination dicts (§3.3).
+        :param journal: where a task records its intent and the id (:mod:`craft_airflow.journal`).
         :raises CraftAmbiguousCreation: the request may have run without the id coming back.
         """
         request = b.build_run_pipeline(
@@ -511,7 +543,7 @@ class CraftAIHook(BaseHook):
             outputs_mapping=outputs_mapping,
         )
         intent = CreationIntent("run", pipeline_name=pipeline_name, inputs=dict(inputs or {}))
-        return self._create(request, intent, f"pipeline {pipeline_name}")
+        return self._create(request, intent, f"pipeline {pipeline_name}", journal)
 
     def get_deployment(self, deployment_name: str) -> dict[str, Any]:
         """Return the deployment (§6.1). It may hold the endpoint token: do not log it."""
@@ -523,15 +555,19 @@ class CraftAIHook(BaseHook):
         *,
         inputs: dict[str, Any] | None = None,
         files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None = None,
+        journal: CreationJournal | None = None,
     ) -> str:
-        """Trigger a deployment with the SDK token (§6.4); return the execution id."""
+        """Trigger a deployment with the SDK token (§6.4); return the execution id.
+
+        :param journal: see :meth:`run_pipeline`.
+        """
         request = b.build_trigger_deployment(
             self.config, deployment_name, inputs=inputs, files=files
         )
         intent = CreationIntent(
             "deployment", deployment_name=deployment_name, inputs=dict(inputs or {})
         )
-        return self._create(request, intent, f"deployment {deployment_name}")
+        return self._create(request, intent, f"deployment {deployment_name}", journal)
 
     def trigger_endpoint(
         self,
@@ -540,10 +576,12 @@ class CraftAIHook(BaseHook):
         endpoint_url_path: str | None = None,
         inputs: dict[str, Any] | None = None,
         files: Mapping[str, FileInput | tuple[str, BinaryIO]] | None = None,
+        journal: CreationJournal | None = None,
     ) -> str:
         """Trigger an endpoint with its EndpointToken (§7.1); return the execution id.
 
         :param endpoint_url_path: public path of the endpoint; defaults to the deployment name.
+        :param journal: see :meth:`run_pipeline`.
         """
         token = self.config.require_endpoint_token(deployment_name)
         request = b.build_trigger_endpoint(
@@ -552,7 +590,7 @@ class CraftAIHook(BaseHook):
         intent = CreationIntent(
             "endpoint", deployment_name=deployment_name, inputs=dict(inputs or {})
         )
-        return self._create(request, intent, f"endpoint {deployment_name}")
+        return self._create(request, intent, f"endpoint {deployment_name}", journal)
 
     def get_execution(
         self, execution_id: str, *, include_io_values: bool = False

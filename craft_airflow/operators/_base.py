@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from craft_airflow.ending import Ending
     from craft_airflow.hooks.craft import CraftAIHook
+    from craft_airflow.journal import CreationJournal
     from craft_airflow.lineage import ExecutionIO, TaskLineage
     from craft_airflow.routes import CraftRoute
 
@@ -443,7 +444,10 @@ class CraftJobMixin(CraftExecutionMixin):
 
     A retry on Airflow 3.3+ re-attaches to the execution an earlier try started (found in
     ``task_state_store``) while it is Pending/Running, or collects its outputs if it succeeded;
-    after a failure it starts a new one. Airflow 3.1/3.2 (compat stand-in): every try starts anew.
+    after a failure it starts a new one. ``submit_job`` records the try's intent before the create
+    call and the id right after it (:meth:`creation_journal`, :mod:`craft_airflow.journal`), so a
+    retry after a worker died mid-creation looks for that execution instead of starting a
+    second. Airflow 3.1/3.2 (compat stand-in): every try starts anew.
     The subclass implements ``submit_job`` and :meth:`_waits`, and passes its wait settings
     and ``output_assets`` (documented on the operators) to this ``__init__``, which validates
     and stores them; the assets join ``outlets``.
@@ -485,6 +489,16 @@ class CraftJobMixin(CraftExecutionMixin):
     def _waits(self) -> bool:
         """Whether the task waits for the execution's end (else it returns the execution id)."""
         raise NotImplementedError
+
+    def creation_journal(self, context: Context) -> CreationJournal | None:
+        """Where ``submit_job`` records its intent and the id: the task's state store, when
+        durable (Airflow 3.3+; the compat stand-in is never durable)."""
+        store = context.get("task_state_store") if getattr(self, "durable", False) else None
+        if store is None:
+            return None
+        from craft_airflow.journal import CreationJournal  # the protocol core: see above
+
+        return CreationJournal(store, self.external_id_key)
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         status = self.route.adoptable_status(self.hook, str(external_id))

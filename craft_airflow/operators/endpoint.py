@@ -134,7 +134,8 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         return self.execute_resumable(context)
 
     def submit_job(self, context: Context) -> str:
-        """Trigger the endpoint with the credential the route chose."""
+        """Trigger the endpoint with the credential the route chose (intent and id recorded as
+        for the pipeline operator), announce the execution."""
         route = self.route  # raises CraftConfigError when the connection has no usable token
         file_input_names: list[str | None] = []
         if route.reads_deployment():
@@ -160,8 +161,12 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
                 ", ".join(files) or "none",
             )
             execution_id = route.trigger_endpoint(
-                self.hook, inputs=json_inputs, files=files or None
+                self.hook,
+                inputs=json_inputs,
+                files=files or None,
+                journal=self.creation_journal(context),
             )
+        # The id is in the state store already (journal): announcing comes after.
         self.announce_execution(context, execution_id)
         return execution_id
 

@@ -146,7 +146,9 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         return self.execute_resumable(context)
 
     def submit_job(self, context: Context) -> str:
-        """Validate the inputs against the pipeline, start the run, announce the execution."""
+        """Validate the inputs against the pipeline, start the run (its intent and id recorded
+        in the task state store on 3.3+; an earlier try's execution adopted when that try died
+        while creating it), announce the execution."""
         from craft_airflow.filesystem import datastore_keys_in
 
         hook = self.hook
@@ -183,7 +185,9 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
                 files=files or None,
                 inputs_mapping=inputs_mapping,
                 outputs_mapping=outputs_mapping,
+                journal=self.creation_journal(context),
             )
+        # The id is in the state store already (journal): announcing comes after.
         self.announce_execution(context, execution_id)
         return execution_id
 

@@ -1,4 +1,5 @@
-"""``/_local``: fault injection settings and counters, execution counts (never faulted)."""
+"""``/_local``: fault injection settings and counters, gates, execution counts (never
+faulted)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from craft_local.bodies import documented_body, read_body
-from craft_local.errors import bad_request
+from craft_local.errors import bad_request, not_found
 from craft_local.state import PlatformDep, get_platform
 
 
@@ -43,6 +44,55 @@ async def change_faults(request: Request, platform: PlatformDep) -> dict[str, An
     if reset_counters:
         platform.faults.counters.clear()
     return platform.faults.snapshot()
+
+
+@router.get("/gates")
+async def read_gates(platform: PlatformDep) -> list[dict[str, Any]]:
+    return [gate.view() for gate in platform.faults.gates.values()]
+
+
+@router.post(
+    "/gates",
+    openapi_extra=documented_body(
+        {
+            "method": {"type": "string"},
+            "path": {"type": "string"},
+            "when": {"type": "string"},
+            "action": {"type": "string"},
+            "count": {"type": "integer"},
+        }
+    ),
+)
+async def add_gate(request: Request, platform: PlatformDep) -> dict[str, Any]:
+    """A gate on the next matching requests (``craft_local.faults.Gate``)."""
+    body, _ = await read_body(request)
+    try:
+        return platform.faults.add_gate(body).view()
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+
+
+@router.post(
+    "/gates/{gate_id}/release", openapi_extra=documented_body({"then": {"type": "string"}})
+)
+async def release_gate(gate_id: int, request: Request, platform: PlatformDep) -> dict[str, Any]:
+    """Let the gate's held requests go on (``then``: ``proceed``, the default) or drop them."""
+    body, _ = await read_body(request)
+    gate = platform.faults.gates.get(gate_id)
+    if gate is None:
+        raise not_found("Gate", str(gate_id))
+    try:
+        gate.release(body.get("then", "proceed"))
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    return gate.view()
+
+
+@router.delete("/gates")
+async def remove_gates(platform: PlatformDep) -> dict[str, Any]:
+    """Release every gate (held requests go on) and forget them."""
+    platform.faults.remove_gates()
+    return {"gates": []}
 
 
 @router.get("/status")
