@@ -145,3 +145,11 @@ class CreationJournal:
         """Record the execution id: the first thing once the platform gave it."""
         self.store.set(self.id_key, execution_id)
         self._stored_id = execution_id
+
+    def how_to_choose(self) -> str:
+        """What a person does when several executions could be the earlier try's."""
+        return (
+            f"To follow one, set this task instance's state-store key {self.id_key!r} to its id; "
+            f"to start a new one, delete the key {CREATION_INTENT_STATE_KEY!r} (Airflow's REST "
+            "API: .../taskInstances/{task_id}/state-store/{key}); then clear the task."
+        )

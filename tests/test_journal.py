@@ -87,3 +87,9 @@ def test_the_journal_uses_the_mixins_key():
     journal.record(INTENT)
     journal.created("e")
     assert store["custom_key"] == "e" and EXECUTION_ID_STATE_KEY not in store
+
+
+def test_how_to_choose_names_both_keys():
+    journal = CreationJournal({}, "my_id_key")
+    assert "'my_id_key'" in journal.how_to_choose()
+    assert "'craft_creation_intent'" in journal.how_to_choose()

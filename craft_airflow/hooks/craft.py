@@ -34,6 +34,7 @@ from craft_airflow.ending import (
     TaskLog,
 )
 from craft_airflow.errors import (
+    CraftAmbiguousCreation,
     CraftAPIError,
     CraftConfigError,
     CraftConnectionError,
@@ -435,9 +436,14 @@ class CraftAIHook(BaseHook):
         if journal is not None:
             earlier = journal.earlier_intent()
             if earlier is not None:
-                found = self._drive(
-                    find_earlier_creation(self._ctx, earlier.intent, since=earlier.since)
-                )
+                try:
+                    found = self._drive(
+                        find_earlier_creation(self._ctx, earlier.intent, since=earlier.since)
+                    )
+                except CraftAmbiguousCreation as err:
+                    raise CraftAmbiguousCreation(
+                        err.candidates, f"{err} {journal.how_to_choose()}"
+                    ) from None
                 if found is not None:
                     journal.created(found)
                     self.log.info("Following execution %s of %s", found, what)

@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from craft_airflow.errors import CraftAmbiguousCreation
-from craft_airflow.names import CREATION_INTENT_STATE_KEY, EXECUTION_ID_STATE_KEY
 from craft_airflow.protocol.builders import (
     build_get_deployment,
     build_get_execution,
@@ -349,11 +348,7 @@ def find_earlier_creation(
             live,
             f"An earlier try of this task meant to start {intent.what} and died before "
             f"recording which execution it started; several executions with its inputs were "
-            f"created since: {', '.join(live)}. Not starting another and not choosing one. "
-            f"To follow one, set this task instance's state-store key {EXECUTION_ID_STATE_KEY!r} "
-            f"to its id; to start a new one, delete the key {CREATION_INTENT_STATE_KEY!r} "
-            "(Airflow's REST API: .../taskInstances/{task_id}/state-store/{key}); then clear "
-            "the task.",
+            f"created since: {', '.join(live)}. Not starting another and not choosing one.",
         )
     if not live:
         log.info(

@@ -184,6 +184,7 @@ def test_retry_refuses_to_choose_between_several_executions_of_a_dead_try(hook):
             op.execute(context(store))
         assert set(err.value.candidates) == twins
         assert all(t in str(err.value) for t in twins)
+        assert "state-store key 'craft_execution_id'" in str(err.value)  # how to choose
         assert executions_of(hook, "slow") == before
         assert "craft_execution_id" not in store
     else:
