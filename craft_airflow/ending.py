@@ -37,7 +37,7 @@ class ReadLogs:
 
 @dataclass(frozen=True)
 class ReadMetrics:
-    """Step: the execution's metrics ``{name: number or [numbers]}`` (§9)."""
+    """Step: the execution's metrics ``{name: number or [numbers]}`` (§9.1)."""
 
     execution_id: str
 

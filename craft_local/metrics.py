@@ -1,4 +1,4 @@
-"""Execution metrics (§9): what pipeline code may record, and the filters of a read.
+"""Execution metrics (§9.1): what pipeline code may record, and the filters of a read.
 
 A single-value metric keeps its last value per execution; a list metric grows by each batch
 (at most :data:`MAX_LIST_BATCH` values per call, as the SDK sends them). Values are finite

@@ -655,7 +655,7 @@ class CraftAIHook(BaseHook):
         return self._drive(log_lines_steps(self._ctx, execution_id))
 
     def get_metrics(self, execution_id: str) -> dict[str, Any]:
-        """Return the execution's metrics (§9): ``{name: number}`` for single-value metrics,
+        """Return the execution's metrics (§9.1): ``{name: number}`` for single-value metrics,
         ``{name: [numbers]}`` for list metrics; ``{}`` when it recorded none."""
         return self._drive(execution_metrics_steps(self._ctx, execution_id))
 

@@ -413,7 +413,7 @@ class CraftAIAsyncHook(BaseHook):
         return await self._drive(log_lines_steps(ctx, execution_id))
 
     async def get_metrics(self, execution_id: str) -> dict[str, Any]:
-        """Return the execution's metrics (§9), as the sync hook does."""
+        """Return the execution's metrics (§9.1), as the sync hook does."""
         ctx = await self._context()
         return await self._drive(execution_metrics_steps(ctx, execution_id))
 

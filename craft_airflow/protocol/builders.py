@@ -229,7 +229,7 @@ def build_get_metrics(
     page: int = 1,
     items_per_page: int = 5000,
 ) -> HttpRequest:
-    """§9: one page of an execution's metrics of ``kind`` (``single-value`` or
+    """§9.1: one page of an execution's metrics of ``kind`` (``single-value`` or
     ``list-values``), filtered by execution as the SDK's ``get_metrics`` sends it."""
     return HttpRequest(
         "GET",

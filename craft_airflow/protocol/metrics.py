@@ -1,4 +1,4 @@
-"""An execution's metrics (§9), as a generator of steps (no I/O), and picking the ones a DAG
+"""An execution's metrics (§9.1), as a generator of steps (no I/O), and picking the ones a DAG
 asked for.
 
 Pipeline code records single-value metrics (the last value is kept) and list metrics (values

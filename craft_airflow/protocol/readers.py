@@ -140,7 +140,7 @@ def read_logs(data: Any) -> list[dict[str, Any]]:
 
 
 def read_metrics(data: Any) -> tuple[list[dict[str, Any]], int]:
-    """§9: a page of metrics ``{"metrics": [...], "total_count": n}`` -> (items, total)."""
+    """§9.1: a page of metrics ``{"metrics": [...], "total_count": n}`` -> (items, total)."""
     body = _require_mapping(data, "the metrics")
     items = body.get("metrics") or []
     total = body.get("total_count", len(items))

@@ -1,4 +1,4 @@
-"""Execution metrics (§9): recorded by pipeline code with its execution's credential (the
+"""Execution metrics (§9.1): recorded by pipeline code with its execution's credential (the
 access token of ``CRAFT_AI_SDK_TOKEN`` in its environment), read with an access token."""
 
 from __future__ import annotations
