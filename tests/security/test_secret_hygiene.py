@@ -65,6 +65,7 @@ EXAMPLE_DAG_IDS = (
     "craft_mapped_runs",
     "craft_run_pipeline",
     "craft_run_then_sense",
+    "craft_train_and_promote",
     "craft_trigger_endpoint",
 )
 DIRECT_CONNECTIONS = (
