@@ -36,6 +36,13 @@ class ReadLogs:
 
 
 @dataclass(frozen=True)
+class ReadMetrics:
+    """Step: the execution's metrics ``{name: number or [numbers]}`` (§9.1)."""
+
+    execution_id: str
+
+
+@dataclass(frozen=True)
 class ReadRunOutputs:
     """Step: the §5.4 outputs list of a finished execution."""
 
@@ -86,7 +93,7 @@ class Log:
 
 
 #: What a transport performs (a ``Log`` is written by the driver itself).
-Read = ReadLogs | ReadRunOutputs | ReadEndpointResults | StoreFile
+Read = ReadLogs | ReadMetrics | ReadRunOutputs | ReadEndpointResults | StoreFile
 Step = Read | Log
 
 
@@ -110,6 +117,9 @@ class ResultReads(Protocol):
     def logs_read(self, execution_id: str) -> ReadLogs | None:
         """The read of the execution's logs; ``None`` where the route has none."""
 
+    def metrics_read(self, execution_id: str) -> ReadMetrics | None:
+        """The read of the execution's metrics; ``None`` where the route has none."""
+
     def output_steps(
         self, execution_id: str, dest_dir: ObjectStoragePath
     ) -> Generator[Step, Any, dict[str, Any]]:
@@ -129,6 +139,8 @@ class Ending:
     :param output_dir: success: where file outputs went.
     :param error: failure, timeout or follow error: what the task fails with.
     :param message: skip: why.
+    :param metrics: success: the execution's metrics (``None``: not read, see
+        :func:`metrics_steps`).
     """
 
     status: OutcomeStatus
@@ -137,6 +149,7 @@ class Ending:
     output_dir: str | None = None
     error: CraftError | None = None
     message: str = ""
+    metrics: dict[str, Any] | None = None
 
 
 def ending_steps(
@@ -148,7 +161,8 @@ def ending_steps(
 
     failed: the log tail the outcome carries goes to the task log, no further call; otherwise the
     logs are copied (best effort); success: the outputs are read, file outputs stored under
-    ``output_dir()`` (asked only then). A failure to read the outputs is raised.
+    ``output_dir()`` (asked only then), then the metrics (best effort). A failure to read the
+    outputs is raised.
     """
     execution_id = outcome.execution_id
     error: CraftError
@@ -162,7 +176,14 @@ def ending_steps(
         yield info("Craft AI execution %s succeeded", execution_id)
         dest_dir = output_dir()
         outputs = yield from reads.output_steps(execution_id, dest_dir)
-        return Ending(outcome.status, execution_id, outputs=outputs, output_dir=str(dest_dir))
+        metrics = yield from metrics_steps(reads, execution_id)
+        return Ending(
+            outcome.status,
+            execution_id,
+            outputs=outputs,
+            output_dir=str(dest_dir),
+            metrics=metrics,
+        )
     if outcome.status == OutcomeStatus.SKIPPED:
         return Ending(outcome.status, execution_id, message=outcome.message)
     if outcome.status == OutcomeStatus.TIMEOUT:
@@ -217,3 +238,30 @@ def copy_logs_steps(
     for line in logs:
         yield info("[craft] %s %s", line.get("timestamp", ""), line.get("message", ""))
     return logs
+
+
+def metrics_steps(
+    reads: ResultReads, execution_id: str
+) -> Generator[Step, Any, dict[str, Any] | None]:
+    """Read the execution's metrics and say which were recorded; ``None`` where the route has
+    none or the read failed (best effort: a warning, and no ``metrics`` XCom, so that a DAG
+    reading it fails rather than deciding on metrics it does not have)."""
+    read = reads.metrics_read(execution_id)
+    if read is None:
+        return None
+    try:
+        metrics: dict[str, Any] = yield read
+    except Exception as err:
+        yield Log(
+            logging.WARNING,
+            "Could not read the metrics of Craft AI execution %s: %s",
+            (execution_id, err),
+        )
+        return None
+    if metrics:
+        yield info(
+            "Metrics of Craft AI execution %s: %s",
+            execution_id,
+            ", ".join(f"{name}={value}" for name, value in sorted(metrics.items())),
+        )
+    return metrics

@@ -23,6 +23,7 @@ from craft_airflow.names import (
     EXECUTION_ID_XCOM_KEY,
     EXECUTION_URL_XCOM_KEY,
     FINISH_ON_TRIGGERER_OPTION,
+    METRICS_XCOM_KEY,
     RETURN_VALUE_XCOM_KEY,
 )
 from craft_airflow.outputs import execution_output_dir
@@ -65,11 +66,15 @@ class FinishPlan:
     def from_kwargs(cls, kwargs: dict[str, Any]) -> FinishPlan:
         return cls(**kwargs)
 
-    def end_xcoms(self, outputs: dict[str, Any] | None) -> dict[str, Any]:
-        """The XComs of the task's end: :attr:`xcoms`, and for a success (``outputs``) what a
-        worker pushes of a return value (``return_value``, one per output name with
-        ``multiple_outputs``)."""
+    def end_xcoms(
+        self, outputs: dict[str, Any] | None, metrics: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The XComs of the task's end: :attr:`xcoms`, the execution's ``metrics`` when read,
+        and for a success (``outputs``) what a worker pushes of a return value
+        (``return_value``, one per output name with ``multiple_outputs``)."""
         xcoms: dict[str, Any] = dict(self.xcoms)
+        if metrics is not None:
+            xcoms[METRICS_XCOM_KEY] = metrics
         if outputs is not None and self.push_return_value:
             xcoms[RETURN_VALUE_XCOM_KEY] = outputs
             if self.multiple_outputs:

@@ -89,6 +89,7 @@ class TaskLineage:
     :param execution_url: the execution's page (the extra link).
     :param status: the platform's last known status of the execution.
     :param outcome: how the task's wait ended (``None`` when it did not wait).
+    :param metrics: the execution's metrics, when the task read them.
     """
 
     environment_url: str
@@ -100,6 +101,7 @@ class TaskLineage:
     outcome: WaitOutcome | None = None
     inputs: tuple[DatasetName, ...] = ()
     outputs: tuple[DatasetName, ...] = ()
+    metrics: Mapping[str, Any] | None = None
 
 
 # -- naming ----------------------------------------------------------------------------------
@@ -273,6 +275,7 @@ def task_lineage(
     known_files: frozenset[str],
     outputs: Mapping[str, Any] | None,
     output_dir: str | None,
+    metrics: Mapping[str, Any] | None = None,
     environment_of: EnvironmentOf | None = None,
 ) -> TaskLineage:
     """A task's lineage from what it resolved: file inputs' and stored file outputs' locations
@@ -320,6 +323,7 @@ def task_lineage(
         outcome=outcome,
         inputs=inputs,
         outputs=output_datasets,
+        metrics=metrics,
     )
 
 
@@ -353,6 +357,7 @@ def operator_lineage(lineage: TaskLineage) -> OperatorLineage[Any, Any]:
             outcome=str(outcome.status) if outcome is not None else None,
             errorMessage=outcome.failure_text() if failed and outcome is not None else None,
             executionUrl=lineage.execution_url,
+            metrics=dict(lineage.metrics) if lineage.metrics is not None else None,
         )
         run_facets["externalQuery"] = ExternalQueryRunFacet(
             externalQueryId=lineage.execution_id, source=lineage.environment_url

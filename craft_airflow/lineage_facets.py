@@ -8,6 +8,8 @@ They validate against OpenLineage's base ``RunFacet`` / ``JobFacet`` schemas (th
 
 from __future__ import annotations
 
+from typing import Any
+
 import attr
 from openlineage.client.facet_v2 import JobFacet, RunFacet
 
@@ -29,7 +31,8 @@ class CraftExecutionRunFacet(RunFacet):
     ``status`` is the platform's (``Succeeded``, ``Failed``…), ``outcome`` how the task's wait
     ended (``success``, ``failed``, ``timeout``, ``error``, ``skipped``), ``errorMessage`` the
     platform's message and the last log lines when the execution failed or was not followed to
-    its end.
+    its end, ``metrics`` the metrics the execution recorded (``{name: number}``, lists for list
+    metrics) when the task read them.
     """
 
     executionId: str
@@ -37,3 +40,4 @@ class CraftExecutionRunFacet(RunFacet):
     outcome: str | None = attr.field(default=None)
     errorMessage: str | None = attr.field(default=None)
     executionUrl: str | None = attr.field(default=None)
+    metrics: dict[str, Any] | None = attr.field(default=None)

@@ -16,6 +16,9 @@ EXECUTION_ID_XCOM_KEY = "execution_id"
 EXECUTION_URL_XCOM_KEY = "_link_CraftExecutionLink"
 #: XCom key of a task's return value (Airflow's).
 RETURN_VALUE_XCOM_KEY = "return_value"
+#: XCom key of a succeeded execution's metrics: ``{name: number}`` for single-value metrics,
+#: ``{name: [numbers]}`` for list metrics (pushed when the route reads them: the SDK token).
+METRICS_XCOM_KEY = "metrics"
 
 #: ``task_state_store`` key of the execution id, read by a retry to re-attach (renaming it
 #: breaks in-flight retries).

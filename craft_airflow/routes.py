@@ -28,6 +28,7 @@ from craft_airflow.ending import (
     DownloadOutput,
     ReadEndpointResults,
     ReadLogs,
+    ReadMetrics,
     ReadRunOutputs,
     Step,
     store_file_steps,
@@ -127,6 +128,10 @@ class CraftRoute(ABC):
     @abstractmethod
     def logs_read(self, execution_id: str) -> ReadLogs | None:
         """The read of the execution's log lines; ``None`` where the route has no logs."""
+
+    @abstractmethod
+    def metrics_read(self, execution_id: str) -> ReadMetrics | None:
+        """The read of the execution's metrics; ``None`` where the route has none."""
 
     @abstractmethod
     def output_steps(
@@ -229,6 +234,9 @@ class SdkRoute(CraftRoute):
 
     def logs_read(self, execution_id: str) -> ReadLogs | None:
         return ReadLogs(execution_id)
+
+    def metrics_read(self, execution_id: str) -> ReadMetrics | None:
+        return ReadMetrics(execution_id)
 
     def output_steps(
         self, execution_id: str, dest_dir: ObjectStoragePath
@@ -358,6 +366,9 @@ class EndpointRoute(CraftRoute):
 
     def logs_read(self, execution_id: str) -> ReadLogs | None:
         return None  # no logs on this route
+
+    def metrics_read(self, execution_id: str) -> ReadMetrics | None:
+        return None  # metrics are read with the SDK token
 
     def output_steps(
         self, execution_id: str, dest_dir: ObjectStoragePath

@@ -36,6 +36,7 @@ from craft_local.routers import (
     endpoints,
     environment,
     executions,
+    metrics,
     pipelines,
     pods,
     scheduling,
@@ -81,7 +82,7 @@ def create_app(config: PlatformConfig) -> FastAPI:
         env_id_path.write_text(str(uuid.uuid4()))
     secret = load_or_create_secret(config.data_dir)
     tokens = TokenIssuer(secret, config.sdk_token, config.jwt_lifetime)
-    runner = Runner(store, config.max_concurrency, runtime)
+    runner = Runner(store, config.max_concurrency, runtime, tokens.execution_credential)
     for execution_id in reattach:
         runner.submit(execution_id, attach=True)
     if requeue:
@@ -119,6 +120,8 @@ def _include_routers(app: FastAPI) -> None:
         environment.router,
         pipelines.router,
         executions.router,
+        metrics.record_router,
+        metrics.read_router,
         deployments.router,
         datastore.router,
         datastore.signed_router,

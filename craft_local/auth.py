@@ -1,4 +1,5 @@
-"""Access tokens (HS256 JWT) and constant-time token comparison."""
+"""Access tokens (HS256 JWT), the credential of a running execution, and constant-time token
+comparison."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from typing import Any
 
 import jwt
 
-from craft_local.errors import unauthorized
+from craft_local.errors import PlatformError, unauthorized
 
 ISSUER = "craft-local"
 _KEY_CONTEXT = b"craft-local access-token key\0"
+_EXECUTION_CONTEXT = b"craft-local execution credential\0"
+#: How an execution's credential begins (``craft-execution.<execution id>.<HMAC>``).
+EXECUTION_CREDENTIAL_PREFIX = "craft-execution."
+#: The claim of an access token issued for an execution's credential: the execution's id.
+EXECUTION_CLAIM = "craft_execution"
 USER = {"id": "local-user", "name": "Local User", "email": "local-user@localhost"}
 
 
@@ -92,9 +98,52 @@ class TokenIssuer:
         except jwt.InvalidTokenError:
             raise unauthorized("Invalid access token.") from None
 
-    def check_bearer(self, authorization: str | None) -> dict[str, Any]:
-        """Check an ``Authorization: Bearer <jwt>`` header value."""
+    def check_bearer(
+        self, authorization: str | None, *, execution_scope: bool = False
+    ) -> dict[str, Any]:
+        """Check an ``Authorization: Bearer <jwt>`` header value.
+
+        :param execution_scope: the route takes the access token of an execution's credential
+            (recording that execution's metrics); everywhere else such a token is refused (403).
+        """
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise unauthorized("Missing bearer token.")
-        return self.verify(token.strip())
+        claims = self.verify(token.strip())
+        if EXECUTION_CLAIM in claims and not execution_scope:
+            raise PlatformError(
+                403,
+                "Forbidden",
+                "An execution's credential can only record that execution's metrics.",
+            )
+        return claims
+
+    # ---- the credential of a running execution ----------------------------------------
+    def execution_credential(self, execution_id: str) -> str:
+        """The refresh token the platform gives the execution ``execution_id`` (its SDK's
+        ``CRAFT_AI_SDK_TOKEN``): derived from the access-token key, so it is neither the SDK
+        token nor the pod token, and ends with the SDK token."""
+        mac = hmac.new(self._key, _EXECUTION_CONTEXT + execution_id.encode(), hashlib.sha256)
+        return f"{EXECUTION_CREDENTIAL_PREFIX}{execution_id}.{mac.hexdigest()}"
+
+    def execution_of(self, token: Any) -> str | None:
+        """The execution whose credential ``token`` is, else ``None`` (constant-time check)."""
+        if not isinstance(token, str) or not token.startswith(EXECUTION_CREDENTIAL_PREFIX):
+            return None
+        execution_id = token[len(EXECUTION_CREDENTIAL_PREFIX) :].rpartition(".")[0]
+        if not execution_id or not tokens_equal(token, self.execution_credential(execution_id)):
+            return None
+        return execution_id
+
+    def refresh_execution(self, execution_id: str) -> str:
+        """An access token for the credential of ``execution_id``: it opens only the routes
+        recording that execution's metrics (:data:`EXECUTION_CLAIM`)."""
+        now = int(time.time())
+        claims = {
+            "sub": f"execution:{execution_id}",
+            EXECUTION_CLAIM: execution_id,
+            "iat": now,
+            "exp": now + self.lifetime,
+            "iss": ISSUER,
+        }
+        return jwt.encode(claims, self._key, algorithm="HS256")

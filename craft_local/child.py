@@ -2,7 +2,8 @@
 
 Run as ``python -m craft_local.child JOB.json`` (or ``-``: the job on stdin) with the
 execution's copy of the pipeline code as working directory. Whatever the function prints
-goes to stdout/stderr, which the runner turns into logs; the result goes to the job's
+goes to stdout/stderr, which the runner turns into logs; the job's ``paths`` (the SDK's
+packages, ``sdk_packages.py``) come on the import path after the code; the result goes to the job's
 ``result_fd`` (a descriptor the platform opened) or ``result_path`` as JSON:
 ``{"outputs": {...}}`` or ``{"error": "message"}``.
 """
@@ -64,6 +65,8 @@ def _exit_with_parent() -> None:
 def run(job: dict[str, Any]) -> int:
     """Call the pipeline function of ``job`` and write its result; return the exit code."""
     sys.path.insert(0, "")  # the work folder, by a relative name (see _load)
+    for position, folder in enumerate(job.get("paths", []), start=1):
+        sys.path.insert(position, folder)  # after the pipeline's code (the SDK's packages)
     try:
         if not Path(job["function_path"]).is_file():
             raise FileNotFoundError(f"function_path '{job['function_path']}' is not in the code")

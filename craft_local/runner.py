@@ -19,6 +19,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,15 +43,24 @@ class Runner:
     :param store: the platform's store.
     :param max_concurrency: executions running at once.
     :param runtime: where executions run; child processes when ``None``.
+    :param credential: an execution's credential from its id (``TokenIssuer.execution_credential``);
+        none when ``None``.
     """
 
-    def __init__(self, store: Store, max_concurrency: int, runtime: Runtime | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_concurrency: int,
+        runtime: Runtime | None = None,
+        credential: Callable[[str], str] | None = None,
+    ) -> None:
         if runtime is None:
             from craft_local.runtimes.process import ProcessRuntime
 
             runtime = ProcessRuntime(store)
         self.store = store
         self.runtime = runtime
+        self._credential = credential
         self._pool = ThreadPoolExecutor(max(1, max_concurrency), thread_name_prefix="execution")
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
@@ -159,6 +169,7 @@ class Runner:
             exec_dir=exec_dir,
             timeout_s=execution.get("timeout_s"),
             attach=attach,
+            credential=self._credential(execution_id) if self._credential else "",
         )
         log.info("execution %s: %s", execution_id, "re-attached" if attach else "started")
         outcome = self.runtime.run(launch)

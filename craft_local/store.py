@@ -64,6 +64,15 @@ CREATE TABLE IF NOT EXISTS deployment_ticks (
     note TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (deployment_name, tick)
 );
+CREATE TABLE IF NOT EXISTS metrics (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (execution_id, kind, name)
+);
 CREATE TABLE IF NOT EXISTS environment_variables (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -383,6 +392,7 @@ class Store:
         """Delete an execution, its logs and its folder."""
         self._run("DELETE FROM executions WHERE id = ?", (execution_id,))
         self._run("DELETE FROM logs WHERE execution_id = ?", (execution_id,))
+        self._run("DELETE FROM metrics WHERE execution_id = ?", (execution_id,))
         shutil.rmtree(self.execution_dir(execution_id), ignore_errors=True)
 
     # ---- logs ----------------------------------------------------------------------
@@ -425,6 +435,74 @@ class Store:
             {"timestamp": now_iso(r["ts"]), "message": r["message"]}
             for r in self._all(sql, tuple(params))
         ]
+
+    # ---- metrics -------------------------------------------------------------------
+    def put_metric(self, execution_id: str, name: str, value: float) -> None:
+        """Set the single-value metric ``name`` of an execution (the last value is kept)."""
+        self._run(
+            "INSERT INTO metrics (execution_id, kind, name, value, created_at)"
+            " VALUES (?, 'single', ?, ?, ?) ON CONFLICT(execution_id, kind, name)"
+            " DO UPDATE SET value=excluded.value, created_at=excluded.created_at",
+            (execution_id, name, json.dumps(value), now_iso()),
+        )
+
+    def extend_list_metric(self, execution_id: str, name: str, values: list[float]) -> None:
+        """Append ``values`` to the list metric ``name`` of an execution."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM metrics WHERE execution_id = ? AND kind = 'list' AND name = ?",
+                (execution_id, name),
+            ).fetchone()
+            if row is None:
+                self._db.execute(
+                    "INSERT INTO metrics (execution_id, kind, name, value, created_at)"
+                    " VALUES (?, 'list', ?, ?, ?)",
+                    (execution_id, name, json.dumps(values), now_iso()),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE metrics SET value = ? WHERE execution_id = ? AND kind = 'list'"
+                    " AND name = ?",
+                    (json.dumps(json.loads(row["value"]) + values), execution_id, name),
+                )
+            self._db.commit()
+
+    def metrics(
+        self, kind: str, filters: dict[str, str], offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the metrics of ``kind`` (``single`` or ``list``) matching ``filters``
+        (``name``, ``execution_id``, ``pipeline_name``, ``deployment_name``), oldest first, and
+        how many match in all."""
+        where = "m.kind = ?"
+        params: list[Any] = [kind]
+        columns = {
+            "name": "m.name",
+            "execution_id": "m.execution_id",
+            "pipeline_name": "e.pipeline_name",
+            "deployment_name": "e.deployment_name",
+        }
+        for key, value in filters.items():
+            where += f" AND {columns[key]} = ?"
+            params.append(value)
+        joined = "FROM metrics m JOIN executions e ON e.id = m.execution_id WHERE " + where
+        total = self._one(f"SELECT COUNT(*) AS n {joined}", tuple(params))
+        rows = self._all(
+            "SELECT m.name, m.value, m.created_at, m.execution_id, e.pipeline_name,"
+            f" e.deployment_name {joined} ORDER BY m.seq LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        items = [
+            {
+                "name": r["name"],
+                "value" if kind == "single" else "values": json.loads(r["value"]),
+                "created_at": r["created_at"],
+                "execution_id": r["execution_id"],
+                "deployment_name": r["deployment_name"],
+                "pipeline_name": r["pipeline_name"],
+            }
+            for r in rows
+        ]
+        return items, int(total["n"]) if total else 0
 
     # ---- environment variables ------------------------------------------------------
     def env_vars(self) -> dict[str, str]:

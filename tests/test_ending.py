@@ -19,6 +19,7 @@ from craft_airflow.ending import (
     Log,
     ReadEndpointResults,
     ReadLogs,
+    ReadMetrics,
     ReadRunOutputs,
     StoreFile,
     ending_steps,
@@ -73,13 +74,14 @@ def succeeded(execution_id: str = "e") -> WaitOutcome:
     return outcome
 
 
-def test_success_copies_the_logs_then_reads_and_stores_the_outputs(tmp_path):
+def test_success_copies_the_logs_then_reads_and_stores_the_outputs_then_the_metrics(tmp_path):
     items = [
         {"pipeline_output_name": "n", "data_type": "number", "value": 2},
         {"pipeline_output_name": "report", "data_type": "file", "mapping_type": "run"},
         {"pipeline_output_name": "saved", "data_type": "file", "mapping_type": "datastore"},
     ]
-    answers = {ReadLogs: LOGS, ReadRunOutputs: items, StoreFile: 12}
+    metrics = {"accuracy": 0.9, "loss": [1.0, 0.5]}
+    answers = {ReadLogs: LOGS, ReadRunOutputs: items, StoreFile: 12, ReadMetrics: metrics}
     ending, reads, lines = by_hand(
         ending_steps(succeeded(), SdkRoute(), out_dir(tmp_path)), lambda s: answers[type(s)]
     )
@@ -89,11 +91,13 @@ def test_success_copies_the_logs_then_reads_and_stores_the_outputs(tmp_path):
         "e",
         outputs={"n": 2, "report": report, "saved": None},
         output_dir=f"file://{tmp_path}",
+        metrics=metrics,
     )
     assert reads == [
         ReadLogs("e"),
         ReadRunOutputs("e"),
         StoreFile(ObjectStoragePath(report), DownloadOutput("e", "report")),
+        ReadMetrics("e"),
     ]
     assert lines == [
         "Logs of Craft AI execution e (2 lines):",
@@ -101,7 +105,25 @@ def test_success_copies_the_logs_then_reads_and_stores_the_outputs(tmp_path):
         "[craft] t2 bye",
         "Craft AI execution e succeeded",
         f"Stored file output at {report} (12 bytes)",
+        "Metrics of Craft AI execution e: accuracy=0.9, loss=[1.0, 0.5]",
     ]
+
+
+def test_metrics_that_cannot_be_read_leave_the_success_without_metrics(tmp_path):
+    def answer(step: Any) -> Any:
+        if isinstance(step, ReadMetrics):
+            raise CraftError("metrics unavailable")
+        return LOGS if isinstance(step, ReadLogs) else []
+
+    ending, _, lines = by_hand(ending_steps(succeeded(), SdkRoute(), out_dir(tmp_path)), answer)
+    assert ending.status == OutcomeStatus.SUCCESS
+    assert ending.metrics is None
+    assert lines[-1] == "Could not read the metrics of Craft AI execution e: metrics unavailable"
+
+
+def test_the_endpoint_route_reads_no_metrics():
+    assert EndpointRoute("ep", "ep-path").metrics_read("e") is None
+    assert SdkRoute().metrics_read("e") == ReadMetrics("e")
 
 
 def test_a_failure_makes_no_call_and_carries_the_message_and_log_tail():

@@ -20,7 +20,7 @@ from craft_fixtures import endpoint_only_conn, platform_conn  # noqa: F401 (fixt
 from craft_airflow.finishing import finish_plan
 from craft_airflow.hooks.craft import CraftAIHook
 from craft_airflow.hooks.craft_async import CraftAIAsyncHook
-from craft_airflow.names import RETURN_VALUE_XCOM_KEY
+from craft_airflow.names import METRICS_XCOM_KEY, RETURN_VALUE_XCOM_KEY
 from craft_airflow.operators.endpoint import CraftTriggerEndpointOperator
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 from craft_airflow.protocol.http import FileInput
@@ -217,3 +217,18 @@ async def test_success_on_the_endpoint_route(tmp_path):
     ended = await assert_parity(task, outcome)
     assert ended.return_value["words"] == 2
     assert "Execution logs need the SDK token; not copied." in [t for _, t in ended.lines]
+
+
+@pytest.mark.usefixtures("platform_conn")
+async def test_success_pushes_the_execution_metrics(tmp_path):
+    execution_id = CraftAIHook().run_pipeline("train-model", inputs={"epochs": 2})
+    task = CraftRunPipelineOperator(
+        task_id="t", pipeline_name="train-model", deferrable=True, output_storage=str(tmp_path)
+    )
+    ended = await assert_parity(task, wait(execution_id))
+    metrics = ended.xcoms[METRICS_XCOM_KEY]
+    assert set(metrics) == {"accuracy", "loss"} and len(metrics["loss"]) == 2
+    assert 0 < metrics["accuracy"] < 1
+    assert (logging.INFO, f"Metrics of Craft AI execution {execution_id}: ") in [
+        (level, text.split("accuracy=")[0]) for level, text in ended.lines
+    ]

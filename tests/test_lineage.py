@@ -118,7 +118,9 @@ def test_file_inputs_by_record_by_task_or_by_type(tmp_path):
     assert by_type == ["/data/doc.txt", str(Path(tmp_path / "p.txt")), "file:///data/stored.txt"]
 
 
-def lineage(outcome: WaitOutcome | None, outputs: dict | None) -> TaskLineage:
+def lineage(
+    outcome: WaitOutcome | None, outputs: dict | None, metrics: dict | None = None
+) -> TaskLineage:
     return task_lineage(
         environment_url=ENV,
         pipeline_name="word-count",
@@ -132,6 +134,7 @@ def lineage(outcome: WaitOutcome | None, outputs: dict | None) -> TaskLineage:
         known_files=frozenset(),
         outputs=outputs,
         output_dir="file:///home/out/wc-1",
+        metrics=metrics,
         environment_of=environment_of,
     )
 
@@ -179,6 +182,14 @@ def test_operator_lineage_facets_of_a_success():
         ("file", "/data/doc.txt"),
         ("craft://my-env.example.craft.ai:8443", "in/x.txt"),
     ]
+
+
+def test_the_run_facet_carries_the_metrics_the_task_read():
+    metrics = {"accuracy": 0.9, "loss": [1.0, 0.5]}
+    result = operator_lineage(
+        lineage(WaitOutcome(OutcomeStatus.SUCCESS, "wc-1", ExecutionStatus.SUCCEEDED), {}, metrics)
+    )
+    assert event_json(result.run_facets["craftAiExecution"])["metrics"] == metrics
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
@@ -29,6 +29,7 @@ from craft_airflow.ending import (
     Read,
     ReadEndpointResults,
     ReadLogs,
+    ReadMetrics,
     ReadRunOutputs,
     Step,
     TaskLog,
@@ -71,6 +72,7 @@ from craft_airflow.protocol.http import (
     transfer_too_slow,
 )
 from craft_airflow.protocol.logs import log_lines_steps
+from craft_airflow.protocol.metrics import execution_metrics_steps, select_metrics
 from craft_airflow.protocol.outcomes import WaitOutcome
 from craft_airflow.protocol.readers import (
     decode_body,
@@ -696,6 +698,28 @@ class CraftAIHook(BaseHook):
         first line saying how many were left out)."""
         return self._drive(log_lines_steps(self._ctx, execution_id))
 
+    def get_metrics(self, execution_id: str) -> dict[str, Any]:
+        """Return the execution's metrics (§9.1): ``{name: number}`` for single-value metrics,
+        ``{name: [numbers]}`` for list metrics; ``{}`` when it recorded none."""
+        return self._drive(execution_metrics_steps(self._ctx, execution_id))
+
+    def get_execution_metrics(
+        self, execution_id: str, names: str | Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Return the metrics the execution recorded, for a DAG to decide on them.
+
+        :param execution_id: the execution (e.g. the ``execution_id`` XCom of a Craft task).
+        :param names: the metrics wanted (one name or several); ``None``: all of them.
+        :return: ``{name: number}`` for single-value metrics, ``{name: [numbers]}`` for list
+            metrics.
+        :raises CraftError: the platform has no such execution, or it recorded no metric of a
+            name asked for (the error names it and the metrics it did record).
+        """
+        metrics = self._drive(
+            execution_metrics_steps(self._ctx, execution_id, check_execution=True)
+        )
+        return select_metrics(metrics, names, execution_id)
+
     def find_deployment(self, deployment_name: str) -> dict[str, Any] | None:
         """Return the deployment (§6.1), ``None`` when the platform has none of that name.
         It may hold the endpoint token: do not log it."""
@@ -751,6 +775,8 @@ def perform_read(hook: CraftAIHook, step: Read) -> Any:
     """One read of a finished execution, answered as the step says."""
     if isinstance(step, ReadLogs):
         return hook.get_logs(step.execution_id)
+    if isinstance(step, ReadMetrics):
+        return hook.get_metrics(step.execution_id)
     if isinstance(step, ReadRunOutputs):
         return hook.get_outputs(step.execution_id)
     if isinstance(step, ReadEndpointResults):

@@ -40,6 +40,7 @@ from craft_airflow.ending import (
     Read,
     ReadEndpointResults,
     ReadLogs,
+    ReadMetrics,
     ReadRunOutputs,
     Step,
     TaskLog,
@@ -69,6 +70,7 @@ from craft_airflow.protocol.http import (
     transfer_too_slow,
 )
 from craft_airflow.protocol.logs import log_lines_steps
+from craft_airflow.protocol.metrics import execution_metrics_steps
 from craft_airflow.protocol.outcomes import WaitOutcome
 from craft_airflow.protocol.readers import (
     decode_body,
@@ -414,6 +416,11 @@ class CraftAIAsyncHook(BaseHook):
         ctx = await self._context()
         return await self._drive(log_lines_steps(ctx, execution_id))
 
+    async def get_metrics(self, execution_id: str) -> dict[str, Any]:
+        """Return the execution's metrics (§9.1), as the sync hook does."""
+        ctx = await self._context()
+        return await self._drive(execution_metrics_steps(ctx, execution_id))
+
     async def get_outputs(self, execution_id: str) -> list[dict[str, Any]]:
         """Return the §5.4 outputs list of a finished execution (one answer, no waiting).
 
@@ -515,6 +522,8 @@ async def aperform_read(hook: CraftAIAsyncHook, step: Read) -> Any:
     """One read of a finished execution, answered as the step says."""
     if isinstance(step, ReadLogs):
         return await hook.get_logs(step.execution_id)
+    if isinstance(step, ReadMetrics):
+        return await hook.get_metrics(step.execution_id)
     if isinstance(step, ReadRunOutputs):
         return await hook.get_outputs(step.execution_id)
     if isinstance(step, ReadEndpointResults):

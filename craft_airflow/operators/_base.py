@@ -36,7 +36,7 @@ from craft_airflow.assets import (
 )
 from craft_airflow.errors import CraftError, CraftInputError, InvalidTriggerEvent
 from craft_airflow.links import persist_execution_link
-from craft_airflow.names import EXECUTION_ID_STATE_KEY, EXECUTION_ID_XCOM_KEY
+from craft_airflow.names import EXECUTION_ID_STATE_KEY, EXECUTION_ID_XCOM_KEY, METRICS_XCOM_KEY
 from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
 from craft_airflow.protocol.statuses import ExecutionStatus
 
@@ -139,6 +139,7 @@ class CraftExecutionMixin(_AirflowTask):
     _craft_outcome: WaitOutcome | None = None
     _craft_outputs: dict[str, Any] | None = None
     _craft_output_dir: str | None = None
+    _craft_metrics: dict[str, Any] | None = None
 
     # -- configuration points ---------------------------------------------------------------
 
@@ -319,9 +320,13 @@ class CraftExecutionMixin(_AirflowTask):
         return self.end_task(context, drive_ending(self.hook, steps, self.log))
 
     def end_task(self, context: Context, ending: Ending) -> Any:
-        """Return the outputs of a success (its asset events recorded), or raise."""
+        """Return the outputs of a success (its metrics pushed to XCom, its asset events
+        recorded), or raise."""
         if ending.status == OutcomeStatus.SUCCESS:
             self._craft_outputs, self._craft_output_dir = ending.outputs, ending.output_dir
+            if ending.metrics is not None:
+                self._craft_metrics = ending.metrics
+                context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=ending.metrics)
             if self.outlets:
                 self.record_asset_events(context, ending.execution_id, ending.outputs)
             return ending.outputs
@@ -399,6 +404,7 @@ class CraftExecutionMixin(_AirflowTask):
             known_files=known_files,
             outputs=self._craft_outputs,
             output_dir=self._craft_output_dir,
+            metrics=self._craft_metrics,
             environment_of=self._environment_of,
         )
 

@@ -217,6 +217,28 @@ def build_get_logs(
     )
 
 
+def build_get_metrics(
+    config: ClientConfig,
+    kind: str,
+    execution_id: str,
+    *,
+    page: int = 1,
+    items_per_page: int = 5000,
+) -> HttpRequest:
+    """§9.1: one page of an execution's metrics of ``kind`` (``single-value`` or
+    ``list-values``), filtered by execution as the SDK's ``get_metrics`` sends it."""
+    return HttpRequest(
+        "GET",
+        _env_api(config, f"metrics/{_seg(kind)}"),
+        params=(
+            ("filters[execution_id]", execution_id),
+            ("items_per_page", str(items_per_page)),
+            ("page", str(page)),
+        ),
+        operation=f"get {kind} metrics of execution {execution_id!r}",
+    )
+
+
 def build_endpoint_results(
     config: ClientConfig, endpoint_url_path: str, execution_id: str, endpoint_token: str
 ) -> HttpRequest:

@@ -139,6 +139,16 @@ def read_logs(data: Any) -> list[dict[str, Any]]:
     return [x for x in data if isinstance(x, dict)]
 
 
+def read_metrics(data: Any) -> tuple[list[dict[str, Any]], int]:
+    """§9.1: a page of metrics ``{"metrics": [...], "total_count": n}`` -> (items, total)."""
+    body = _require_mapping(data, "the metrics")
+    items = body.get("metrics") or []
+    total = body.get("total_count", len(items))
+    if not isinstance(items, list) or isinstance(total, bool) or not isinstance(total, int):
+        raise CraftAPIError(None, "Unexpected metrics answer: expected metrics and total_count")
+    return [m for m in items if isinstance(m, dict) and isinstance(m.get("name"), str)], total
+
+
 def read_execution(data: Any) -> dict[str, Any]:
     return dict(_require_mapping(data, "the execution"))
 

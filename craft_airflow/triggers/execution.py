@@ -183,7 +183,7 @@ def end_event(ending: Ending, plan: FinishPlan, log: Logger) -> BaseTaskEndEvent
     """The end event for ``ending``: what a worker would return or raise, as an event."""
     if ending.status == OutcomeStatus.SUCCESS:
         log.info("Task ended on the triggerer: success")
-        return TaskSuccessEvent(xcoms=plan.end_xcoms(ending.outputs))
+        return TaskSuccessEvent(xcoms=plan.end_xcoms(ending.outputs, ending.metrics))
     if ending.status == OutcomeStatus.SKIPPED:
         log.info("Task skipped: %s", ending.message)
         return TaskSkippedEvent(xcoms=plan.end_xcoms(None))

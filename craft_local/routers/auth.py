@@ -10,7 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from craft_local.auth import EXECUTION_CLAIM
 from craft_local.bodies import documented_body, read_body
+from craft_local.errors import PlatformError, unauthorized
 from craft_local.state import PlatformDep, get_platform
 
 
@@ -19,7 +21,8 @@ class Credential(StrEnum):
 
     ACCESS_TOKEN = "an access token (Authorization: Bearer <JWT>)"
     SDK_OR_ACCESS_TOKEN = "the SDK token or an access token (Authorization: Bearer)"
-    SDK_TOKEN = "the SDK token as the refresh_token field"
+    SDK_TOKEN = "the SDK token (or a running execution's credential) as the refresh_token field"
+    EXECUTION_TOKEN = "an access token of the running execution's credential (Bearer)"
     ENDPOINT_TOKEN = "the endpoint token of the deployment addressed"
     SIGNATURE = "the signature of a URL the data-store routes handed out"
     POD_TOKEN = "the pod token of the execution (kubernetes runtime only)"
@@ -36,6 +39,16 @@ ROUTE_CREDENTIALS: tuple[tuple[str, Credential, str], ...] = (
         "clients and readiness checks read the environment id without a token",
     ),
     ("/api/v1/auth/refresh", Credential.SDK_TOKEN, "the exchange that issues access tokens"),
+    (
+        "/api/v1/metrics/single-value/",
+        Credential.EXECUTION_TOKEN,
+        "pipeline code records its own execution's metrics, and nothing else",
+    ),
+    (
+        "/api/v1/metrics/list-values/",
+        Credential.EXECUTION_TOKEN,
+        "pipeline code records its own execution's metrics, and nothing else",
+    ),
     ("/api/v1/", Credential.ACCESS_TOKEN, "the platform API"),
     ("/_local/data-store/", Credential.SIGNATURE, "presigned upload and download URLs"),
     ("/_local/", Credential.SDK_OR_ACCESS_TOKEN, "fault injection and counters"),
@@ -56,11 +69,37 @@ router = APIRouter(prefix="/api/v1")
 
 
 async def require_bearer(request: Request) -> None:
-    """Dependency of the ``/api/v1`` routers: a valid ``Authorization: Bearer <JWT>``."""
+    """Dependency of the ``/api/v1`` routers: a valid ``Authorization: Bearer <JWT>``, not one
+    of an execution's credential."""
     get_platform(request).tokens.check_bearer(request.headers.get("authorization"))
+
+
+async def require_execution_bearer(request: Request) -> str:
+    """Dependency of the metric-recording routes: the access token of a running execution's
+    credential; returns that execution's id."""
+    platform = get_platform(request)
+    claims = platform.tokens.check_bearer(
+        request.headers.get("authorization"), execution_scope=True
+    )
+    execution_id = claims.get(EXECUTION_CLAIM)
+    if not isinstance(execution_id, str):
+        raise PlatformError(
+            403,
+            "Forbidden",
+            "Metrics are recorded from inside a running execution, with its credential.",
+        )
+    if platform.store.get_status(execution_id) != "Running":
+        raise unauthorized(f"Execution '{execution_id}' is not running: its credential ended.")
+    return execution_id
 
 
 @router.post("/auth/refresh", openapi_extra=documented_body({"refresh_token": {"type": "string"}}))
 async def refresh(request: Request, platform: PlatformDep) -> dict[str, Any]:
     fields, _ = await read_body(request)
-    return {"access_token": platform.tokens.refresh(fields.get("refresh_token"))}
+    token = fields.get("refresh_token")
+    execution_id = platform.tokens.execution_of(token)
+    if execution_id is None:
+        return {"access_token": platform.tokens.refresh(token)}
+    if platform.store.get_status(execution_id) != "Running":
+        raise unauthorized(f"Execution '{execution_id}' is not running: its credential ended.")
+    return {"access_token": platform.tokens.refresh_execution(execution_id)}

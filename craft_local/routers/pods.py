@@ -54,6 +54,12 @@ async def code(launch: Authorized, gateway: Gateway) -> FileResponse:
     return FileResponse(path, media_type="application/gzip")
 
 
+@router.get("/sdk")
+async def sdk_packages(launch: Authorized, gateway: Gateway) -> FileResponse:
+    path = await run_in_threadpool(gateway.sdk_archive)
+    return FileResponse(path, media_type="application/gzip")
+
+
 @router.get("/inputs/{name}")
 async def input_file(name: str, launch: Authorized, gateway: Gateway) -> FileResponse:
     return FileResponse(gateway.input_file(launch, name), media_type="application/octet-stream")

@@ -6,7 +6,7 @@ A runtime runs one prepared execution (:class:`Launch`) to its end and says how 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +35,8 @@ class Launch:
     :param exec_dir: the execution's folder on the platform.
     :param timeout_s: the deployment's ``execution_timeout_s``.
     :param attach: the execution already runs (re-attaching after a platform restart).
+    :param credential: the execution's credential (``TokenIssuer.execution_credential``): what
+        its SDK exchanges for access tokens that record this execution's metrics, nothing else.
     """
 
     execution_id: str
@@ -49,6 +51,7 @@ class Launch:
     exec_dir: Path
     timeout_s: float | None = None
     attach: bool = False
+    credential: str = field(default="", repr=False)
 
     @property
     def work(self) -> Path:
@@ -76,6 +79,21 @@ class Outcome:
     timeout_s: float | None = None
     error: str | None = None
     detached: bool = False
+
+
+def sdk_environment(platform_url: str, launch: Launch) -> dict[str, str]:
+    """The variables that make the official SDK inside pipeline code (``CraftAiSdk()`` with no
+    argument) reach this platform as the execution of ``launch``, as on a real platform: the
+    environment and control URLs, the execution's credential as its SDK token, its id.
+
+    :param platform_url: where the execution reaches the platform (the runtime knows).
+    """
+    return {
+        "CRAFT_AI_ENVIRONMENT_URL": platform_url,
+        "CRAFT_AI_CONTROL_URL": platform_url,
+        "CRAFT_AI_SDK_TOKEN": launch.credential,
+        "CRAFT_AI_EXECUTION_ID": launch.execution_id,
+    }
 
 
 class Runtime(Protocol):
@@ -108,7 +126,10 @@ def make_runtime(config: PlatformConfig, store: Store) -> Runtime:
         raise RuntimeConfigError(
             f"runtime must be 'process' or 'kubernetes', got {config.runtime!r}"
         )
+    from craft_local.connection import reachable_url
     from craft_local.isolation import Isolation
     from craft_local.runtimes.process import ProcessRuntime
 
-    return ProcessRuntime(store, Isolation(config.pipeline_python))
+    return ProcessRuntime(
+        store, Isolation(config.pipeline_python), reachable_url(config.host, config.port)
+    )

@@ -32,6 +32,7 @@ from craft_local.auth import load_or_create_secret
 from craft_local.config import KubernetesSettings, PlatformConfig
 from craft_local.runtimes import Launch, Outcome, RuntimeConfigError
 from craft_local.runtimes.pod_gateway import PodGateway
+from craft_local.sdk_packages import SdkPackages
 from craft_local.store import Store
 
 log = logging.getLogger("craft_local")
@@ -77,7 +78,8 @@ class KubernetesRuntime:
         self.core: Any = client.CoreV1Api(api)
         self.instance = _instance_id(config.data_dir)
         self.pod_url = self.settings.pod_platform_url or f"http://{config.host}:{config.port}"
-        self.pods = PodGateway(load_or_create_secret(config.data_dir))
+        self.pods = PodGateway(load_or_create_secret(config.data_dir), self.pod_url)
+        self.pods.sdk = SdkPackages(config.data_dir)
         self._stopping = threading.Event()
         self._killed: set[str] = set()
         self._active: set[str] = set()

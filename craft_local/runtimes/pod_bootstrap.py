@@ -1,6 +1,7 @@
 """What a Kubernetes pod runs for one execution (standard library only; sent in the Job spec).
 
-It fetches the execution's job, code and file inputs from the platform's pod API with the
+It fetches the execution's job, code, file inputs and (when the platform has it) the SDK's
+packages from the platform's pod API with the
 execution's pod token, runs the pipeline function in a child process (``child.py``, sent by
 the platform) with none of its own settings in the environment, uploads the declared file
 outputs and posts the result. Logs are the container's output, which the platform follows.
@@ -96,6 +97,17 @@ def main():
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(call("GET", f"/inputs/{urllib.parse.quote(name, safe='')}"))
         kwargs[name] = {"path": str(target)}
+    paths = []
+    if job.get("sdk"):  # the SDK's packages, as on a platform that installed them
+        sdk = ROOT / "sdk.tar.gz"
+        sdk.write_bytes(call("GET", "/sdk"))
+        with tarfile.open(sdk) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(ROOT / ".craft-sdk", filter="data")
+            else:  # the platform built the archive: regular files, relative names
+                tar.extractall(ROOT / ".craft-sdk")
+        sdk.unlink()
+        paths.append(str(ROOT / ".craft-sdk"))
     runner = ROOT / "child.py"
     runner.write_text(job["runner"])
     result_path = ROOT / "result.json"
@@ -106,6 +118,7 @@ def main():
                 "function_path": job["function_path"],
                 "function_name": job["function_name"],
                 "kwargs": kwargs,
+                "paths": paths,
                 "result_path": str(result_path),
             }
         )

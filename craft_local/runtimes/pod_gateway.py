@@ -20,7 +20,8 @@ from typing import Any
 import craft_local.child as child_module
 from craft_local.auth import tokens_equal
 from craft_local.errors import bad_request, not_found, unauthorized
-from craft_local.runtimes import Launch
+from craft_local.runtimes import Launch, sdk_environment
+from craft_local.sdk_packages import SDK_DISTRIBUTION, SdkPackages
 
 REPORT_FILE = "pod-report.json"
 POD_OUTPUTS = "_pod_outputs"
@@ -30,10 +31,13 @@ class PodGateway:
     """The executions pods may talk about, and their posted reports.
 
     :param secret: the platform's secret (pod tokens are derived from it).
+    :param platform_url: where pods reach the platform (their SDK's environment).
     """
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, platform_url: str = "http://127.0.0.1:8765") -> None:
         self._secret = secret
+        self.platform_url = platform_url
+        self.sdk: SdkPackages | None = None
         self._launches: dict[str, Launch] = {}
         self._reported: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
@@ -79,15 +83,18 @@ class PodGateway:
         return launch
 
     def job_document(self, launch: Launch) -> dict[str, Any]:
-        """What the pod runs: function, non-file inputs, file input names, env, the runner."""
+        """What the pod runs: function, non-file inputs, file input names, the runner, and its
+        environment: the platform's variables and the SDK's (the execution's credential among
+        them: fetched with the pod token, never in the Job's visible spec)."""
         return {
             "function_path": launch.function_path,
             "function_name": launch.function_name,
             "kwargs": launch.kwargs,
             "file_inputs": {name: path.name for name, path in launch.file_inputs.items()},
             "file_outputs": launch.file_outputs,
-            "env": launch.env,
+            "env": {**launch.env, **sdk_environment(self.platform_url, launch)},
             "runner": self._runner_source,
+            "sdk": self.sdk is not None and self.sdk.available,
         }
 
     def code_archive(self, launch: Launch) -> Path:
@@ -99,6 +106,13 @@ class PodGateway:
                 tar.add(launch.code_dir, arcname=".", filter=_code_only)
             os.replace(tmp, path)
         return path
+
+    def sdk_archive(self) -> Path:
+        """The ``.tar.gz`` of the SDK's packages (``sdk_packages.py``), else a 404."""
+        archive = self.sdk.archive() if self.sdk is not None else None
+        if archive is None:
+            raise not_found("SDK", SDK_DISTRIBUTION)
+        return archive
 
     def input_file(self, launch: Launch, name: str) -> Path:
         """The file of file input ``name``."""

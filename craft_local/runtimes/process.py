@@ -6,7 +6,8 @@ root, the platform starts it as a user of its own, owning the work folder and co
 file inputs only: it enters the work folder as root (the data dir above it stays private), so
 paths it is given are relative to it. The job comes on the child's stdin, the result goes to
 a file the platform opened for it (an inherited descriptor); its output becomes the logs line
-by line.
+by line. Pipeline code run with another interpreter than the platform's gets a copy of the
+SDK's packages (``sdk_packages.py``), shared and read-only, on its import path.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from craft_local.isolation import CHILD, Isolation, child_env, chown_tree
-from craft_local.runtimes import Launch, Outcome
+from craft_local.runtimes import Launch, Outcome, sdk_environment
+from craft_local.sdk_packages import SdkPackages
 from craft_local.store import Store
 
 #: Folder of the work folder holding copies of the file inputs (isolated runs).
@@ -33,12 +37,22 @@ class ProcessRuntime:
     """Runs executions as child processes of the server.
 
     :param store: the platform's store (for the logs).
+    :param isolation: who pipeline code runs as.
+    :param platform_url: where pipeline code reaches the platform (its SDK's environment).
     """
 
     detaches_on_stop = False
 
-    def __init__(self, store: Store, isolation: Isolation | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        isolation: Isolation | None = None,
+        platform_url: str = "http://127.0.0.1:8765",
+    ) -> None:
         self.store = store
+        self.platform_url = platform_url
+        self.sdk = SdkPackages(store.data_dir)
+        self._sdk_dir: Path | None = None
         self.isolation = isolation if isolation is not None else Isolation()
         self.isolation.warn()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -70,11 +84,12 @@ class ProcessRuntime:
                 (launch.work / copy).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, launch.work / copy)
                 kwargs[name] = {"path": str(copy)}  # relative: the way in is private
+        paths = self._sdk_paths()
         if uid is not None:
             chown_tree(launch.work, uid)
             os.chmod(launch.work, 0o700)
-        env = child_env(os.environ, launch.env, launch.work)
-        env["CRAFT_AI_EXECUTION_ID"] = launch.execution_id
+        execution_env = {**launch.env, **sdk_environment(self.platform_url, launch)}
+        env = child_env(os.environ, execution_env, launch.work)
         identity: dict[str, Any] = (
             {} if uid is None else {"user": uid, "group": uid, "extra_groups": [], "umask": 0o077}
         )
@@ -88,6 +103,7 @@ class ProcessRuntime:
                         "function_path": launch.function_path,
                         "function_name": launch.function_name,
                         "kwargs": kwargs,
+                        "paths": paths,
                         "result_fd": result_fd,
                     }
                 )
@@ -127,6 +143,20 @@ class ProcessRuntime:
             self._killed.discard(launch.execution_id)
         return Outcome(returncode=proc.returncode, timed_out=timed_out, timeout_s=launch.timeout_s)
 
+    def _sdk_paths(self) -> list[str]:
+        """The import path giving pipeline code the SDK: none with the platform's own
+        interpreter (it has the SDK if installed), else a shared copy of its packages, by an
+        absolute path (the way to the work folder is closed to an isolated process)."""
+        if self.isolation.python == sys.executable:
+            return []
+        with self._lock:
+            if self._sdk_dir is None:
+                folder = Path(tempfile.mkdtemp(prefix="craft-local-sdk-"))
+                if not self.sdk.copy_into(folder):
+                    shutil.rmtree(folder, ignore_errors=True)
+                self._sdk_dir = folder
+        return [str(self._sdk_dir)] if self._sdk_dir.exists() else []
+
     def _pump(self, execution_id: str, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
@@ -146,6 +176,8 @@ class ProcessRuntime:
             procs = list(self._procs.values())
         for proc in procs:
             _kill(proc)
+        if self._sdk_dir is not None:
+            shutil.rmtree(self._sdk_dir, ignore_errors=True)
 
     def reattachable(self, running: list[str]) -> list[str]:
         return []  # a child process does not survive its platform

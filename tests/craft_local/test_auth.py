@@ -67,3 +67,30 @@ def test_tokens_need_exp_and_end_with_their_sdk_token(tmp_path: Path) -> None:
         assert status(renewed) == 200
     finally:
         platform.stop()
+
+
+def test_an_execution_credential_is_bound_to_its_execution_and_the_sdk_token() -> None:
+    import jwt as pyjwt
+
+    from craft_local.auth import EXECUTION_CLAIM, TokenIssuer
+    from craft_local.errors import PlatformError
+
+    issuer = TokenIssuer(b"s" * 32, "sdk-token-1", 3600)
+    credential = issuer.execution_credential("word-count-abc123")
+    assert credential.startswith("craft-execution.word-count-abc123.")
+    assert issuer.execution_of(credential) == "word-count-abc123"
+    assert issuer.execution_of(credential.replace("abc123", "abc124")) is None
+    assert issuer.execution_of(credential[:-1] + "0") is None
+    assert issuer.execution_of("sdk-token-1") is None
+    # A new SDK token ends every execution credential.
+    assert TokenIssuer(b"s" * 32, "sdk-token-2", 3600).execution_of(credential) is None
+    token = issuer.refresh_execution("word-count-abc123")
+    claims = pyjwt.decode(token, options={"verify_signature": False})
+    assert claims[EXECUTION_CLAIM] == "word-count-abc123"
+    assert issuer.check_bearer(f"Bearer {token}", execution_scope=True)[EXECUTION_CLAIM]
+    try:
+        issuer.check_bearer(f"Bearer {token}")
+    except PlatformError as refused:
+        assert refused.status == 403
+    else:
+        raise AssertionError("an execution's access token opened an ordinary route")

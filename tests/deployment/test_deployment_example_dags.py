@@ -43,8 +43,21 @@ def test_every_example_dag_is_covered(example_runs: dict[str, str]) -> None:
         "craft_mapped_runs",
         "craft_run_pipeline",
         "craft_run_then_sense",
+        "craft_train_and_promote",
         "craft_trigger_endpoint",
     }
+
+
+def test_train_and_promote(example_runs, local_deployment, platform) -> None:
+    """Metrics recorded by pipeline code reach the branch through the ``metrics`` XCom."""
+    _, api = local_deployment
+    dag_id, run_id = "craft_train_and_promote", example_runs["craft_train_and_promote"]
+    assert api.run_state(dag_id, run_id) == "success", api.task_states(dag_id, run_id)
+    assert_announced(api, platform.url, dag_id, run_id, "train")
+    metrics = api.xcom(dag_id, run_id, "train", "metrics")
+    assert metrics["accuracy"] >= 0.9 and len(metrics["loss"]) == 8  # the params' defaults
+    states = api.task_states(dag_id, run_id)
+    assert (states[("promote", -1)], states[("reject", -1)]) == ("success", "skipped")
 
 
 def test_run_pipeline(example_runs, local_deployment, platform) -> None:

@@ -21,6 +21,7 @@ EXPECTED = {
     "craft_asset_consumer",
     "craft_deploy_and_wait",
     "craft_deployment_events",
+    "craft_train_and_promote",
 }
 
 

@@ -21,6 +21,7 @@ from craft_airflow.errors import (
     CraftAuthError,
     CraftConfigError,
     CraftConnectionError,
+    CraftError,
     CraftExecutionFailed,
 )
 from craft_airflow.hooks.craft import (
@@ -607,3 +608,26 @@ def test_a_broken_download_leaves_no_partial_file(tmp_path):
     with pytest.raises(ConnectionError):
         store_file(dest, download)
     assert not (tmp_path / "out").exists()
+
+
+def test_execution_metrics_for_a_dag_name_an_unknown_execution_or_metric(platform_conn):
+    hook = CraftAIHook()
+    execution_id = hook.run_pipeline("train-model", inputs={"epochs": 3})
+    assert hook.wait_for_outcome(execution_id, timeout=60, poll_interval=0.2).status == (
+        OutcomeStatus.SUCCESS
+    )
+    metrics = hook.get_execution_metrics(execution_id)
+    assert set(metrics) == {"accuracy", "loss"} and len(metrics["loss"]) == 3
+    assert hook.get_execution_metrics(execution_id, "accuracy") == {"accuracy": metrics["accuracy"]}
+    assert hook.get_metrics(execution_id) == metrics  # what the ending reads
+    with pytest.raises(CraftError) as unknown_metric:
+        hook.get_execution_metrics(execution_id, ["accuracy", "f1"])
+    assert str(unknown_metric.value) == (
+        f"Execution {execution_id!r} recorded no metric named 'f1': expected one of the"
+        " metrics it recorded ('accuracy', 'loss')."
+    )
+    with pytest.raises(CraftError) as unknown_execution:
+        hook.get_execution_metrics("train-model-nosuch")
+    assert str(unknown_execution.value).startswith(
+        f"Execution 'train-model-nosuch' does not exist on {platform_conn.url}: expected the id"
+    )

@@ -144,3 +144,26 @@ def test_failed_execution_fails_the_task_with_message_and_logs(run_dag, deferrab
     assert f"ValueError: boom from {run.run_id}" in out
     assert "Last log lines:" in out
     assert "[craft]" in out and "about to fail" in out
+
+
+@pytest.mark.parametrize(
+    ("deferrable", "conf", "taken", "skipped"),
+    [
+        pytest.param(False, {"epochs": 8}, "promote", "reject", id="worker-wait-promote"),
+        pytest.param(True, {"epochs": 1}, "reject", "promote", id="deferrable-reject"),
+    ],
+)
+def test_train_and_promote_branches_on_the_recorded_accuracy(
+    run_any_dag, example_dags, deferrable, conf, taken, skipped
+):
+    dag = example_dags["craft_train_and_promote"]
+    run = run_any_dag(dag, deferrable=deferrable, run_conf=conf)
+    assert run.state == "success", run.task_states
+    metrics = run.xcom("train", "metrics")
+    assert set(metrics) == {"accuracy", "loss"}
+    assert len(metrics["loss"]) == conf["epochs"]
+    assert metrics["loss"] == sorted(metrics["loss"], reverse=True)  # training converges
+    assert (metrics["accuracy"] >= 0.9) == (taken == "promote")
+    assert run.task_states[(taken, -1)] == "success"
+    assert run.task_states[(skipped, -1)] == "skipped"
+    assert run.xcom(taken) == run.xcom("train", "execution_id")

@@ -272,3 +272,42 @@ def _logs(api: Api, execution_id: str) -> list[dict]:
     response = api.post(f"/api/v1/executions/{execution_id}/logs", json={})
     assert response.status_code == 200, response.text
     return list(response.json()[0])
+
+
+RECORDER = """
+from craft_ai_sdk import CraftAiSdk
+
+
+def main():
+    sdk = CraftAiSdk()
+    sdk.record_metric_value("accuracy", 0.75)
+    sdk.record_list_metric_values("loss", [0.5, 0.25])
+    return {"credential": sdk._refresh_token}
+"""
+
+
+def test_pipeline_code_in_a_pod_records_metrics_with_the_sdk(
+    cluster: Cluster, platform: EmbeddedPlatform, api: Api
+) -> None:
+    from craft_ai_sdk import CraftAiSdk
+
+    created = create_pipeline(
+        api, "recorder", RECORDER, outputs=[{"name": "credential", "data_type": "string"}]
+    )
+    assert created.status_code == 200, created.text
+    execution_id = api.start("recorder", {})
+    job = cluster.job_of(execution_id)
+    done = api.wait_for(execution_id, timeout=120)
+    assert done["status"] == "Succeeded", done
+    sdk = CraftAiSdk(
+        sdk_token=TOKEN, environment_url=platform.url, control_url=platform.url, verbose_log=False
+    )
+    assert [(m["name"], m["value"]) for m in sdk.get_metrics(execution_id=execution_id)] == [
+        ("accuracy", 0.75)
+    ]
+    assert sdk.get_list_metrics(execution_id=execution_id)[0]["values"] == [0.5, 0.25]
+    # The execution's credential came through the pod API, not the Job's visible spec.
+    credential = api.outputs(execution_id)["outputs"][0]["value"]
+    assert credential.startswith("craft-execution.") and credential != TOKEN
+    spec = json.dumps(cluster.batch.api_client.sanitize_for_serialization(job))
+    assert credential not in spec and "CRAFT_AI_SDK_TOKEN" not in spec

@@ -28,6 +28,7 @@ WRONG = {
     Credential.ENDPOINT_TOKEN: {"Authorization": "EndpointToken not-the-endpoint-token"},
     Credential.SIGNATURE: {"Authorization": "Bearer not-a-signature"},
     Credential.POD_TOKEN: {"Authorization": "Bearer not-the-pod-token"},
+    Credential.EXECUTION_TOKEN: {"Authorization": "Bearer not-a-jwt"},
 }
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 
@@ -110,3 +111,19 @@ def test_the_pod_api_needs_the_pod_token(tmp_path: Path) -> None:
     finally:
         platform.runner.shutdown(0)
         platform.store.close()
+
+
+def test_an_execution_access_token_opens_no_other_route(app: object) -> None:
+    """The access token of an execution's credential (what pipeline code's SDK holds) is
+    refused by every route taking an access token: it only records its execution's metrics."""
+    platform = app.state.platform  # type: ignore[attr-defined]
+    token = platform.tokens.refresh_execution("some-execution-abc123")
+    client = TestClient(app)  # type: ignore[arg-type]
+    checked = 0
+    for method, path, credential in calls(app):
+        if credential not in (Credential.ACCESS_TOKEN, Credential.SDK_OR_ACCESS_TOKEN):
+            continue
+        answer = client.request(method, path, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 403, (method, path, answer.text)
+        checked += 1
+    assert checked > 30
