@@ -84,6 +84,12 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
     ("fault-slow-rate", float, _F.rate_slow, "share of API requests delayed"),
     ("fault-slow-seconds", float, _F.slow_seconds, "delay of slowed requests"),
     ("fault-seed", int, _F.seed, "seed of the fault random generator"),
+    (
+        "fault-match",
+        str,
+        _F.match,
+        "regular expression: faults only for requests whose 'METHOD /path' it matches",
+    ),
     ("runtime", str, _C.runtime, "where executions run: child processes or Kubernetes Jobs"),
     ("kube-namespace", str, _K.namespace, "namespace of the execution Jobs"),
     ("kube-image", str, _K.image, "image of the execution pods (needs python3)"),
@@ -153,11 +159,16 @@ def config_from_args(args: argparse.Namespace) -> PlatformConfig:
         rate_slow=args.fault_slow_rate,
         slow_seconds=args.fault_slow_seconds,
         seed=args.fault_seed,
+        match=args.fault_match or None,
     )
     for name in ("rate_503", "rate_429", "rate_reset", "rate_slow"):
         value = getattr(faults, name)
         if not 0 <= value <= 1:
             raise SystemExit(f"craft-local: {name.replace('_', '-')} must be between 0 and 1")
+    try:
+        faults.update({"match": faults.match})  # the one check of the expression
+    except ValueError as exc:
+        raise SystemExit(f"craft-local: fault-{exc}") from None
     return PlatformConfig(
         data_dir=Path(args.data_dir).resolve(),
         sdk_token=args.sdk_token,
