@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
             choices=choices,
             help=f"{help_text} [env {env_var(option)}]",
         )
+    serve.add_argument(
+        "--examples",
+        action="store_true",
+        default=_flag(os.environ.get(env_var("examples")) or "false"),
+        help="also declare the example pipelines the example DAGs run (before --pipelines) "
+        f"[env {env_var('examples')}=true]",
+    )
     return parser
 
 
@@ -173,6 +180,7 @@ def config_from_args(args: argparse.Namespace) -> PlatformConfig:
         data_dir=Path(args.data_dir).resolve(),
         sdk_token=args.sdk_token,
         pipelines_dir=Path(args.pipelines).resolve() if args.pipelines else None,
+        examples=args.examples,
         host=args.host,
         port=args.port,
         max_concurrency=args.max_concurrency,
