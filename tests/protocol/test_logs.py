@@ -162,3 +162,30 @@ def test_the_default_bounds_stop_an_endless_log_after_200_calls():
     result, _ = drive(log_lines_steps(ctx, "e"), respond, clock)
     assert len(calls) == 200
     assert result[-1]["message"].startswith("[craft-airflow] the log goes on; reading stopped")
+
+
+def test_a_long_log_read_whole_gets_no_note():
+    lines = [(1_000 + i, f"line {i}") for i in range(2_500)]
+    result, bodies = read(lines)
+    assert [x["message"] for x in result] == [m for _, m in lines]
+    assert len(bodies) == 3
+
+
+def test_lines_without_a_time_end_the_reading_after_one_page_and_say_so():
+    """Nothing to ask the next page ``from``: reading one page again would repeat it."""
+    ctx, clock = context()
+    ctx.tokens.store(make_jwt(), clock.now)
+    calls = []
+
+    def respond(step):
+        calls.append(step.request.json)
+        page = [{"message": f"untimed {i}"} for i in range(step.request.json["limit"])]
+        return answer(200, json.dumps([page]).encode())
+
+    result, _ = drive(log_lines_steps(ctx, "e", page_lines=2), respond, clock)
+    assert len(calls) == 1
+    assert [x["message"] for x in result] == [
+        "untimed 0",
+        "untimed 1",
+        "[craft-airflow] the log goes on; reading stopped after 2 lines",
+    ]
