@@ -198,7 +198,7 @@ bench: $(STAMP)
 CRAFT_LOCAL_SDK_TOKEN ?= local-sdk-token
 platform: $(STAMP)
 	CRAFT_LOCAL_SDK_TOKEN="$(CRAFT_LOCAL_SDK_TOKEN)" $(BIN)/craft-local serve --host 127.0.0.1 \
-		--port 8765 --data-dir .craft-local --pipelines example_dags/pipelines
+		--port 8765 --data-dir .craft-local --examples
 
 clean:
 	rm -rf $(VENV) $(AF31_VENV) $(AF34_VENV) $(DEPLOY_VENV) $(MUTATION_VENV) .mutation .craft-local \

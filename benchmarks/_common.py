@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_PIPELINES = REPO / "example_dags" / "pipelines"
+EXAMPLE_PIPELINES = REPO / "craft_local" / "examples"
 BENCH_PIPELINES = REPO / "benchmarks" / "pipelines"
 SDK_TOKEN = "bench-sdk-token-5c1d"
 _PROGRESS = os.fdopen(os.dup(2), "w", buffering=1)

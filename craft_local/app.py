@@ -24,6 +24,7 @@ from craft_local.datadir import make_private, sweep_leftovers
 from craft_local.datastore import DataStore
 from craft_local.declared import load_declarations
 from craft_local.errors import PlatformError, error_body
+from craft_local.examples import EXAMPLE_PIPELINES
 from craft_local.faults import FaultInjector
 from craft_local.hosts import HostAllowList, allowed_names
 from craft_local.limits import BodySizeLimit
@@ -74,9 +75,12 @@ def create_app(config: PlatformConfig) -> FastAPI:
     sweep_leftovers(config.data_dir, store.data_dir / "executions", reattach)
     if recovered:
         log.warning("%d unfinished execution(s) marked Error after a restart", recovered)
+    folders = [EXAMPLE_PIPELINES] if config.examples else []
     if config.pipelines_dir is not None:
-        names = load_declarations(config.pipelines_dir, store)
-        log.info("declared pipelines loaded: %s", ", ".join(names) or "none")
+        folders.append(config.pipelines_dir)
+    for folder in folders:
+        names = load_declarations(folder, store)
+        log.info("declared pipelines loaded from %s: %s", folder, ", ".join(names) or "none")
     env_id_path = config.data_dir / "environment-id"
     if not env_id_path.exists():
         env_id_path.write_text(str(uuid.uuid4()))

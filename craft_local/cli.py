@@ -84,6 +84,12 @@ _OPTIONS: list[tuple[str, Any, Any, str]] = [
     ("fault-slow-rate", float, _F.rate_slow, "share of API requests delayed"),
     ("fault-slow-seconds", float, _F.slow_seconds, "delay of slowed requests"),
     ("fault-seed", int, _F.seed, "seed of the fault random generator"),
+    (
+        "fault-match",
+        str,
+        _F.match,
+        "regular expression: faults only for requests whose 'METHOD /path' it matches",
+    ),
     ("runtime", str, _C.runtime, "where executions run: child processes or Kubernetes Jobs"),
     ("kube-namespace", str, _K.namespace, "namespace of the execution Jobs"),
     ("kube-image", str, _K.image, "image of the execution pods (needs python3)"),
@@ -136,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
             choices=choices,
             help=f"{help_text} [env {env_var(option)}]",
         )
+    serve.add_argument(
+        "--examples",
+        action="store_true",
+        default=_flag(os.environ.get(env_var("examples")) or "false"),
+        help="also declare the example pipelines the example DAGs run (before --pipelines) "
+        f"[env {env_var('examples')}=true]",
+    )
     return parser
 
 
@@ -153,15 +166,21 @@ def config_from_args(args: argparse.Namespace) -> PlatformConfig:
         rate_slow=args.fault_slow_rate,
         slow_seconds=args.fault_slow_seconds,
         seed=args.fault_seed,
+        match=args.fault_match or None,
     )
     for name in ("rate_503", "rate_429", "rate_reset", "rate_slow"):
         value = getattr(faults, name)
         if not 0 <= value <= 1:
             raise SystemExit(f"craft-local: {name.replace('_', '-')} must be between 0 and 1")
+    try:
+        faults.update({"match": faults.match})  # the one check of the expression
+    except ValueError as exc:
+        raise SystemExit(f"craft-local: fault-{exc}") from None
     return PlatformConfig(
         data_dir=Path(args.data_dir).resolve(),
         sdk_token=args.sdk_token,
         pipelines_dir=Path(args.pipelines).resolve() if args.pipelines else None,
+        examples=args.examples,
         host=args.host,
         port=args.port,
         max_concurrency=args.max_concurrency,

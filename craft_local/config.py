@@ -57,6 +57,8 @@ class PlatformConfig:
     :param data_dir: where SQLite, code, files and logs live.
     :param sdk_token: the only accepted refresh (SDK) token.
     :param pipelines_dir: folder of declared pipelines loaded at start, if any.
+    :param examples: also declare the example pipelines (:mod:`craft_local.examples`), before
+        those of ``pipelines_dir`` (which replace an example of the same name).
     :param max_concurrency: executions running at once; the rest wait as ``Pending``.
     :param long_poll_seconds: how long a waiting request is held before ``307``.
     :param jwt_lifetime: access-token lifetime in seconds.
@@ -76,6 +78,7 @@ class PlatformConfig:
     data_dir: Path
     sdk_token: str
     pipelines_dir: Path | None = None
+    examples: bool = False
     host: str = "127.0.0.1"
     port: int = 8765
     max_concurrency: int = 4

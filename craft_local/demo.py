@@ -35,10 +35,10 @@ CONN_VARIABLE = f"AIRFLOW_CONN_{CONN_ID.upper()}"
 
 def _find_example_dags() -> Path:
     for candidate in (
-        Path(__file__).resolve().parents[2] / "example_dags",
+        Path(__file__).resolve().parents[1] / "example_dags",
         Path.cwd() / "example_dags",
     ):
-        if (candidate / "pipelines").is_dir():
+        if (candidate / "craft_run_pipeline.py").is_file():
             return candidate
     raise SystemExit("example_dags/ not found: run the demo from the repository root")
 
@@ -193,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     # This process only reads results; the DAG runs log (INFO) to airflow.log.
     os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 
+    from craft_local.examples import EXAMPLE_PIPELINES
     from craft_local.server import EmbeddedPlatform
 
     sdk_token = "demo-" + secrets.token_hex(12)
     platform = EmbeddedPlatform(
-        data_dir=work / "platform", sdk_token=sdk_token, pipelines_dir=dags / "pipelines"
+        data_dir=work / "platform", sdk_token=sdk_token, pipelines_dir=EXAMPLE_PIPELINES
     )
     failed: list[str] = []
     try:

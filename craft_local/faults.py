@@ -1,7 +1,8 @@
 """Fault injection: an ASGI middleware that makes the platform misbehave on purpose.
 
-Faults apply to ``/api/v1/*`` and ``/endpoints/*`` except ``/api/v1/environment-info``;
-the control route ``/_local/faults`` is never affected. Rates are probabilities in [0, 1],
+Faults apply to ``/api/v1/*`` and ``/endpoints/*`` except ``/api/v1/environment-info``, and
+only to the requests ``match`` selects when it is set; the control route ``/_local/faults`` is
+never affected. Rates are probabilities in [0, 1],
 rolled in this order for each request: slow (delay, then carry on), 503, 429, connection drop.
 
 Gates (:class:`Gate`, ``/_local/gates``) are the deterministic faults, checked before the rates:
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -124,6 +126,9 @@ class FaultSettings:
         client cannot know whether e.g. an execution was created), or ``random``ly either.
     :param rate_slow: share delayed by ``slow_seconds`` before being handled normally.
     :param seed: seed of the random generator, for reproducible fault sequences.
+    :param match: a regular expression; when set, faults apply only to the requests whose
+        ``METHOD /path`` it matches (``re.search``), e.g. ``^POST /api/v1/pipelines/p/run$``
+        for the creation alone. Other requests are neither faulted nor counted.
     """
 
     rate_503: float = 0.0
@@ -134,6 +139,7 @@ class FaultSettings:
     rate_slow: float = 0.0
     slow_seconds: float = 2.0
     seed: int | None = None
+    match: str | None = None
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update; raises ``ValueError`` on unknown keys or bad values."""
@@ -144,6 +150,14 @@ class FaultSettings:
             if key == "reset_mode":
                 if value not in RESET_MODES:
                     raise ValueError(f"reset_mode must be one of {', '.join(RESET_MODES)}")
+            elif key == "match":
+                if value is not None:
+                    if not isinstance(value, str):
+                        raise ValueError("match must be a regular expression (string) or null")
+                    try:
+                        re.compile(value)
+                    except re.error as exc:
+                        raise ValueError(f"match is not a regular expression: {exc}") from None
             elif key == "seed":
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                     raise ValueError("seed must be an integer or null")
@@ -155,10 +169,11 @@ class FaultSettings:
             setattr(self, key, value)
 
 
-def _applies(path: str) -> bool:
-    if path == "/api/v1/environment-info":
+def _applies(scope: Scope, match: str | None) -> bool:
+    path = scope["path"]
+    if path == "/api/v1/environment-info" or not path.startswith(("/api/v1/", "/endpoints/")):
         return False
-    return path.startswith(("/api/v1/", "/endpoints/"))
+    return match is None or re.search(match, f"{scope['method']} {path}") is not None
 
 
 class FaultInjector:
@@ -220,7 +235,7 @@ class FaultInjector:
         return rate > 0 and self._rng.random() < rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _applies(scope["path"]):
+        if scope["type"] != "http" or not _applies(scope, self.settings.match):
             await self.app(scope, receive, send)
             return
         s = self.settings

@@ -16,7 +16,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = REPO_ROOT / "example_dags"
-EXAMPLE_PIPELINES = EXAMPLE_DAGS / "pipelines"
 TESTS = REPO_ROOT / "tests"
 
 # tests/ is on sys.path (pytest's pythonpath) and holds tests/craft_local/, the platform's tests.
@@ -28,6 +27,7 @@ _path = sys.path[:]
 sys.path[:] = [entry for entry in _path if Path(entry).resolve() != TESTS]
 try:
     import craft_local  # noqa: F401
+    from craft_local.examples import EXAMPLE_PIPELINES
 finally:
     sys.path[:] = _path
 

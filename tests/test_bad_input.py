@@ -38,6 +38,7 @@ from craft_airflow.errors import (
     CraftInputError,
 )
 from craft_airflow.inputs.mappings import InputSource, OutputDestination
+from craft_local.examples import EXAMPLE_PIPELINES
 
 ENDPOINT_TOKENS = {
     "all-types-endpoint": "all-types-endpoint-local-token",
@@ -322,7 +323,7 @@ def errored_execution(env: Env) -> Any:
     with EmbeddedPlatform(
         data_dir=env.tmp / "dying-platform",
         sdk_token=env.platform.sdk_token,
-        pipelines_dir=Path(__file__).resolve().parent.parent / "example_dags" / "pipelines",
+        pipelines_dir=EXAMPLE_PIPELINES,
     ) as dying:
         conn_id = env.connect("dying", dying.url, control_url=dying.url)
         hook = CraftAIHook(conn_id)

@@ -51,3 +51,56 @@ def test_the_readme_links_only_to_files_that_exist() -> None:
     assert targets
     missing = [t for t in targets if not (REPO_ROOT / t).is_file()]
     assert not missing, f"README.md links to missing files: {missing}"
+
+
+def _registered_classes() -> list[str]:
+    """Every operator, sensor and trigger class the provider registers (get_provider_info)."""
+    import importlib
+    import inspect
+
+    from airflow.sdk import BaseOperator
+    from airflow.triggers.base import BaseTrigger
+
+    from craft_airflow.get_provider_info import get_provider_info
+
+    info = get_provider_info()
+    modules = [
+        module
+        for kind in ("operators", "sensors", "triggers")
+        for entry in info[kind]
+        for module in entry["python-modules"]
+    ]
+    found = []
+    for name in modules:
+        module = importlib.import_module(name)
+        for cls_name, cls in vars(module).items():
+            if (
+                inspect.isclass(cls)
+                and cls.__module__ == name
+                and not cls_name.startswith("_")
+                and issubclass(cls, BaseOperator | BaseTrigger)
+            ):
+                found.append(f"{name}.{cls_name}")
+    return found
+
+
+def test_every_operator_sensor_and_trigger_has_its_page_in_the_home_page_toctree() -> None:
+    """One page each, with the parameters table generated from the docstring, listed in the
+    home page's table of contents (one click away)."""
+    classes = _registered_classes()
+    assert len(classes) >= 8, classes
+    index = (REPO_ROOT / "docs" / "index.md").read_text()
+    pages = {
+        path: path.read_text()
+        for folder in ("operators", "sensors", "triggers")
+        for path in (REPO_ROOT / "docs" / folder).glob("*.md")
+    }
+    for path in sorted(classes):
+        holding = [p for p, text in pages.items() if f".. craft-params:: {path}\n" in text]
+        assert len(holding) == 1, f"{path}: no page (or several) under docs/ with its parameters"
+        page = holding[0].relative_to(REPO_ROOT / "docs").with_suffix("").as_posix()
+        assert f"\n{page}\n" in index, f"docs/index.md's toctree does not list {page}"
+        assert f"({page}.md)" in index, f"docs/index.md does not link to {page}.md"
+        assert "```{literalinclude} ../../example_dags/" in pages[holding[0]], (
+            f"{page}: no example included from example_dags/"
+        )

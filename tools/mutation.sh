@@ -8,8 +8,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/.mutation"
-modules=${MUTATION_MODULES:-craft_airflow/protocol craft_airflow/outputs.py craft_airflow/finishing.py}
-tests=${MUTATION_TESTS:-tests/protocol tests/test_outputs.py tests/test_finishing.py tests/integration/test_ending_failures.py}
+modules=${MUTATION_MODULES:-craft_airflow/protocol craft_airflow/ending.py craft_airflow/outputs.py craft_airflow/finishing.py}
+tests=${MUTATION_TESTS:-tests/protocol tests/test_ending.py tests/test_outputs.py tests/test_finishing.py tests/integration/test_ending_failures.py}
 session="$work/session.sqlite"
 
 mkdir -p "$work"

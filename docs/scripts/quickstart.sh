@@ -13,7 +13,7 @@ pip install "apache-airflow==3.3.2" ".[local]"
 
 # [START platform]
 export CRAFT_LOCAL_SDK_TOKEN=local-sdk-token
-craft-local serve --data-dir "$QUICKSTART_DIR/platform" --pipelines example_dags/pipelines &
+craft-local serve --data-dir "$QUICKSTART_DIR/platform" --examples &
 # [END platform]
 platform_pid=$!
 trap 'kill "$platform_pid"' EXIT

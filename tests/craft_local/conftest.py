@@ -60,7 +60,7 @@ def control(faulty: EmbeddedPlatform) -> Iterator[Any]:
 
     put(reset_counters=True)
     yield put
-    put(rate_503=0, rate_429=0, rate_reset=0, rate_slow=0, reset_mode="random")
+    put(rate_503=0, rate_429=0, rate_reset=0, rate_slow=0, reset_mode="random", match=None)
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,10 @@ import httpx
 from conditions import wait_until
 
 from craft_local.connection import CONN_ID, TOKEN_VARIABLE
+from craft_local.examples import EXAMPLE_PIPELINES
 from craft_local.server import EmbeddedPlatform
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags" / "pipelines"
+EXAMPLES = EXAMPLE_PIPELINES
 TOKEN = "local-test-sdk-token-9d2e"
 TERMINAL = {"Succeeded", "Failed", "Error", "Skipped"}
 

@@ -64,6 +64,15 @@ def test_bad_rate_is_refused(tmp_path: Path) -> None:
         config_from_args(args)
 
 
+def test_fault_match_is_passed_on_and_a_bad_expression_refused(tmp_path: Path) -> None:
+    base = ["serve", "--data-dir", str(tmp_path), "--sdk-token", "t"]
+    config = config_from_args(build_parser().parse_args([*base, "--fault-match", "^POST /x$"]))
+    assert config.faults.match == "^POST /x$"
+    assert config_from_args(build_parser().parse_args(base)).faults.match is None
+    with pytest.raises(SystemExit, match="fault-match is not a regular expression"):
+        config_from_args(build_parser().parse_args([*base, "--fault-match", "(unclosed"]))
+
+
 def test_serve_prints_the_connection_that_reaches_it_without_the_token(tmp_path: Path) -> None:
     """On a port chosen by the system (``--port 0``): the printed URL is the bound one."""
     token = "serve-prints-conn-token-5e0b"

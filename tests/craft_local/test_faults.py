@@ -51,6 +51,34 @@ def test_reset_after_processing_still_creates_the_execution(
     assert len(after) == before + 1  # only the request dropped after handling was processed
 
 
+def test_match_limits_the_faults_and_their_counting_to_the_requests_it_selects(
+    faulty: EmbeddedPlatform, control: Any
+) -> None:
+    api = Api(faulty.url, faulty.sdk_token)
+    api.jwt()
+    settings = control(rate_503=1, match="^GET /api/v1/pipelines$", reset_counters=True)["settings"]
+    assert settings["match"] == "^GET /api/v1/pipelines$"
+    try:
+        assert api.get("/api/v1/pipelines/slow").status_code == 200
+        assert api.get("/api/v1/users/me").status_code == 200
+        assert api.get("/api/v1/pipelines").status_code == 503
+        assert control()["counters"] == {"requests": 1, "503": 1}
+    finally:
+        control(rate_503=0, match=None)
+    assert api.get("/api/v1/pipelines").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("(unclosed", "not a regular expression"), (3, "regular expression (string) or null")],
+)
+def test_a_bad_match_is_refused(faulty: EmbeddedPlatform, value: Any, error: str) -> None:
+    headers = {"Authorization": f"Bearer {faulty.sdk_token}"}
+    response = httpx.put(f"{faulty.url}/_local/faults", json={"match": value}, headers=headers)
+    assert response.status_code == 400
+    assert error in response.json()["message"]
+
+
 def test_slow_requests(faulty: EmbeddedPlatform, control: Any) -> None:
     api = Api(faulty.url, faulty.sdk_token)
     api.jwt()

@@ -17,13 +17,14 @@ from deployment.services import PostgresServer
 from deployment.timings import phase
 
 import craft_airflow
+from craft_local.examples import EXAMPLE_PIPELINES
 from craft_local.server import EmbeddedPlatform, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 DAG_FOLDERS = {"example-dags": EXAMPLE_DAGS, "deployment-test-dags": TEST_DAGS}
-PIPELINE_FOLDERS = (EXAMPLE_DAGS / "pipelines", Path(__file__).resolve().parent / "pipelines")
+PIPELINE_FOLDERS = (EXAMPLE_PIPELINES, Path(__file__).resolve().parent / "pipelines")
 SDK_TOKEN = "deployment-test-sdk-token-51c2e8"
 #: The extra link's name, as the UI and the extra-links endpoint show it.
 LINK_NAME = "Craft AI execution"
@@ -52,7 +53,7 @@ ENDPOINTS_WITH_TOKEN = ("all-types-endpoint",)
 def declared_endpoint_tokens() -> dict[str, str]:
     """The endpoint tokens the example pipelines declare for ``ENDPOINTS_WITH_TOKEN``."""
     tokens = {}
-    for declaration in (EXAMPLE_DAGS / "pipelines").glob("*/pipeline.json"):
+    for declaration in EXAMPLE_PIPELINES.glob("*/pipeline.json"):
         for deployment in json.loads(declaration.read_text()).get("deployments", []):
             if deployment["name"] in ENDPOINTS_WITH_TOKEN:
                 tokens[deployment["name"]] = deployment["endpoint_token"]

@@ -48,6 +48,11 @@ def test_the_wheel_holds_every_file_of_the_package(wheel: Path) -> None:
     assert _package_files() - in_wheel == set()
     assert {"craft_airflow/hooks/craft.py", "craft_local/demo.py"} <= in_wheel
     assert "craft_local/pages/templates/base.html" in in_wheel
+    # The example pipelines, served by craft-local serve --examples.
+    assert {
+        "craft_local/examples/word-count/pipeline.json",
+        "craft_local/examples/word-count/main.py",
+    } <= in_wheel
 
 
 def test_the_sdist_holds_the_package_and_its_build_config(sdist: Path) -> None:
@@ -55,12 +60,11 @@ def test_the_sdist_holds_the_package_and_its_build_config(sdist: Path) -> None:
         names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
     assert {"pyproject.toml", "README.md"} <= names
     assert _package_files() - names == set()
-    # What a user reads and copies, with the example DAGs' pipelines; never bytecode.
+    # What a user reads and copies; never bytecode.
     assert {
         "docs/architecture.md",
         "docs/platform-contract.md",
         "example_dags/craft_run_pipeline.py",
-        "example_dags/pipelines/slow/pipeline.json",
     } <= names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
@@ -117,22 +121,30 @@ def test_craft_local_without_the_extra_prints_the_install_hint(
     assert "Traceback" not in result.stderr
 
 
-def test_the_local_extra_serves_the_platform(
-    airflow_venv: Path, timed: Timed, wheel: Path, tmp_path: Path
+def test_the_local_extra_serves_the_examples_an_example_dag_runs_on(
+    airflow_venv: Path, timed: Timed, wheel: Path, sdist: Path, tmp_path: Path
 ) -> None:
+    """``pip install craft-airflow[local]``, ``craft-local serve --examples``, then an example
+    DAG (as the sdist holds it) with ``airflow dags test``: every pipeline it needs is there."""
     uv_install(
         timed,
         "uv pip install <wheel>[local] (after airflow)",
         airflow_venv,
         f"craft-airflow[local] @ {wheel.as_uri()}",
     )
+    with tarfile.open(sdist) as archive:
+        members = [m for m in archive.getmembers() if "/example_dags/" in m.name]
+        archive.extractall(tmp_path / "sdist", members=members, filter="data")
+    dags = next((tmp_path / "sdist").glob("*/example_dags"))
     port = free_port()
-    env = {"PATH": os.environ["PATH"], "CRAFT_LOCAL_SDK_TOKEN": "dist-test-token-2"}
+    token = "dist-test-token-2"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CRAFT_LOCAL_SDK_TOKEN": token}
     log = (tmp_path / "platform.log").open("w")
     proc = subprocess.Popen(
         [
             str(airflow_venv / "craft-local"),
             "serve",
+            "--examples",
             "--port",
             str(port),
             "--data-dir",
@@ -142,17 +154,46 @@ def test_the_local_extra_serves_the_platform(
         stderr=subprocess.STDOUT,
         env=env,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        url = f"http://127.0.0.1:{port}/api/v1/environment-info"
 
         def answers() -> bool:
             assert proc.poll() is None, (tmp_path / "platform.log").read_text()
             try:
-                return httpx.get(url, timeout=2).status_code == 200
+                return httpx.get(f"{url}/api/v1/environment-info", timeout=2).status_code == 200
             except httpx.TransportError:
                 return False
 
         wait_until(answers, 60, "craft-local serve (from the wheel) to answer")
+        home = tmp_path / "airflow-home"
+        connection = {"conn_type": "craftai", "host": url, "password": token}
+        airflow_env = {
+            **env,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW_CONN_CRAFT_AI_DEFAULT": json.dumps(connection),
+        }
+        migrated = timed(
+            "with the local extra: airflow db migrate",
+            [str(airflow_venv / "airflow"), "db", "migrate"],
+            env=airflow_env,
+            timeout=600,
+        )
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        ran = timed(
+            "with the local extra: airflow dags test craft_run_pipeline",
+            [str(airflow_venv / "airflow"), "dags", "test", "craft_run_pipeline"],
+            env=airflow_env,
+            timeout=600,
+        )
+        output = ran.stdout + ran.stderr
+        assert ran.returncode == 0, output
+        assert "state=success" in output, output[-4000:]
+        access = httpx.post(f"{url}/api/v1/auth/refresh", json={"refresh_token": token})
+        headers = {"Authorization": f"Bearer {access.json()['access_token']}"}
+        executions = httpx.get(f"{url}/api/v1/pipelines/all-types/executions", headers=headers)
+        assert [e["status"] for e in executions.json()] == ["Succeeded"]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

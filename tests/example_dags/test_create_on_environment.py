@@ -1,4 +1,4 @@
-"""``example_dags/pipelines/create_on_environment.py`` through the official craft-ai-sdk against an
+"""``craft_local/examples/create_on_environment.py`` through the official craft-ai-sdk against an
 empty embedded platform: the example pipelines and their endpoints are created and run."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "example_dags/pipelines/create_on_environment.py"
+from craft_local.examples import EXAMPLE_PIPELINES
+
+SCRIPT = EXAMPLE_PIPELINES / "create_on_environment.py"
 SDK_TOKEN = "script-sdk-token-5d1e"
 
 

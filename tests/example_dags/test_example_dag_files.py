@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from airflow_compat import load_dag_bag, serialization_round_trip
 
+from craft_local.examples import EXAMPLE_PIPELINES
+
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 EXPECTED = {
     "craft_run_pipeline",
@@ -32,7 +34,7 @@ def dagbag():
 
 def declared() -> tuple[set[str], set[str]]:
     pipelines, deployments = set(), set()
-    for path in (EXAMPLE_DAGS / "pipelines").glob("*/pipeline.json"):
+    for path in EXAMPLE_PIPELINES.glob("*/pipeline.json"):
         spec = json.loads(path.read_text())
         pipelines.add(spec["pipeline_name"])
         deployments.update(d["name"] for d in spec.get("deployments", []))

@@ -3,10 +3,12 @@ what a platform cannot produce on demand (429, proxy 502 pages, resets after pro
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from email.parser import BytesParser
 
 import pytest
@@ -284,6 +286,60 @@ def test_request_count_of_a_5s_run_and_wait(proxy_conn):
     assert seen[-1] == ("GET", execution_id)
     # refresh, run, 1-3 long-polls (5 s hold on the platform), final status read.
     assert 4 <= len(seen) <= 6
+
+
+@contextlib.contextmanager
+def creation_faulted(platform, mode: str, pipeline: str) -> Iterator[dict[str, int]]:
+    """The embedded platform drops the connection of every ``POST .../{pipeline}/run`` (and of
+    nothing else), ``before`` or ``after`` handling it; the fault counters once done."""
+    headers = {"Authorization": f"Bearer {platform.sdk_token}"}
+    url = f"{platform.url}/_local/faults"
+    counters: dict[str, int] = {}
+    settings = {
+        "rate_reset": 1,
+        "reset_mode": mode,
+        "match": f"^POST /api/v1/pipelines/{pipeline}/run$",
+        "reset_counters": True,
+    }
+    assert requests.put(url, json=settings, headers=headers, timeout=10).status_code == 200
+    try:
+        yield counters
+    finally:
+        off = {"rate_reset": 0, "reset_mode": "random", "match": None}
+        answer = requests.put(url, json=off, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        counters.update(answer.json()["counters"])
+
+
+def test_a_creation_processed_but_unanswered_is_adopted_not_resent(platform_conn):
+    """The platform creates the execution, then drops the connection (sent, no answer): the
+    hook must not send the run again, and finds the execution by its inputs."""
+    hook = CraftAIHook()
+    marker = unique()
+    before = {e["execution_id"] for e in hook.list_pipeline_executions("failing")}
+    with creation_faulted(platform_conn, "after", "failing") as counters:
+        execution_id = hook.run_pipeline("failing", inputs={"message": marker})
+    assert counters == {"requests": 1, "reset_after": 1}  # one run request: never re-sent
+    created = {e["execution_id"] for e in hook.list_pipeline_executions("failing")} - before
+    assert created == {execution_id}
+    execution = hook.get_execution(execution_id, include_io_values=True)
+    assert any(i.get("value") == marker for i in execution["inputs"])
+
+
+def test_a_creation_dropped_unprocessed_is_not_resent_either(platform_conn):
+    """Dropped before the platform handled it: the client cannot tell this from the case above,
+    so it still does not re-send; it looks for the execution, finds none, and says so."""
+    hook = CraftAIHook()
+    marker = unique()
+    before = {e["execution_id"] for e in hook.list_pipeline_executions("failing")}
+    with (
+        creation_faulted(platform_conn, "before", "failing") as counters,
+        pytest.raises(CraftAmbiguousCreation, match="Not re-sending") as err,
+    ):
+        hook.run_pipeline("failing", inputs={"message": marker})
+    assert counters == {"requests": 1, "reset_before": 1}
+    assert {e["execution_id"] for e in hook.list_pipeline_executions("failing")} == before
+    assert set(err.value.candidates) <= before  # only earlier executions, with other inputs
 
 
 # -- edge cases through the scripted server ---------------------------------------------------

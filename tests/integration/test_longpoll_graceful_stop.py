@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from conditions import wait_until
 
+from craft_local.examples import EXAMPLE_PIPELINES
+
 sys.path.insert(0, str(Path(__file__).parents[1] / "hooks"))
 from scripted_server import ScriptedServer
 
-EXAMPLE_PIPELINES = Path(__file__).resolve().parents[2] / "example_dags" / "pipelines"
 CONN_ID = "craft_stopping"
 OUTPUTS = r"/executions/[^/]+/outputs$"
 

@@ -20,10 +20,11 @@ import pytest
 from airflow_compat import RESUMABLE
 from conditions import wait_until
 
+from craft_local.examples import EXAMPLE_PIPELINES
+
 sys.path.insert(0, str(Path(__file__).parent))
 from task_kit import StateStore, task_context
 
-EXAMPLE_PIPELINES = Path(__file__).resolve().parents[2] / "example_dags" / "pipelines"
 CONN_ID = "craft_single"
 
 

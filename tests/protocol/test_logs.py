@@ -99,3 +99,93 @@ def test_epoch_ms_is_exact():
     assert epoch_ms("2025-03-01T10:00:01.123") == 1740823201123
     assert epoch_ms("not a time") is None
     assert epoch_ms(None) is None
+
+
+def test_epoch_ms_refuses_what_is_not_a_string():
+    assert epoch_ms(1740823201123) is None
+    assert epoch_ms("") is None
+    assert epoch_ms(["2025-03-01T10:00:01Z"]) is None
+
+
+def _one_millisecond_then_more(same: int) -> list[tuple[int, str]]:
+    return [(1_000, f"same {i}") for i in range(same)] + [
+        (2_000 + i, f"after {i}") for i in range(3)
+    ]
+
+
+def test_a_millisecond_of_exactly_ten_pages_is_still_stepped_over():
+    """With pages of 2 lines, one millisecond may hold up to 20 before reading gives up."""
+    lines = _one_millisecond_then_more(20)
+    result, _ = read(lines, page_lines=2)
+    assert [x["message"] for x in result] == [m for _, m in lines]
+
+
+def test_a_millisecond_of_more_than_ten_pages_ends_the_reading_and_says_so():
+    lines = _one_millisecond_then_more(30)
+    result, bodies = read(lines, page_lines=2)
+    assert [x["message"] for x in result[:-1]] == [f"same {i}" for i in range(22)]
+    assert result[-1]["message"] == (
+        "[craft-airflow] the log goes on; reading stopped after 22 lines"
+    )
+    assert [b["limit"] for b in bodies] == [2, *range(4, 24, 2)]
+
+
+def test_only_the_lines_of_the_last_millisecond_are_skipped_on_the_next_page():
+    """A line out of order (later than the page's last one) is not counted as already read
+    on the next page: only the lines of the millisecond the next page starts from are."""
+    lines = [(1_000, "a"), (3_000, "late"), (2_000, "b"), (2_000, "c"), (4_000, "d")]
+    _, bodies = read(lines, page_lines=3)
+    assert bodies[:2] == [{"limit": 3}, {"from": 2_000, "limit": 4}]
+
+
+def test_the_default_bounds_keep_the_last_50000_lines():
+    lines = [(1_000 + i, f"line {i}") for i in range(50_001)]
+    result, bodies = read(lines)
+    assert len(bodies) == 51  # pages of 1000 lines
+    assert result[0]["message"] == "[craft-airflow] 1 earlier log lines left out"
+    assert len(result) == 50_001 and result[1]["message"] == "line 1"
+
+
+def test_the_default_bounds_stop_an_endless_log_after_200_calls():
+    ctx, clock = context()
+    ctx.tokens.store(make_jwt(), clock.now)
+    calls = []
+
+    def respond(step):
+        """Always a full page, starting at the millisecond asked for: a log that never ends."""
+        body = step.request.json
+        calls.append(body)
+        start = body.get("from", 0)
+        page = [{"timestamp": stamp(start + i), "message": "x"} for i in range(body["limit"])]
+        return answer(200, json.dumps([page]).encode())
+
+    result, _ = drive(log_lines_steps(ctx, "e"), respond, clock)
+    assert len(calls) == 200
+    assert result[-1]["message"].startswith("[craft-airflow] the log goes on; reading stopped")
+
+
+def test_a_long_log_read_whole_gets_no_note():
+    lines = [(1_000 + i, f"line {i}") for i in range(2_500)]
+    result, bodies = read(lines)
+    assert [x["message"] for x in result] == [m for _, m in lines]
+    assert len(bodies) == 3
+
+
+def test_lines_without_a_time_end_the_reading_after_one_page_and_say_so():
+    """Nothing to ask the next page ``from``: reading one page again would repeat it."""
+    ctx, clock = context()
+    ctx.tokens.store(make_jwt(), clock.now)
+    calls = []
+
+    def respond(step):
+        calls.append(step.request.json)
+        page = [{"message": f"untimed {i}"} for i in range(step.request.json["limit"])]
+        return answer(200, json.dumps([page]).encode())
+
+    result, _ = drive(log_lines_steps(ctx, "e", page_lines=2), respond, clock)
+    assert len(calls) == 1
+    assert [x["message"] for x in result] == [
+        "untimed 0",
+        "untimed 1",
+        "[craft-airflow] the log goes on; reading stopped after 2 lines",
+    ]

@@ -46,6 +46,7 @@ import httpx
 import pytest
 from secret_search import Corpus, exception_texts, hide
 
+from craft_local.examples import EXAMPLE_PIPELINES
 from craft_local.server import EmbeddedPlatform, free_port
 
 pytestmark = pytest.mark.integration
@@ -128,7 +129,7 @@ class Tokens:
 def declarations_with_tokens(dest: Path, tokens: Tokens) -> Path:
     """A copy of the example declarations: the all-types endpoint's token replaced, and an
     endpoint on the slow pipeline (its results route answers "not yet" a few times)."""
-    shutil.copytree(EXAMPLE_DAGS / "pipelines", dest)
+    shutil.copytree(EXAMPLE_PIPELINES, dest, ignore=shutil.ignore_patterns("__pycache__"))
     path = dest / "all-types" / "pipeline.json"
     declared = json.loads(path.read_text())
     for deployment in declared["deployments"]:

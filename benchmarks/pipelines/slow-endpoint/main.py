@@ -1,4 +1,4 @@
-"""Sleeps for ``seconds``, printing a line every half second (as example_dags/pipelines/slow)."""
+"""Sleeps for ``seconds``, printing a line every half second (as craft_local/examples/slow)."""
 
 import time
 

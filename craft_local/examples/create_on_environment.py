@@ -5,8 +5,8 @@ Usage::
 
     export CRAFT_AI_ENVIRONMENT_URL=https://<your environment's URL>
     export CRAFT_AI_SDK_TOKEN=<your SDK token>
-    python example_dags/pipelines/create_on_environment.py              # every example
-    python example_dags/pipelines/create_on_environment.py word-count   # some of them
+    python -m craft_local.examples.create_on_environment              # every example
+    python -m craft_local.examples.create_on_environment word-count   # some of them
 
 Each sub-folder holding a ``pipeline.json`` is one pipeline: ``create_pipeline`` with the
 ``pipeline_name`` (default: the folder's name), ``function_path``, ``function_name``,
