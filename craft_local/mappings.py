@@ -249,11 +249,11 @@ def _absent(
     return item
 
 
-def _check_unknown(names: set[str], known: set[str], where: str) -> None:
+def _check_unknown(names: set[str], known: set[str], kind: str, where: str) -> None:
     unknown = sorted(names - known)
     if unknown:
         raise bad_request(
-            f"Unknown input {', '.join(repr(u) for u in unknown)}; {where} accepts:"
+            f"Unknown {kind} {', '.join(repr(u) for u in unknown)}; {where} accepts:"
             f" {', '.join(sorted(known)) or 'no inputs'}.",
             name="UnknownInput",
         )
@@ -273,7 +273,7 @@ def resolve_run_inputs(
     :param inputs_mapping: decoded ``inputs_mapping`` (list of InputSource) or ``None``.
     """
     definitions = {d["name"]: d for d in parameters["inputs"]}
-    _check_unknown(set(json_inputs) | set(files), set(definitions), "this pipeline")
+    _check_unknown(set(json_inputs) | set(files), set(definitions), "input", "this pipeline")
     check_size(json_inputs)
     mappings = _parse_mapping_list(
         inputs_mapping, "inputs_mapping", "pipeline_input_name", definitions
@@ -318,7 +318,7 @@ def resolve_endpoint_inputs(
     endpoint_names = {
         m["endpoint_input_name"] for m in deployment["inputs_mapping"] if "endpoint_input_name" in m
     }
-    _check_unknown(set(fields) | set(files), endpoint_names, "this endpoint")
+    _check_unknown(set(fields) | set(files), endpoint_names, "endpoint input", "this endpoint")
     check_size(fields)
     items = []
     for mapping in deployment["inputs_mapping"]:

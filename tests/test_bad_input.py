@@ -659,6 +659,15 @@ CASES = [
         ),
     ),
     Case(
+        "endpoint_input_unknown",
+        lambda env: trigger_endpoint(env, inputs={"text": "hello", "colour": "red"}),
+        CraftAPIError,
+        (
+            "[UnknownInput] trigger deployment 'all-types-endpoint' failed:",
+            "Unknown endpoint input 'colour'; this endpoint accepts: document, flag,",
+        ),
+    ),
+    Case(
         "endpoint_input_missing_endpoint_token",
         endpoint_only(trigger_endpoint, inputs={"number": 3}),
         CraftAPIError,
