@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, TracebackType
 from typing import Any
 
 
@@ -49,6 +49,15 @@ def _write(job: dict[str, Any], result: dict[str, Any]) -> None:
     os.replace(tmp, result_path)
 
 
+def _user_traceback(exc: BaseException) -> TracebackType | None:
+    """The traceback of ``exc`` from the first frame that is not this module's: a failure shows
+    the user's frames, not the platform's (``None`` when the platform itself raised it)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_globals is globals():
+        tb = tb.tb_next
+    return tb
+
+
 def _exit_with_parent() -> None:
     """End this process if the platform dies (SIGKILL leaves no chance to clean up)."""
     parent = os.getppid()
@@ -78,7 +87,7 @@ def run(job: dict[str, Any]) -> int:
             )
         returned = function(**job["kwargs"])
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
-        traceback.print_exc()
+        traceback.print_exception(type(exc), exc, _user_traceback(exc))
         _write(job, {"error": f"{type(exc).__name__}: {exc}"})
         return 1
     if returned is None:

@@ -52,13 +52,13 @@ def _json_type(value: Any) -> str:
 def check(kind: str, name: str, data_type: str, value: Any) -> None:
     """Raise a 400 naming the input/output when ``value`` does not fit ``data_type``.
 
-    :param kind: ``input`` or ``output`` (for the message).
+    :param kind: ``input``, ``endpoint input`` or ``output`` (for the message).
     """
     if not matches(data_type, value):
         raise bad_request(
             f"Invalid value for {kind} '{name}': expected {_EXPECTED[data_type]}"
             f" ({data_type}), got {_json_type(value)}.",
-            name="InvalidInput" if kind == "input" else "InvalidOutput",
+            name="InvalidOutput" if kind == "output" else "InvalidInput",
             input_name=name,
             expected=data_type,
         )

@@ -16,6 +16,7 @@ from typing import Any
 from craft_local.config import MAX_JSON_INPUTS_BYTES
 from craft_local.datatypes import check, coerce, expected
 from craft_local.errors import bad_request
+from craft_local.pipelines import is_required
 
 INPUT_SOURCES = (
     "endpoint_input_name",
@@ -167,6 +168,14 @@ def _mapped_input(
     raise AssertionError(source)
 
 
+def _who(definition: dict[str, Any], mapping_type: str, key: str) -> tuple[str, str]:
+    """How a message names the input: the endpoint input the caller sent (an endpoint may rename
+    the pipeline input), else the pipeline input; as ``(kind, name)``."""
+    if mapping_type == "endpoint":
+        return "endpoint input", key
+    return "input", definition["name"]
+
+
 def _given(
     definition: dict[str, Any],
     mapping_type: str,
@@ -176,26 +185,36 @@ def _given(
     key: str,
 ) -> dict[str, Any]:
     """An input whose value the caller sent under ``key`` (JSON value or file part)."""
-    name, data_type = definition["name"], definition["data_type"]
+    data_type = definition["data_type"]
+    kind, name = _who(definition, mapping_type, key)
     item = _item(definition, mapping_type, mapping_value)
     if key in files:
         if data_type != "file":
             raise bad_request(
-                f"Input '{name}' expects {expected(data_type)} ({data_type}), not a file.",
+                f"{kind.capitalize()} '{name}' expects {expected(data_type)} ({data_type}),"
+                " not a file.",
                 name="InvalidInput",
+                input_name=name,
             )
         item["_file"] = files[key]
         return item
     if data_type == "file":
         raise bad_request(
-            f"Input '{name}' is a file: send it as a file part named '{key}'.",
+            f"{kind.capitalize()} '{name}' is a file: send it as a file part named '{key}'.",
             name="InvalidInput",
+            input_name=name,
         )
     value = values[key]
-    if value is None and definition.get("is_required", True) and "default_value" not in definition:
-        raise bad_request(f"Input '{name}' is required and can not be null.", name="InvalidInput")
+    spec = mapping_value if kind == "endpoint input" else definition
+    if value is None and is_required(spec) and "default_value" not in spec:
+        raise bad_request(
+            f"{kind.capitalize()} '{name}' is required: expected {expected(data_type)}"
+            f" ({data_type}), got null.",
+            name="InvalidInput",
+            input_name=name,
+        )
     if value is not None:
-        check("input", name, data_type, value)
+        check(kind, name, data_type, value)
     item["value"] = value
     return item
 
@@ -212,14 +231,16 @@ def _absent(
     :param spec: where ``is_required`` and ``default_value`` are read: the input's
         definition (runs) or the deployment's mapping (endpoints).
     """
-    name, data_type = definition["name"], definition["data_type"]
+    data_type = definition["data_type"]
+    kind, name = _who(definition, mapping_type, key)
     item = _item(definition, mapping_type, mapping_value)
     if "default_value" in spec:
         item["value"] = spec["default_value"]
-    elif spec.get("is_required", True):
+    elif is_required(spec):
+        where = "" if kind == "endpoint input" or key == name else f" under '{key}'"
         raise bad_request(
-            f"Missing required input '{name}' ({data_type}): expected {expected(data_type)}"
-            f" under '{key}'.",
+            f"{kind.capitalize()} '{name}' is required: expected {expected(data_type)}"
+            f" ({data_type}){where}.",
             name="MissingInput",
             input_name=name,
         )
@@ -228,11 +249,11 @@ def _absent(
     return item
 
 
-def _check_unknown(names: set[str], known: set[str], where: str) -> None:
+def _check_unknown(names: set[str], known: set[str], kind: str, where: str) -> None:
     unknown = sorted(names - known)
     if unknown:
         raise bad_request(
-            f"Unknown input {', '.join(repr(u) for u in unknown)}; {where} accepts:"
+            f"Unknown {kind} {', '.join(repr(u) for u in unknown)}; {where} accepts:"
             f" {', '.join(sorted(known)) or 'no inputs'}.",
             name="UnknownInput",
         )
@@ -252,7 +273,7 @@ def resolve_run_inputs(
     :param inputs_mapping: decoded ``inputs_mapping`` (list of InputSource) or ``None``.
     """
     definitions = {d["name"]: d for d in parameters["inputs"]}
-    _check_unknown(set(json_inputs) | set(files), set(definitions), "this pipeline")
+    _check_unknown(set(json_inputs) | set(files), set(definitions), "input", "this pipeline")
     check_size(json_inputs)
     mappings = _parse_mapping_list(
         inputs_mapping, "inputs_mapping", "pipeline_input_name", definitions
@@ -297,7 +318,7 @@ def resolve_endpoint_inputs(
     endpoint_names = {
         m["endpoint_input_name"] for m in deployment["inputs_mapping"] if "endpoint_input_name" in m
     }
-    _check_unknown(set(fields) | set(files), endpoint_names, "this endpoint")
+    _check_unknown(set(fields) | set(files), endpoint_names, "endpoint input", "this endpoint")
     check_size(fields)
     items = []
     for mapping in deployment["inputs_mapping"]:
@@ -398,7 +419,7 @@ def normalise_deployment_mappings(
             if "default_value" in definition:
                 mapping["default_value"] = definition["default_value"]
             else:
-                mapping["is_required"] = definition.get("is_required", True)
+                mapping["is_required"] = is_required(definition)
         source = _single_source(mapping, input_sources, name, "input")
         if source != "endpoint_input_name" and (
             "is_required" in mapping or "default_value" in mapping

@@ -17,6 +17,14 @@ _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 MAX_FORM_FIELDS = 10_000
 
 
+def is_required(spec: dict[str, Any]) -> bool:
+    """Whether a caller must give the input: ``is_required`` true, on the input's definition
+    (runs) or its endpoint mapping (endpoints). Absent means optional, as the SDK has it (it
+    sends ``is_required`` only when set): the function then gets nothing for it, and its own
+    default applies. A ``default_value`` is used whenever the caller gives nothing."""
+    return spec.get("is_required") is True
+
+
 def _is_index(part: str) -> bool:
     return part.isascii() and part.isdigit()  # isdigit alone accepts "²", which int() refuses
 

@@ -661,7 +661,34 @@ CASES = [
         "endpoint_input_wrong_type",
         lambda env: trigger_endpoint(env, inputs={"text": "hello", "number": "three"}),
         CraftAPIError,
-        ("'number'", "number"),
+        (
+            "[InvalidInput] trigger deployment 'all-types-endpoint' failed:",
+            "Invalid value for endpoint input 'number': expected a number (number), got a string.",
+        ),
+    ),
+    Case(
+        "endpoint_input_missing",
+        lambda env: trigger_endpoint(env, inputs={"number": 3}),
+        CraftAPIError,
+        (
+            "[MissingInput] trigger deployment 'all-types-endpoint' failed:",
+            "Endpoint input 'text' is required: expected a string (string).",
+        ),
+    ),
+    Case(
+        "endpoint_input_unknown",
+        lambda env: trigger_endpoint(env, inputs={"text": "hello", "colour": "red"}),
+        CraftAPIError,
+        (
+            "[UnknownInput] trigger deployment 'all-types-endpoint' failed:",
+            "Unknown endpoint input 'colour'; this endpoint accepts: document, flag,",
+        ),
+    ),
+    Case(
+        "endpoint_input_missing_endpoint_token",
+        endpoint_only(trigger_endpoint, inputs={"number": 3}),
+        CraftAPIError,
+        ("trigger endpoint 'all-types-endpoint' failed:", "Endpoint input 'text' is required"),
     ),
     Case(
         "endpoint_input_not_serialisable",
@@ -1020,6 +1047,8 @@ def test_bad_input_gets_a_clear_message(case: Case, env: Env) -> None:
     message = str(raised.value)
     missing = [fragment for fragment in case.shows if fragment not in message]
     assert not missing, f"{case.id}: {missing} not in: {message}"
+    if isinstance(raised.value, CraftAPIError):  # the platform's details as words, not JSON
+        assert '{"' not in message, f"{case.id}: raw JSON in: {message}"
     leaked = [secret for secret in env.secrets if secret in message]
     assert not leaked, f"{case.id}: secret in: {message}"
 

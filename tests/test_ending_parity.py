@@ -184,6 +184,12 @@ async def test_failure(tmp_path):
     ended = await assert_parity(pipeline_task(tmp_path), outcome)
     assert ended.error is not None and ended.error.startswith("CraftExecutionFailed: ")
     assert "parity-kaboom" in ended.error and "Last log lines:" in ended.error
+    # The user's exception and frames, none of the platform's (its child process).
+    message, _, tail = ended.error.partition("Last log lines:")
+    assert message.strip().endswith("ended with status Failed. ValueError: parity-kaboom")
+    assert 'main.py", line 6, in failing' in tail
+    assert tail.rstrip().endswith("ValueError: parity-kaboom")
+    assert "child.py" not in ended.error and "craft_local" not in ended.error
     assert ended.return_value is None and "return_value" not in ended.xcoms
 
 

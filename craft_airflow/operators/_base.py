@@ -37,7 +37,12 @@ from craft_airflow.assets import (
 from craft_airflow.errors import CraftError, CraftInputError, InvalidTriggerEvent
 from craft_airflow.links import persist_execution_link
 from craft_airflow.names import EXECUTION_ID_STATE_KEY, EXECUTION_ID_XCOM_KEY, METRICS_XCOM_KEY
-from craft_airflow.protocol.outcomes import OutcomeStatus, WaitOutcome, outcome_for_status
+from craft_airflow.protocol.outcomes import (
+    OutcomeStatus,
+    WaitOutcome,
+    killed_message,
+    outcome_for_status,
+)
 from craft_airflow.protocol.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
@@ -234,6 +239,7 @@ class CraftExecutionMixin(_AirflowTask):
             route=self.route.to_kwargs(),
             poll_interval=self._poll_seconds(),
             finish=self._finish_plan_kwargs(context, execution_id),
+            execution_url=self.craft_execution_url,
         )
         self.log.info("Deferring until Craft AI execution %s ends", execution_id)
         self.defer(trigger=trigger, method_name="execute_complete")
@@ -434,15 +440,11 @@ class CraftExecutionMixin(_AirflowTask):
 
     def log_no_cancel(self) -> None:
         """``on_kill``: the platform has no cancel call; say so, with the id and link."""
+        message = killed_message(self._craft_execution_id, self.craft_execution_url)
         if self._craft_execution_id is None:
-            self.log.info("Task killed before a Craft AI execution was started.")
-            return
-        self.log.warning(
-            "Task killed. The Craft AI platform has no call to cancel an execution: "
-            "execution %s keeps running%s",
-            self._craft_execution_id,
-            f" ({self.craft_execution_url})" if self.craft_execution_url else "",
-        )
+            self.log.info(message)
+        else:
+            self.log.warning(message)
 
 
 class CraftJobMixin(CraftExecutionMixin):

@@ -195,6 +195,18 @@ def outcome_for_finished(
     )
 
 
+def killed_message(execution_id: str | None, url: str | None) -> str:
+    """What a killed task logs: the execution keeps running (the platform has no cancel call,
+    §5.9), and where to see it."""
+    if execution_id is None:
+        return "Task killed before a Craft AI execution was started."
+    where = f"; see it at {url}" if url else ""
+    return (
+        "Task killed. The Craft AI platform has no call to cancel an execution: "
+        f"execution {execution_id} keeps running{where}."
+    )
+
+
 def timeout_outcome(execution_id: str, waited: float) -> WaitOutcome:
     """The ``timeout`` outcome after waiting ``waited`` seconds; the execution keeps running."""
     return WaitOutcome(

@@ -24,6 +24,21 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def details(additional_data: Any, message: str) -> str:
+    """An error body's ``additional_data`` in words, for the end of ``message``: each
+    ``key: value`` the message does not already say (``" (input name: x)"``), else ``""``."""
+    if not additional_data:
+        return ""
+    if not isinstance(additional_data, Mapping):
+        return f" ({json.dumps(additional_data, default=str)})"
+    parts = []
+    for key, value in additional_data.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        if text and text not in message:
+            parts.append(f"{str(key).replace('_', ' ')}: {text}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def parse_error(
     status: int,
     body_text: str,
@@ -45,9 +60,7 @@ def parse_error(
     cls = CraftAuthError if status in (401, 403) else CraftAPIError
     if isinstance(payload, Mapping) and any(k in payload for k in ("message", "name")):
         message = str(payload.get("message") or f"HTTP {status}")
-        extra = payload.get("additional_data")
-        if extra:
-            message = f"{message} {json.dumps(extra, default=str)}"
+        message += details(payload.get("additional_data"), message)
         name = payload.get("name")
         request_id = payload.get("request_id")
         # Every field comes from the answer, which may echo what was sent: the error redacts

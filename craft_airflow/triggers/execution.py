@@ -34,6 +34,7 @@ from craft_airflow.protocol.outcomes import (
     OutcomeStatus,
     WaitOutcome,
     error_outcome,
+    killed_message,
     timeout_outcome,
 )
 from craft_airflow.routes import CraftRoute, RouteKind, route_from_kwargs
@@ -76,6 +77,7 @@ class CraftExecutionTrigger(BaseTrigger):
     :param poll_interval: pause after a "not yet" answered in under a second.
     :param finish: a :class:`~craft_airflow.finishing.FinishPlan` as kwargs: the trigger then ends
         the task itself (``finish_event``) instead of resuming it on a worker.
+    :param execution_url: the execution's page, for the line a killed task logs (``on_kill``).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class CraftExecutionTrigger(BaseTrigger):
         route: Mapping[str, Any] | None = None,
         poll_interval: float = 5.0,
         finish: dict[str, Any] | None = None,
+        execution_url: str | None = None,
     ) -> None:
         BaseTrigger.__init__(self)  # not super(): untyped_calls_exclude misses super() calls
         self.execution_id = execution_id
@@ -95,6 +98,7 @@ class CraftExecutionTrigger(BaseTrigger):
         self.route: CraftRoute = route_from_kwargs(route or {"kind": RouteKind.SDK})
         self.poll_interval = float(poll_interval)
         self.finish = finish
+        self.execution_url = execution_url
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and the (secret-free) keyword arguments to rebuild the trigger."""
@@ -107,6 +111,7 @@ class CraftExecutionTrigger(BaseTrigger):
                 "route": self.route.to_kwargs(),
                 "poll_interval": self.poll_interval,
                 "finish": self.finish,
+                "execution_url": self.execution_url,
             },
         )
 
@@ -149,11 +154,10 @@ class CraftExecutionTrigger(BaseTrigger):
             await hook.aclose()
 
     async def on_kill(self) -> None:
-        """The platform has no cancel call (contract §5.9): log it, never block."""
-        self.log.warning(
-            "Craft AI execution %s keeps running: the platform offers no way to cancel it.",
-            self.execution_id,
-        )
+        """A user killed the deferred task (Airflow 3.3+ calls this then): the platform has no
+        cancel call (§5.9), so say in the task log that the execution keeps running, and where
+        to see it. No I/O."""
+        self.log.warning(killed_message(self.execution_id, self.execution_url))
 
 
 async def finish_event(

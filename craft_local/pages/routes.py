@@ -18,7 +18,13 @@ from jinja2 import Environment, PackageLoader
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from craft_local.pages.views import deployment_page, execution_page, schedule_page, when
+from craft_local.pages.views import (
+    deployment_page,
+    execution_page,
+    requirement,
+    schedule_page,
+    when,
+)
 from craft_local.state import Platform, get_platform
 
 #: Executions listed on a pipeline or deployment page, newest first.
@@ -32,6 +38,7 @@ _env = Environment(
 )
 _env.filters["segment"] = lambda value: quote(str(value), safe="")
 _env.filters["when"] = when
+_env.filters["requirement"] = requirement
 
 
 class _PagePath(Convertor[str]):

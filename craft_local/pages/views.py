@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from craft_local.pipelines import is_required
 from craft_local.schedules import next_tick
 from craft_local.store import TERMINAL_STATUSES, now_iso
 
@@ -55,6 +56,15 @@ def _source(item: dict[str, Any]) -> str:
         name = mapping.get("endpoint_input_name") or mapping.get("endpoint_output_name")
         return f"endpoint field {name}" if name else "endpoint"
     return "run"
+
+
+def requirement(definition: dict[str, Any]) -> str:
+    """Whether a run must give an input, in a word, as the platform's API decides it:
+    ``default`` when it has one (used when the caller gives nothing), else ``required`` or
+    ``optional``."""
+    if "default_value" in definition:
+        return "default"
+    return "required" if is_required(definition) else "optional"
 
 
 def when(value: str | None) -> str:

@@ -12,7 +12,7 @@ from craft_local.examples import EXAMPLE_PIPELINES
 from craft_local.server import EmbeddedPlatform
 
 #: What the example DAGs run (tests/example_dags checks they use nothing else).
-EXAMPLES = {"all-types", "failing", "slow", "word-count"}
+EXAMPLES = {"all-types", "failing", "slow", "train-model", "word-count"}
 
 
 def test_the_examples_live_in_the_package() -> None:

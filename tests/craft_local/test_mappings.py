@@ -7,6 +7,7 @@ import pytest
 from platform_kit import (
     ALL_TYPES_TOKEN,
     Api,
+    create_pipeline,
     endpoint_results,
     output_values,
     trigger_endpoint,
@@ -19,7 +20,8 @@ from craft_local.server import EmbeddedPlatform
     ("inputs", "files", "expected"),
     [
         ({"text": "a", "nope": 1}, None, "Unknown input 'nope'"),
-        ({}, None, "Missing required input 'text'"),
+        ({}, None, "Input 'text' is required: expected a string (string)."),
+        ({"text": None}, None, "Input 'text' is required: expected a string (string), got null."),
         ({"text": "a", "number": "3"}, None, "'number': expected a number"),
         ({"text": "a", "number": True}, None, "'number': expected a number"),
         ({"text": "a", "flag": 1}, None, "'flag': expected a boolean"),
@@ -165,6 +167,55 @@ def test_mappings_rename_constant_and_defaults(platform: EmbeddedPlatform, api: 
     assert "report" not in outputs and "text" not in outputs
     refused = trigger_endpoint(platform, "renamed", token, json={"number": 1})
     assert refused.status_code == 400
+    # An error names the endpoint input the caller sent, not the pipeline input it fills.
+    wrong = trigger_endpoint(platform, "renamed", token, json={"message": 3})
+    assert wrong.status_code == 400
+    assert wrong.json()["message"] == (
+        "Invalid value for endpoint input 'message': expected a string (string), got a number."
+    )
+
+
+UNDECLARED_REQUIREMENT = (
+    "def main(n=7, label='none'):\n    return {'n': -1 if n is None else n, 'label': label}\n"
+)
+
+
+def test_an_input_declared_without_is_required_is_optional(
+    platform: EmbeddedPlatform, api: Api
+) -> None:
+    created = create_pipeline(
+        api,
+        "loose-inputs",
+        UNDECLARED_REQUIREMENT,
+        inputs=[
+            {"name": "n", "data_type": "number"},
+            {"name": "label", "data_type": "string", "is_required": True},
+        ],
+        outputs=[{"name": "n", "data_type": "number"}, {"name": "label", "data_type": "string"}],
+    )
+    assert created.status_code == 200, created.text
+    # A run may leave it out (the function's own default applies) or give null...
+    assert output_values(api.finish("loose-inputs", {"label": "a"})) == {"n": 7, "label": "a"}
+    assert output_values(api.finish("loose-inputs", {"label": "b", "n": None}))["n"] == -1
+    # ...but not the input declared is_required.
+    missing = api.run("loose-inputs", {"n": 1})
+    assert missing.status_code == 400
+    assert missing.json()["message"] == "Input 'label' is required: expected a string (string)."
+    # An endpoint of the pipeline inherits both.
+    endpoint = api.post(
+        "/api/v1/endpoints", json={"pipeline_name": "loose-inputs", "name": "loose-endpoint"}
+    )
+    assert endpoint.status_code == 200, endpoint.text
+    mappings = {m["pipeline_input_name"]: m for m in endpoint.json()["inputs_mapping"]}
+    assert mappings["n"]["is_required"] is False and mappings["label"]["is_required"] is True
+    token = endpoint.json()["endpoint_token"]
+    started = trigger_endpoint(platform, "loose-endpoint", token, json={"label": "c"})
+    assert started.status_code == 200, started.text
+    refused = trigger_endpoint(platform, "loose-endpoint", token, json={"n": 1})
+    assert refused.status_code == 400
+    assert refused.json()["message"] == (
+        "Endpoint input 'label' is required: expected a string (string)."
+    )
 
 
 def test_endpoint_input_validation(platform: EmbeddedPlatform) -> None:
@@ -172,14 +223,21 @@ def test_endpoint_input_validation(platform: EmbeddedPlatform) -> None:
         platform, "all-types-endpoint", ALL_TYPES_TOKEN, json={"text": "x", "zzz": 1}
     )
     assert unknown.status_code == 400
-    assert "Unknown input 'zzz'" in unknown.json()["message"]
+    assert unknown.json()["message"].startswith(
+        "Unknown endpoint input 'zzz'; this endpoint accepts: document, flag, items,"
+    )
     missing = trigger_endpoint(platform, "all-types-endpoint", ALL_TYPES_TOKEN, json={})
     assert missing.status_code == 400
-    assert "Missing required input 'text'" in missing.json()["message"]
+    assert missing.json()["message"] == (
+        "Endpoint input 'text' is required: expected a string (string)."
+    )
+    assert missing.json()["additional_data"] == {"input_name": "text"}
     wrong = trigger_endpoint(
         platform, "all-types-endpoint", ALL_TYPES_TOKEN, json={"text": "x", "number": "1"}
     )
     assert wrong.status_code == 400
-    assert "expected a number" in wrong.json()["message"]
+    assert wrong.json()["message"] == (
+        "Invalid value for endpoint input 'number': expected a number (number), got a string."
+    )
     not_object = trigger_endpoint(platform, "all-types-endpoint", ALL_TYPES_TOKEN, json=[1])
     assert not_object.status_code == 400

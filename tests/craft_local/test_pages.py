@@ -143,6 +143,10 @@ def test_pipeline_and_deployment_pages(platform: EmbeddedPlatform, api: Api) -> 
     assert f"/executions/{endpoint_id}" in links
     assert "/deployments/all-types-endpoint" in links
     assert "<td>document</td><td>file</td>" in pipeline
+    # Whether a run must give each input, as the API decides it.
+    assert "<td>text</td><td>string</td>\n    <td>required</td>" in pipeline
+    assert "<td>number</td><td>number</td>\n    <td>default <code>1</code></td>" in pipeline
+    assert "<td>document</td><td>file</td>\n    <td>optional</td>" in pipeline
     # Newest first.
     assert links.index(f"/executions/{endpoint_id}") < links.index(f"/executions/{run_id}")
 
@@ -157,6 +161,18 @@ def test_pipeline_and_deployment_pages(platform: EmbeddedPlatform, api: Api) -> 
     execution = _page(platform, f"/executions/{endpoint_id}")
     assert "/deployments/all-types-endpoint" in _links(execution)
     assert "endpoint field text" in execution  # where the input came from
+
+
+def test_an_input_declared_without_is_required_reads_optional(
+    platform: EmbeddedPlatform, api: Api
+) -> None:
+    inputs = [{"name": "n", "data_type": "number"}]
+    created = create_pipeline(api, "loose-page", "def main(n=1):\n    pass\n", inputs=inputs)
+    assert created.status_code == 200, created.text
+    assert "<td>n</td><td>number</td>\n    <td>optional</td>" in _page(
+        platform, "/pipelines/loose-page"
+    )
+    assert api.finish("loose-page")["status"] == "Succeeded"  # and the API agrees
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from craft_airflow.errors import CraftInputError
-from craft_airflow.inputs.values import split_endpoint_inputs, split_inputs
+from craft_airflow.inputs.values import declared_io, split_endpoint_inputs, split_inputs
 
 
 def test_split_inputs_of_every_type(tmp_path: Path, declared):
@@ -70,3 +70,42 @@ def test_split_endpoint_inputs():
     )
     assert json_inputs == {"n": 1}
     assert files == {"other": "/p", "doc": "file:///x", "blob": b"b"}
+
+
+REQUIREMENTS = {
+    "undeclared": {},
+    "optional": {"is_required": False},
+    "required": {"is_required": True},
+    "required_with_default": {"is_required": True, "default_value": 2},
+}
+
+
+def test_the_pre_check_and_the_platform_agree_on_is_required(craft_platform):
+    """Each way of declaring (or not) ``is_required``, left out of a run: the provider's
+    pre-check refuses it exactly when the platform's API does."""
+    from platform_kit import Api, create_pipeline
+
+    api = Api(craft_platform.url, craft_platform.sdk_token)
+    inputs = [{"name": name, "data_type": "number", **spec} for name, spec in REQUIREMENTS.items()]
+    code = "def main(**kwargs):\n    return {}\n"
+    assert create_pipeline(api, "requirements", code, inputs=inputs).status_code == 200
+    declared = declared_io(api.get("/api/v1/pipelines/requirements").json(), "inputs")
+    given = dict.fromkeys(REQUIREMENTS, 1)
+    refused = {}
+    for name in REQUIREMENTS:
+        rest = {k: v for k, v in given.items() if k != name}
+        platform_refuses = api.run("requirements", rest).status_code == 400
+        try:
+            split_inputs(rest, declared)
+            provider_refuses = False
+        except CraftInputError as err:
+            assert f"'{name}' (number)" in str(err)
+            provider_refuses = True
+        assert provider_refuses == platform_refuses, name
+        refused[name] = platform_refuses
+    assert refused == {
+        "undeclared": False,
+        "optional": False,
+        "required": True,
+        "required_with_default": False,
+    }

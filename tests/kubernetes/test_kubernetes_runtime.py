@@ -128,6 +128,19 @@ def test_the_pod_sees_no_platform_file_token_or_environment(
     assert str(platform.data_dir) not in json.dumps(report["env"])
 
 
+def test_a_failure_shows_the_users_frames_not_the_platforms(api: Api) -> None:
+    execution_id = api.start("failing", {"message": "pod-kaboom"})
+    done = api.wait_for(execution_id, timeout=60)
+    assert done["status"] == "Failed", done
+    assert done["error"]["message"] == "ValueError: pod-kaboom"
+    messages = [line["message"] for line in _logs(api, execution_id)]
+    text = "\n".join(messages)
+    assert "Traceback (most recent call last):" in messages, text
+    assert 'main.py", line 6, in failing' in text
+    assert messages[-1] == "ValueError: pod-kaboom"
+    assert "child.py" not in text and "/craft/" not in text and "pod_bootstrap" not in text
+
+
 def test_a_timeout_becomes_the_jobs_active_deadline(cluster: Cluster, api: Api) -> None:
     created = api.post(
         "/api/v1/endpoints",

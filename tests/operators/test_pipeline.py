@@ -222,6 +222,8 @@ def test_running_execution_defers_to_the_shared_trigger():
     assert kwargs["conn_id"] == "craft_ai_default"
     assert kwargs["end_time"] is not None
     assert kwargs["poll_interval"] == 2
+    # For the line a kill logs on the triggerer (on_kill).
+    assert kwargs["execution_url"] == "https://ui.example/executions/all-types-1"
 
 
 def test_running_execution_waits_in_the_worker_when_not_deferrable():

@@ -51,6 +51,34 @@ def test_parse_error_json_body():
     )
 
 
+@pytest.mark.parametrize(
+    ("additional_data", "ends"),
+    [
+        # What the message already says is not repeated.
+        ({"input_name": "count", "expected": "number"}, "expected a number (number)."),
+        # What it does not say reads as words, never as raw JSON.
+        ({"input_name": "count", "limit": 3}, "(number). (limit: 3)"),
+        (
+            {"execution_id": "e-1", "allowed": ["a", "b"]},
+            '(execution id: e-1; allowed: ["a", "b"])',
+        ),
+        (["x"], '(["x"])'),
+        (None, "(number)."),
+    ],
+)
+def test_parse_error_additional_data_reads_as_words(additional_data, ends):
+    body = {
+        "message": "Endpoint input 'count' is required: expected a number (number).",
+        "name": "MissingInput",
+        "additional_data": additional_data,
+    }
+    error = parse_error(400, json.dumps(body), operation="trigger endpoint 'e'")
+    text = str(error)
+    assert text.startswith("[MissingInput] trigger endpoint 'e' failed: Endpoint input 'count'")
+    assert text.endswith(ends), text
+    assert "{" not in text
+
+
 def test_parse_error_non_json_500_and_html_proxy_page():
     plain = parse_error(500, "Internal Server Error", "text/plain")
     assert "HTTP 500" in str(plain) and "Internal Server Error" in str(plain)

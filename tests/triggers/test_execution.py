@@ -29,6 +29,7 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
         end_time=1_800_000_000.5,
         route=EndpointRoute("dep", "dep-path").to_kwargs(),
         poll_interval=2,
+        execution_url="https://ui.example/executions/ex-1",
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "craft_airflow.triggers.execution.CraftExecutionTrigger"
@@ -43,6 +44,7 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
         "route",
         "poll_interval",
         "finish",
+        "execution_url",
     }
     assert kwargs["route"] == {
         "kind": "endpoint",
@@ -135,13 +137,26 @@ async def test_cannot_follow_gives_one_error_event(problem, platform_conn, monke
     assert "bad-trigger-token-88" not in event.message
 
 
-async def test_on_kill_logs_that_the_platform_cannot_cancel(caplog, capsys):
-    trigger = CraftExecutionTrigger("ex-kill", "c")
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        (
+            "https://ui.example/executions/ex-kill",
+            "; see it at https://ui.example/executions/ex-kill.",
+        ),
+        (None, "keeps running."),
+    ],
+)
+async def test_on_kill_says_the_execution_keeps_running_and_where(caplog, capsys, url, where):
+    trigger = CraftExecutionTrigger("ex-kill", "c", execution_url=url)
     with caplog.at_level(logging.WARNING):
+        # No I/O: it ends at once, with no connection "c" and no platform to ask.
         await asyncio.wait_for(trigger.on_kill(), timeout=1)
     # The trigger logs through Airflow's structlog set-up, printed rather than recorded.
     lines = [r.getMessage() for r in caplog.records] + capsys.readouterr().out.splitlines()
-    assert any("ex-kill" in line and "cancel" in line for line in lines)
+    said = [line for line in lines if "execution ex-kill keeps running" in line]
+    assert said, lines
+    assert "no call to cancel" in said[0] and where in said[0]
 
 
 async def test_request_count_of_a_deferred_5s_wait(proxy_conn):
