@@ -20,6 +20,10 @@ RETURN_VALUE_XCOM_KEY = "return_value"
 #: ``task_state_store`` key of the execution id, read by a retry to re-attach (renaming it
 #: breaks in-flight retries).
 EXECUTION_ID_STATE_KEY = "craft_execution_id"
+#: Where the live reading of an execution's logs stopped (the execution id and its cursor):
+#: the ``task_state_store`` key a worker keeps it under for a retry, and the XCom key a trigger
+#: keeps it under for a triggerer restart.
+LOG_CURSOR_KEY = "craft_log_cursor"
 
 #: The provider's section of the Airflow configuration (``[craft_ai]``).
 CONFIG_SECTION = "craft_ai"
