@@ -257,8 +257,11 @@ class SdkRoute(CraftRoute):
         poll_interval: float,
         live: LiveLogs | None = None,
     ) -> WaitOutcome:
-        """The outputs long-poll and the status (:mod:`~craft_airflow.protocol.waiting`); with
-        ``live``, the follower (:mod:`~craft_airflow.protocol.following`) beside it."""
+        """The outputs long-poll and the status (:mod:`~craft_airflow.protocol.waiting`, the
+        hook's wait); with ``live``, the route builds the wait's steps and the follower's
+        (:mod:`~craft_airflow.protocol.following`) and has the hook drive them side by side."""
+        if live is None:
+            return hook.wait_for_outcome(execution_id, timeout=timeout, poll_interval=poll_interval)
         from craft_airflow.protocol.following import follow_steps
         from craft_airflow.protocol.waiting import execution_outcome_steps
 
@@ -266,8 +269,6 @@ class SdkRoute(CraftRoute):
         steps = execution_outcome_steps(
             ctx, execution_id, timeout=timeout, poll_interval=poll_interval
         )
-        if live is None:
-            return hook.drive(steps)
         follow = follow_steps(ctx, live.state, interval=live.interval)
         outcome = hook.drive_following(steps, follow, live.log, live.save)
         return live.finished(outcome, ctx.clock())
@@ -281,6 +282,10 @@ class SdkRoute(CraftRoute):
         poll_interval: float,
         live: LiveLogs | None = None,
     ) -> WaitOutcome:
+        if live is None:
+            return await hook.await_outcome(
+                execution_id, timeout=timeout, poll_interval=poll_interval
+            )
         from craft_airflow.protocol.following import follow_steps
         from craft_airflow.protocol.waiting import execution_outcome_steps
 
@@ -288,8 +293,6 @@ class SdkRoute(CraftRoute):
         steps = execution_outcome_steps(
             ctx, execution_id, timeout=timeout, poll_interval=poll_interval
         )
-        if live is None:
-            return await hook.drive(steps)
         follow = follow_steps(ctx, live.state, interval=live.interval)
         outcome = await hook.drive_following(steps, follow, live.log, live.save)
         return live.finished(outcome, ctx.clock())

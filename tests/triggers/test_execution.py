@@ -43,6 +43,7 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
         "route",
         "poll_interval",
         "finish",
+        "live_logs",
     }
     assert kwargs["route"] == {
         "kind": "endpoint",
