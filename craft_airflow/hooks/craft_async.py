@@ -365,8 +365,8 @@ class CraftAIAsyncHook(BaseHook):
             return await self._drive(steps)
         finally:
             follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await follower  # following never fails the wait
 
     async def _follow(
         self,
@@ -389,7 +389,7 @@ class CraftAIAsyncHook(BaseHook):
                             log.log(logging.DEBUG, "Could not keep the live log cursor: %s", err)
                 else:
                     result = await self._perform(step)
-        except CraftError as err:  # following never fails the wait: say so once, stop
+        except Exception as err:  # following never fails the wait: say so once, stop
             log.log(logging.WARNING, "Live logs stopped: %s", clean(str(err)))
         finally:
             follow.close()
