@@ -4,10 +4,13 @@
 An asyncio HTTP/1.1 server (keep-alive, no framework) on 127.0.0.1 that answers:
 
 - ``POST /api/v1/auth/refresh`` (§2.1): a JWT with ``iat``/``exp`` (``token_lifetime`` seconds);
-- ``GET /api/v1/executions/{id}`` (§5.3): ``Running`` until the execution's end, then its status;
+- ``GET /api/v1/executions/{id}`` (§5.3): ``Running`` until the execution's end, then its status
+  (``status_lag`` seconds later: a replicated platform whose status read trails its outputs);
 - ``GET /api/v1/executions/{id}/outputs?wait_for_completion=true`` (§5.4): held until the end
   (200 with the outputs) or for ``hold`` seconds (307 to the same URL);
-- ``POST /api/v1/executions/{id}/logs`` (§5.7): two lines;
+- ``POST /api/v1/executions/{id}/logs`` (§5.7): the execution prints a line every
+  ``log_every`` seconds from its registration to its end; ``from`` / ``to`` / ``limit`` honoured
+  as the contract says (whole milliseconds, bounds included, the first lines);
 - ``GET /standin/stats``: request counts by kind and the refreshes made.
 
 Executions are scheduled, not run: :meth:`LoadStandIn.schedule` gives an id a wall-clock end
@@ -48,6 +51,35 @@ class _Execution:
     end: float
     status: str
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    started: float = field(default_factory=time.time)
+
+
+def _stamp(ms: int) -> str:
+    moment = time.gmtime(ms // 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", moment) + f".{ms % 1000:03d}Z"
+
+
+def log_page(
+    execution_id: str,
+    started: float,
+    until: float,
+    every: float,
+    bounds: dict[str, Any],
+) -> list[dict[str, str]]:
+    """The lines an execution printed (one every ``every`` seconds from ``started`` to
+    ``until``) within the bounds of a §5.7 body."""
+    first_ms, last_ms = int(started * 1000), int(until * 1000)
+    step_ms = max(1, int(every * 1000))
+    low = max(first_ms, int(bounds.get("from") or first_ms))
+    high = min(last_ms, int(bounds["to"])) if bounds.get("to") is not None else last_ms
+    k = max(0, -(-(low - first_ms) // step_ms))
+    limit = bounds.get("limit")
+    lines = []
+    while first_ms + k * step_ms <= high and (limit is None or len(lines) < int(limit)):
+        ms = first_ms + k * step_ms
+        lines.append({"timestamp": _stamp(ms), "message": f"{execution_id} line {k}"})
+        k += 1
+    return lines
 
 
 class LoadStandIn:
@@ -55,12 +87,22 @@ class LoadStandIn:
 
     :param hold: seconds a long-poll is held before a 307.
     :param token_lifetime: ``exp - iat`` of the access tokens it issues.
+    :param status_lag: seconds the status read stays ``Running`` after the outputs answered.
+    :param log_every: seconds between two log lines of an execution.
     """
 
     def __init__(
-        self, *, hold: float = 5.0, token_lifetime: float = 3600.0, sdk_token: str = SDK_TOKEN
+        self,
+        *,
+        hold: float = 5.0,
+        token_lifetime: float = 3600.0,
+        sdk_token: str = SDK_TOKEN,
+        status_lag: float = 0.0,
+        log_every: float = 1.0,
     ) -> None:
         self.hold = hold
+        self.status_lag = status_lag
+        self.log_every = log_every
         self.token_lifetime = token_lifetime
         self.sdk_token = sdk_token
         self.counts: Counter[str] = Counter()
@@ -204,7 +246,8 @@ class LoadStandIn:
         rest = segments[5:]
         if method == "GET" and not rest:
             self.counts["get_execution"] += 1
-            status = execution.status if execution.ended.is_set() else "Running"
+            ended = execution.ended.is_set() and time.time() >= execution.end + self.status_lag
+            status = execution.status if ended else "Running"
             return self._json(200, {"execution_id": execution_id, "status": status})
         if method == "GET" and rest == ["outputs"]:
             if parse_qs(parts.query).get("wait_for_completion") == ["true"]:
@@ -228,10 +271,9 @@ class LoadStandIn:
             return self._json(200, {"outputs": outputs})
         if method == "POST" and rest == ["logs"]:
             self.counts["logs"] += 1
-            lines = [
-                {"timestamp": "2026-12-01T00:00:00.000Z", "message": f"{execution_id} started"},
-                {"timestamp": "2026-12-01T00:00:01.000Z", "message": f"{execution_id} ended"},
-            ]
+            bounds = json.loads(body or b"{}")
+            until = min(time.time(), execution.end)
+            lines = log_page(execution_id, execution.started, until, self.log_every, bounds)
             return self._json(200, [lines])
         self.counts["other"] += 1
         return self._json(404, {"message": f"No route {method} {path}"})
@@ -247,7 +289,12 @@ def raise_fd_limit() -> int:
 
 async def _main(args: argparse.Namespace) -> None:
     raise_fd_limit()
-    standin = LoadStandIn(hold=args.hold, token_lifetime=args.token_lifetime)
+    standin = LoadStandIn(
+        hold=args.hold,
+        token_lifetime=args.token_lifetime,
+        status_lag=args.status_lag,
+        log_every=args.log_every,
+    )
     await standin.start(args.port)
     for i in range(args.count):
         failed = args.fail_every and i % args.fail_every == args.fail_every - 1
@@ -263,6 +310,8 @@ if __name__ == "__main__":
     parser.add_argument("--hold", type=float, default=5.0)
     parser.add_argument("--token-lifetime", type=float, default=3600.0)
     parser.add_argument("--fail-every", type=int, default=0)
+    parser.add_argument("--status-lag", type=float, default=0.0)
+    parser.add_argument("--log-every", type=float, default=1.0)
     try:
         asyncio.run(_main(parser.parse_args()))
     except KeyboardInterrupt:

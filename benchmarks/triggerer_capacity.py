@@ -14,8 +14,15 @@ with the longest pause, and the event loop's longest stall.
 Waits are started at ``--start-rate`` per second (a triggerer picks triggers up as tasks defer);
 "ramp s" is the time until all of them hold a long-poll.
 
+Live logs (``--live-logs off,on``): with them on, each wait also follows its execution's log
+(the stand-in's executions print a line every ``--log-every`` seconds) every
+``--live-interval`` seconds; the lines go to a counting task log, which also measures how late a
+sampled line (one execution in 100) shows ("line p99 s": from the line's time to its display).
+Status lag (``--status-lags 0,0.05``): the stand-in's status read stays ``Running`` that long
+after the outputs answered, as on a replicated platform. One row per combination.
+
 Usage: ``python benchmarks/triggerer_capacity.py [--counts 1000,10000] [--rate 100] [--hold 20]
-[--start-rate 200]``
+[--start-rate 200] [--live-logs off,on] [--live-interval 3] [--status-lags 0,0.05]``
 """
 
 from __future__ import annotations
@@ -79,10 +86,44 @@ class LoopStalls:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
+    if not ordered:
+        return float("nan")
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[str, Any]:
+class CountingTaskLog:
+    """A trigger's task log that counts the ``[craft]`` lines and, for one execution in
+    ``SAMPLE``, keeps how late each showed (a real triggerer writes them to a file per task)."""
+
+    SAMPLE = 100
+
+    def __init__(self, latencies: list[float], sampled: bool) -> None:
+        self.latencies = latencies
+        self.sampled = sampled
+        self.lines = 0
+        #: Lines written before the wait began are a backlog, not a measure of liveness.
+        self.since = time.time()
+
+    def log(self, level: int, message: str, *args: Any) -> None:
+        if not message.startswith("[craft]"):
+            return
+        self.lines += 1
+        if self.sampled and args:
+            from craft_airflow.protocol.logs import epoch_ms
+
+            written = epoch_ms(args[0])
+            if written is not None and written / 1000 >= self.since:
+                self.latencies.append(time.time() - written / 1000)
+
+    def _ignore(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    debug = info = warning = error = exception = _ignore
+
+
+async def _waits(
+    url: str, count: int, rate: float, start_rate: float, live_interval: float | None
+) -> dict[str, Any]:
     import httpx
 
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
@@ -96,9 +137,18 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
     stalls = LoopStalls()
     watcher = asyncio.create_task(stalls.watch())
     events: dict[str, tuple[float, str]] = {}
+    line_latencies: list[float] = []
+    task_logs: list[CountingTaskLog] = []
+    live = None if live_interval is None else {"interval": live_interval, "cursor": None}
 
     async def wait(i: int) -> None:
-        trigger = CraftExecutionTrigger(f"exec-{i}", "craft_ai_default", poll_interval=5.0)
+        trigger = CraftExecutionTrigger(
+            f"exec-{i}", "craft_ai_default", poll_interval=5.0, live_logs=live
+        )
+        if live is not None:
+            task_log = CountingTaskLog(line_latencies, i % CountingTaskLog.SAMPLE == 0)
+            task_logs.append(task_log)
+            trigger._log = task_log  # the task's log, as a triggerer gives each trigger its own
         async for event in trigger.run():
             events[event.payload["execution_id"]] = (time.time(), event.payload["status"])
 
@@ -152,27 +202,46 @@ async def _waits(url: str, count: int, rate: float, start_rate: float) -> dict[s
         "full_gcs": len(stalls.full_collections),
         "longest_full_gc_s": max(stalls.full_collections, default=0.0),
         "longest_stall_s": stalls.longest,
+        "lines_shown": sum(t.lines for t in task_logs),
+        "line_p99_s": percentile(line_latencies, 0.99),
     }
 
 
-def child(url: str, count: int, rate: float, start_rate: float) -> None:
+def child(url: str, count: int, rate: float, start_rate: float, live: float | None) -> None:
     from load_standin import raise_fd_limit
 
     raise_fd_limit()
     os.environ["AIRFLOW_CONN_CRAFT_AI_DEFAULT"] = json.dumps(
         {"conn_type": "craftai", "host": url, "password": SDK_TOKEN, "extra": {"control_url": url}}
     )
-    result = asyncio.run(_waits(url, count, rate, start_rate))
+    result = asyncio.run(_waits(url, count, rate, start_rate, live))
     print("RESULT " + json.dumps(result), flush=True)
 
 
 SDK_TOKEN = "standin-sdk-token-7f3a"
 
 
-def run_one(count: int, rate: float, hold: float, start_rate: float) -> dict[str, Any]:
-    """Start the stand-in, run the waits in a child process, stop the stand-in by its PID."""
+def run_one(
+    count: int,
+    rate: float,
+    hold: float,
+    start_rate: float,
+    *,
+    live: float | None = None,
+    status_lag: float = 0.0,
+    log_every: float = 1.0,
+) -> dict[str, Any]:
+    """Start the stand-in, run the waits in a child process, stop the stand-in by its PID.
+
+    :param live: the live logs' interval, ``None``: live logs off.
+    """
     standin = subprocess.Popen(
-        [sys.executable, str(HERE / "load_standin.py"), "--count", str(count), "--hold", str(hold)],
+        [
+            sys.executable,
+            str(HERE / "load_standin.py"),
+            *("--count", str(count), "--hold", str(hold)),
+            *("--status-lag", str(status_lag), "--log-every", str(log_every)),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -192,7 +261,10 @@ def run_one(count: int, rate: float, hold: float, start_rate: float) -> dict[str
                 AIRFLOW__CORE__UNIT_TEST_MODE="True",
             )
             out = subprocess.run(
-                [sys.executable, __file__, "--child", url, str(count), str(rate), str(start_rate)],
+                [
+                    *(sys.executable, __file__, "--child", url),
+                    *(str(count), str(rate), str(start_rate), "off" if live is None else str(live)),
+                ],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -220,18 +292,40 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="executions ended per second")
     parser.add_argument("--hold", type=float, default=20.0, help="long-poll hold (s)")
     parser.add_argument("--start-rate", type=float, default=200.0, help="waits started per second")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--live-logs", default="off,on", help="off, on, or both: off,on")
+    parser.add_argument("--live-interval", type=float, default=3.0, help="seconds")
+    parser.add_argument("--log-every", type=float, default=1.0, help="a line every ... s")
+    parser.add_argument("--status-lags", default="0", help="e.g. 0,0.05 (seconds)")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), float(args.child[2]), float(args.child[3]))
+        url, count, rate, start_rate, live = args.child
+        interval = None if live == "off" else float(live)
+        child(url, int(count), float(rate), float(start_rate), interval)
         return
     rows = []
-    for count in (int(n) for n in args.counts.split(",")):
-        c.progress(f"{count} concurrent waits")
-        r = run_one(count, args.rate, args.hold, args.start_rate)
+    combinations = [
+        (int(n), mode, float(lag))
+        for n in args.counts.split(",")
+        for lag in args.status_lags.split(",")
+        for mode in args.live_logs.split(",")
+    ]
+    for count, mode, lag in combinations:
+        c.progress(f"{count} concurrent waits, live logs {mode}, status lag {lag:g} s")
+        r = run_one(
+            count,
+            args.rate,
+            args.hold,
+            args.start_rate,
+            live=args.live_interval if mode == "on" else None,
+            status_lag=lag,
+            log_every=args.log_every,
+        )
         rows.append(
             [
                 f"{r['count']:,}",
+                mode,
+                f"{lag:g}",
                 f"{r['rss_per_wait_kb']:.1f}",
                 f"{r['peak_rss_mb']:.0f}",
                 f"{r['cpu_s']:.1f}",
@@ -244,6 +338,8 @@ def main() -> None:
                 f"{r['objects_per_wait']:.0f}",
                 f"{r['full_gcs']} / {r['longest_full_gc_s']:.2f}",
                 f"{r['longest_stall_s']:.2f}",
+                str(r["lines_shown"]),
+                f"{r['line_p99_s']:.2f}",
             ]
         )
         c.progress(json.dumps({k: r[k] for k in ("counts", "statuses", "connections")}))
@@ -251,12 +347,15 @@ def main() -> None:
     print(
         f"\nTriggerer capacity (one event loop; waits started at {args.start_rate:g}/s; "
         f"executions end at {args.rate:g}/s once all waits hold a long-poll; "
-        f"hold {args.hold:g} s)\n"
+        f"hold {args.hold:g} s; live logs every {args.live_interval:g} s, a line every "
+        f"{args.log_every:g} s)\n"
     )
     print(
         c.table(
             [
                 "waits",
+                "live logs",
+                "status lag s",
                 "RSS/wait KB",
                 "peak RSS MB",
                 "CPU s",
@@ -269,6 +368,8 @@ def main() -> None:
                 "GC objects/wait",
                 "full GCs / longest s",
                 "longest stall s",
+                "lines shown",
+                "line p99 s",
             ],
             rows,
         )

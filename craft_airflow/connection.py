@@ -8,7 +8,7 @@ Extras (all optional): ``control_url``, ``endpoint_token``, ``endpoint_tokens`` 
 deployment name -> token), ``endpoints`` (the names of ``endpoint_tokens``, shown in clear),
 ``verify_tls``, ``request_timeout``, ``long_poll_timeout``, ``execution_url_template``,
 ``output_storage``, ``max_retries``, ``max_retry_seconds``, ``connect_retry_seconds``,
-``transfer_timeout``, ``max_response_bytes``.
+``transfer_timeout``, ``max_response_bytes``, ``live_logs``, ``live_logs_interval``.
 
 The type is ``craftai``: Airflow warns about an ``_`` in a connection type at every lookup
 (RFC 3986 schemes), and turns ``-`` into ``_``.
@@ -60,12 +60,35 @@ EXTRA_KEYS = frozenset(
         "endpoints",
         "transfer_timeout",
         "max_response_bytes",
+        "live_logs",
+        "live_logs_interval",
     }
 )
 
 #: Default of the ``max_response_bytes`` extra: the largest answer read into memory (JSON,
 #: error bodies; file downloads are streamed and not bounded by it).
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: Default of ``live_logs_interval``: seconds between two reads of a running execution's new log
+#: lines (chosen from measurements: ``docs/operators/live-logs.md``).
+DEFAULT_LIVE_LOGS_INTERVAL = 3.0
+#: The shortest ``live_logs_interval`` accepted.
+MIN_LIVE_LOGS_INTERVAL = 1.0
+
+
+def check_live_logs_interval(value: Any, *, name: str, conn_id: str | None = None) -> float:
+    """``value`` as seconds between two live log reads; refused below
+    :data:`MIN_LIVE_LOGS_INTERVAL` or when not a number (the message names ``name``)."""
+    where = f"Connection {conn_id!r}: " if conn_id else ""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if isinstance(value, bool) or not seconds >= MIN_LIVE_LOGS_INTERVAL:
+        raise CraftConfigError(
+            f"{where}{name} must be a number of seconds >= {MIN_LIVE_LOGS_INTERVAL:g}, "
+            f"got {value!r}"
+        )
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,9 @@ class CraftConnectionConfig:
     :param max_retry_seconds: total time one call may spend retrying once the platform answered.
     :param connect_retry_seconds: total time one call may spend retrying while the host it
         calls has not answered yet (first contact: refused, name not found, connect timeout).
+    :param live_logs: show a running execution's new log lines and status changes in the task
+        log while the task waits (a task's ``live_logs`` argument overrides it).
+    :param live_logs_interval: seconds between two reads of them.
     """
 
     environment_url: str
@@ -109,6 +135,8 @@ class CraftConnectionConfig:
     max_retries: int = 10
     max_retry_seconds: float = 120.0
     connect_retry_seconds: float = 10.0
+    live_logs: bool = True
+    live_logs_interval: float = DEFAULT_LIVE_LOGS_INTERVAL
     conn_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -437,6 +465,12 @@ def from_connection(
     for key in ("max_retries", "max_response_bytes"):
         if opt(key) is not None:
             kwargs[key] = _as_number(extras[key], conn_id=conn_id, field_name=key, integer=True)
+    if opt("live_logs") is not None:
+        kwargs["live_logs"] = _as_bool(extras["live_logs"], conn_id=conn_id, field_name="live_logs")
+    if opt("live_logs_interval") is not None:
+        kwargs["live_logs_interval"] = check_live_logs_interval(
+            extras["live_logs_interval"], name="extra live_logs_interval", conn_id=conn_id
+        )
     if opt("execution_url_template") is not None:
         kwargs["execution_url_template"] = _check_template(
             str(extras["execution_url_template"]), conn_id=conn_id

@@ -14,7 +14,7 @@ or not (copying the logs is best effort).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,9 +30,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ReadLogs:
-    """Step: the execution's log lines ``[{timestamp, message}]`` (§5.7)."""
+    """Step: the execution's log lines ``[{timestamp, message}]`` (§5.7); with ``after`` (a
+    :class:`~craft_airflow.protocol.logs.LogCursor` as kwargs), only those a live reading did
+    not show."""
 
     execution_id: str
+    after: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,11 @@ def info(message: str, *args: Any) -> Log:
 class ResultReads(Protocol):
     """What a route decides about reading a finished execution (:mod:`craft_airflow.routes`)."""
 
-    def logs_read(self, execution_id: str) -> ReadLogs | None:
-        """The read of the execution's logs; ``None`` where the route has none."""
+    def logs_read(
+        self, execution_id: str, after: Mapping[str, Any] | None = None
+    ) -> ReadLogs | None:
+        """The read of the execution's logs (after the cursor ``after``, if any); ``None``
+        where the route has none."""
 
     def metrics_read(self, execution_id: str) -> ReadMetrics | None:
         """The read of the execution's metrics; ``None`` where the route has none."""
@@ -159,7 +165,8 @@ def ending_steps(
 ) -> Generator[Step, Any, Ending]:
     """The task's end for the wait's ``outcome``.
 
-    failed: the log tail the outcome carries goes to the task log, no further call; otherwise the
+    failed: the log tail the outcome carries goes to the task log, no further call (after a live
+    reading: the lines it did not show, one read); otherwise the
     logs are copied (best effort); success: the outputs are read, file outputs stored under
     ``output_dir()`` (asked only then), then the metrics (best effort). A failure to read the
     outputs is raised.
@@ -167,11 +174,14 @@ def ending_steps(
     execution_id = outcome.execution_id
     error: CraftError
     if outcome.status == OutcomeStatus.FAILED:
-        yield from log_tail_steps(outcome)
+        if outcome.log_cursor is not None:  # a live reading showed lines: the rest, then
+            yield from copy_logs_steps(reads, execution_id, outcome.log_cursor)
+        else:
+            yield from log_tail_steps(outcome)
         status = str(outcome.execution_status) if outcome.execution_status else None
         error = CraftExecutionFailed(execution_id, status, outcome.failure_text())
         return Ending(outcome.status, execution_id, error=error)
-    yield from copy_logs_steps(reads, execution_id)
+    yield from copy_logs_steps(reads, execution_id, outcome.log_cursor)
     if outcome.status == OutcomeStatus.SUCCESS:
         yield info("Craft AI execution %s succeeded", execution_id)
         dest_dir = output_dir()
@@ -215,13 +225,14 @@ def log_tail_steps(outcome: WaitOutcome) -> Generator[Step, Any, None]:
 
 
 def copy_logs_steps(
-    reads: ResultReads, execution_id: str
+    reads: ResultReads, execution_id: str, after: Mapping[str, Any] | None = None
 ) -> Generator[Step, Any, list[dict[str, Any]]]:
-    """Copy the execution's logs into the task log (``[craft]`` prefix); return them.
+    """Copy the execution's logs into the task log (``[craft]`` prefix); return them. With
+    ``after`` (where a live reading stopped), only the lines not shown yet.
 
     Best effort: a wait that ended must not fail because the logs could not be read.
     """
-    read = reads.logs_read(execution_id)
+    read = reads.logs_read(execution_id, after)
     if read is None:
         yield info("Execution logs need the SDK token; not copied.")
         return []
@@ -234,7 +245,10 @@ def copy_logs_steps(
             (execution_id, err),
         )
         return []
-    yield info("Logs of Craft AI execution %s (%d lines):", execution_id, len(logs))
+    if after is not None:
+        yield info("Log lines of Craft AI execution %s not shown yet: %d", execution_id, len(logs))
+    else:
+        yield info("Logs of Craft AI execution %s (%d lines):", execution_id, len(logs))
     for line in logs:
         yield info("[craft] %s %s", line.get("timestamp", ""), line.get("message", ""))
     return logs

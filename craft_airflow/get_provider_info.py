@@ -72,6 +72,17 @@ def _conn_fields() -> dict[str, Any]:
             "schema": {"type": ["boolean", "null"], "default": True},
             "description": "Verify the platform's TLS certificate.",
         },
+        "live_logs": {
+            "label": "Live logs",
+            "schema": {"type": ["boolean", "null"], "default": True},
+            "description": "Show a running execution's new log lines and status changes in the "
+            "task log while the task waits (a task's live_logs argument overrides it).",
+        },
+        "live_logs_interval": _number(
+            "Live logs interval (s)",
+            "Seconds between two reads of a running execution's new log lines (at least 1).",
+            default=3,
+        ),
         "request_timeout": _number(
             "Request timeout (s)",
             "Time one attempt of an ordinary HTTP request may take, whole answer included "

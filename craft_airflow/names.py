@@ -28,6 +28,11 @@ EXECUTION_ID_STATE_KEY = "craft_execution_id"
 #: looks for the execution the dead try may have created (renaming it breaks in-flight retries).
 CREATION_INTENT_STATE_KEY = "craft_creation_intent"
 
+#: Where the live reading of an execution's logs stopped (the execution id and its cursor):
+#: the ``task_state_store`` key a worker keeps it under for a retry, and the XCom key a trigger
+#: keeps it under for a triggerer restart.
+LOG_CURSOR_KEY = "craft_log_cursor"
+
 #: The provider's section of the Airflow configuration (``[craft_ai]``).
 CONFIG_SECTION = "craft_ai"
 #: ``[craft_ai] finish_on_triggerer``: the default of the tasks' ``finish_on_triggerer``.

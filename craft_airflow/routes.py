@@ -17,8 +17,9 @@ from the connection again.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -42,13 +43,44 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
     from craft_airflow.connection import CraftConnectionConfig
+    from craft_airflow.ending import TaskLog
     from craft_airflow.hooks.craft import CraftAIHook
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
     from craft_airflow.journal import CreationJournal
+    from craft_airflow.protocol.following import Following
     from craft_airflow.protocol.http import FileInput
+    from craft_airflow.protocol.logs import LogCursor
 
 #: Longest wait a sensor's poke spends on the endpoint results route.
 MAX_PROBE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class LiveLogs:
+    """Live logs for one wait: the follower's state (its cursor moves as lines are shown), the
+    seconds between two reads, where the lines go and how a cursor is kept.
+
+    :param state: the follower's :class:`~craft_airflow.protocol.following.Following`.
+    :param interval: seconds between two reads.
+    :param log: the task's log.
+    :param save: keeps a cursor for a retry or a restart, if any (sync on a worker, a
+        coroutine function on the triggerer).
+    """
+
+    state: Following
+    interval: float
+    log: TaskLog
+    save: Callable[[LogCursor], Any] | None = None
+
+    def finished(self, outcome: WaitOutcome, now: float) -> WaitOutcome:
+        """The wait's outcome carrying the cursor (the end copies the lines after it); the last
+        status change said."""
+        change = self.state.status_change(
+            None if outcome.execution_status is None else str(outcome.execution_status), now
+        )
+        if change is not None:
+            self.log.log(change.level, change.message, *change.args)
+        return outcome.with_log_cursor(self.state.cursor.to_kwargs())
 
 
 class RouteKind(StrEnum):
@@ -109,8 +141,10 @@ class CraftRoute(ABC):
         *,
         timeout: float | None,
         poll_interval: float,
+        live: LiveLogs | None = None,
     ) -> WaitOutcome:
-        """Block until the execution ends or ``timeout`` passes (in the worker)."""
+        """Block until the execution ends or ``timeout`` passes (in the worker); with ``live``,
+        its status changes and new log lines go to the task log meanwhile."""
 
     @abstractmethod
     async def await_outcome(
@@ -120,14 +154,24 @@ class CraftRoute(ABC):
         *,
         timeout: float | None,
         poll_interval: float,
+        live: LiveLogs | None = None,
     ) -> WaitOutcome:
-        """Wait until the execution ends or ``timeout`` passes (on the triggerer, no blocking)."""
+        """Wait until the execution ends or ``timeout`` passes (on the triggerer, no blocking);
+        with ``live``, its status changes and new log lines go to the task log meanwhile."""
+
+    def show_new_lines(self, hook: CraftAIHook, live: LiveLogs) -> None:
+        """Show the status change and the log lines since ``live``'s cursor once (a sensor's
+        poke); nothing where the route has no logs."""
+        return None
 
     # -- reading a finished execution: what to fetch, as steps of craft_airflow.ending ---------
 
     @abstractmethod
-    def logs_read(self, execution_id: str) -> ReadLogs | None:
-        """The read of the execution's log lines; ``None`` where the route has no logs."""
+    def logs_read(
+        self, execution_id: str, after: Mapping[str, Any] | None = None
+    ) -> ReadLogs | None:
+        """The read of the execution's log lines (those after the cursor ``after``, when a
+        live reading showed some); ``None`` where the route has no logs."""
 
     @abstractmethod
     def metrics_read(self, execution_id: str) -> ReadMetrics | None:
@@ -219,8 +263,23 @@ class SdkRoute(CraftRoute):
         *,
         timeout: float | None,
         poll_interval: float,
+        live: LiveLogs | None = None,
     ) -> WaitOutcome:
-        return hook.wait_for_outcome(execution_id, timeout=timeout, poll_interval=poll_interval)
+        """The outputs long-poll and the status (:mod:`~craft_airflow.protocol.waiting`, the
+        hook's wait); with ``live``, the route builds the wait's steps and the follower's
+        (:mod:`~craft_airflow.protocol.following`) and has the hook drive them side by side."""
+        if live is None:
+            return hook.wait_for_outcome(execution_id, timeout=timeout, poll_interval=poll_interval)
+        from craft_airflow.protocol.following import follow_steps
+        from craft_airflow.protocol.waiting import execution_outcome_steps
+
+        ctx = hook.call_context
+        steps = execution_outcome_steps(
+            ctx, execution_id, timeout=timeout, poll_interval=poll_interval
+        )
+        follow = follow_steps(ctx, live.state, interval=live.interval)
+        outcome = hook.drive_following(steps, follow, live.log, live.save)
+        return live.finished(outcome, ctx.clock())
 
     async def await_outcome(
         self,
@@ -229,11 +288,52 @@ class SdkRoute(CraftRoute):
         *,
         timeout: float | None,
         poll_interval: float,
+        live: LiveLogs | None = None,
     ) -> WaitOutcome:
-        return await hook.await_outcome(execution_id, timeout=timeout, poll_interval=poll_interval)
+        if live is None:
+            return await hook.await_outcome(
+                execution_id, timeout=timeout, poll_interval=poll_interval
+            )
+        from craft_airflow.protocol.following import follow_steps
+        from craft_airflow.protocol.waiting import execution_outcome_steps
 
-    def logs_read(self, execution_id: str) -> ReadLogs | None:
-        return ReadLogs(execution_id)
+        ctx = await hook.call_context()
+        steps = execution_outcome_steps(
+            ctx, execution_id, timeout=timeout, poll_interval=poll_interval
+        )
+        follow = follow_steps(ctx, live.state, interval=live.interval)
+        outcome = await hook.drive_following(steps, follow, live.log, live.save)
+        return live.finished(outcome, ctx.clock())
+
+    def show_new_lines(self, hook: CraftAIHook, live: LiveLogs) -> None:
+        from craft_airflow.errors import clean
+        from craft_airflow.protocol.following import Show, tick_steps
+
+        steps = tick_steps(hook.call_context, live.state)
+        result: Any = None
+        try:
+            while True:
+                try:
+                    step = steps.send(result)
+                except StopIteration:
+                    return
+                result = None
+                if isinstance(step, Show):
+                    live.log.log(step.level, step.message, *step.args)
+                else:
+                    result = hook.drive(_one(step))
+        except CraftError as err:  # a poke must not fail because the logs could not be read
+            live.log.log(
+                logging.WARNING,
+                "Live logs of Craft AI execution %s: %s",
+                live.state.execution_id,
+                clean(str(err)),
+            )
+
+    def logs_read(
+        self, execution_id: str, after: Mapping[str, Any] | None = None
+    ) -> ReadLogs | None:
+        return ReadLogs(execution_id, after=None if after is None else dict(after))
 
     def metrics_read(self, execution_id: str) -> ReadMetrics | None:
         return ReadMetrics(execution_id)
@@ -339,7 +439,9 @@ class EndpointRoute(CraftRoute):
         *,
         timeout: float | None,
         poll_interval: float,
+        live: LiveLogs | None = None,
     ) -> WaitOutcome:
+        # No status call and no logs on this route: nothing to follow live.
         return hook.wait_for_endpoint_outcome(
             self.name,
             execution_id,
@@ -355,6 +457,7 @@ class EndpointRoute(CraftRoute):
         *,
         timeout: float | None,
         poll_interval: float,
+        live: LiveLogs | None = None,
     ) -> WaitOutcome:
         return await hook.await_endpoint_outcome(
             self.name,
@@ -364,7 +467,9 @@ class EndpointRoute(CraftRoute):
             poll_interval=poll_interval,
         )
 
-    def logs_read(self, execution_id: str) -> ReadLogs | None:
+    def logs_read(
+        self, execution_id: str, after: Mapping[str, Any] | None = None
+    ) -> ReadLogs | None:
         return None  # no logs on this route
 
     def metrics_read(self, execution_id: str) -> ReadMetrics | None:
@@ -408,6 +513,11 @@ class EndpointRoute(CraftRoute):
             files=files,
             journal=journal,
         )
+
+
+def _one(step: Any) -> Generator[Any, Any, Any]:
+    """A generator of the one step ``step``, returning its answer (a hook performs it)."""
+    return (yield step)
 
 
 def route_for(

@@ -7,6 +7,7 @@ one connection; payload files are written by the callers under :meth:`Store.exec
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sqlite3
 import threading
@@ -397,13 +398,15 @@ class Store:
 
     # ---- logs ----------------------------------------------------------------------
     def append_log(self, execution_id: str, message: str, ts: float | None = None) -> None:
-        """Add a log line to an execution.
+        """Add a log line to an execution, its time cut to the millisecond (the precision of a
+        line's ``timestamp`` and of the logs call's bounds, so that both agree).
 
         :param ts: epoch seconds, now when ``None``.
         """
+        moment = time.time() if ts is None else ts
         self._run(
             "INSERT INTO logs (execution_id, ts, message) VALUES (?, ?, ?)",
-            (execution_id, time.time() if ts is None else ts, message),
+            (execution_id, math.floor(moment * 1000) / 1000, message),
         )
 
     def logs(
@@ -413,21 +416,25 @@ class Store:
         to_ms: int | None = None,
         limit: int | None = None,
     ) -> list[dict[str, str]]:
-        """An execution's log lines, oldest first.
+        """An execution's log lines, oldest first (by time, then as written).
+
+        Bounds compare whole milliseconds, as a line's ``timestamp`` shows its time: a line of
+        millisecond ``from_ms`` or ``to_ms`` is in.
 
         :param from_ms: only lines at or after this time (epoch milliseconds).
         :param to_ms: only lines at or before this time (epoch milliseconds).
-        :param limit: at most this many lines.
+        :param limit: at most this many lines (the first ones).
         """
+        ms = "CAST(ROUND(ts * 1000) AS INTEGER)"
         sql = "SELECT ts, message FROM logs WHERE execution_id = ?"
         params: list[Any] = [execution_id]
         if from_ms is not None:
-            sql += " AND ts >= ?"
-            params.append(from_ms / 1000)
+            sql += f" AND {ms} >= ?"
+            params.append(from_ms)
         if to_ms is not None:
-            sql += " AND ts <= ?"
-            params.append(to_ms / 1000)
-        sql += " ORDER BY seq"
+            sql += f" AND {ms} <= ?"
+            params.append(to_ms)
+        sql += f" ORDER BY {ms}, seq"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)

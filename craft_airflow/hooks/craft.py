@@ -8,6 +8,8 @@ decided in the protocol core, shared with the async hook.
 from __future__ import annotations
 
 import io
+import logging
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from functools import cached_property
@@ -59,6 +61,7 @@ from craft_airflow.protocol.deployments import (
     build_create_deployment,
     build_update_deployment,
 )
+from craft_airflow.protocol.following import FollowSteps, SaveCursor, Show
 from craft_airflow.protocol.http import (
     FailureKind,
     FileInput,
@@ -71,7 +74,7 @@ from craft_airflow.protocol.http import (
     describe_exception,
     transfer_too_slow,
 )
-from craft_airflow.protocol.logs import log_lines_steps
+from craft_airflow.protocol.logs import LogCursor, log_lines_steps
 from craft_airflow.protocol.metrics import execution_metrics_steps, select_metrics
 from craft_airflow.protocol.outcomes import WaitOutcome
 from craft_airflow.protocol.readers import (
@@ -419,6 +422,81 @@ class CraftAIHook(BaseHook):
                 self.log.debug("Craft AI: %s", step.request.describe())
                 result = self._send(step)
 
+    @property
+    def call_context(self) -> CallContext:
+        """The context the protocol steps this hook performs are built with."""
+        return self._ctx
+
+    def drive(self, steps: Generator[Send | Sleep, Any, T]) -> T:
+        """Perform the steps of a protocol generator until it returns (the routes build them)."""
+        return self._drive(steps)
+
+    def drive_following(
+        self,
+        steps: Generator[Send | Sleep, Any, T],
+        follow: FollowSteps,
+        log: TaskLog,
+        save: Callable[[LogCursor], object] | None = None,
+    ) -> T:
+        """Perform ``steps`` (a wait) on this thread, and ``follow``
+        (:func:`~craft_airflow.protocol.following.follow_steps`) on a thread of its own with a
+        session of its own, until the wait returns. The follower is then stopped between two
+        steps: a line it read but did not show yet stays out of its cursor (the end copies it).
+
+        :param log: where the follower's lines go (the task's log).
+        :param save: keeps a cursor for a retry (best effort), if any.
+        """
+        lock = threading.Lock()
+        stopped = threading.Event()
+        follower = CraftAIHook(self.craft_conn_id)
+        follower.__dict__["config"] = self.config  # read once, by this hook
+        thread = threading.Thread(
+            target=follower._follow,
+            args=(follow, log, save, lock, stopped),
+            name="craft-live-logs",
+            daemon=True,  # a read in flight when the wait ends is left to finish on its own
+        )
+        thread.start()
+        try:
+            return self._drive(steps)
+        finally:
+            with lock:
+                stopped.set()
+
+    def _follow(
+        self,
+        follow: FollowSteps,
+        log: TaskLog,
+        save: Callable[[LogCursor], object] | None,
+        lock: threading.Lock,
+        stopped: threading.Event,
+    ) -> None:
+        """The follower thread of :meth:`drive_following`: every step but a send or a sleep
+        happens under ``lock``, so that once ``stopped`` is set nothing more is shown."""
+        result: Any = None
+        try:
+            while True:
+                with lock:
+                    if stopped.is_set():
+                        return
+                    step = follow.send(result)
+                    result = None
+                    while isinstance(step, Show | SaveCursor):
+                        if isinstance(step, Show):
+                            log.log(step.level, step.message, *step.args)
+                        elif save is not None:
+                            _save_quietly(save, step.cursor, log)
+                        step = follow.send(None)
+                if isinstance(step, Sleep):
+                    stopped.wait(step.seconds)
+                else:
+                    result = self._send(step)
+        except Exception as err:  # following never fails the task: say so once, stop
+            log.log(logging.WARNING, "Live logs stopped: %s", clean(str(err)))
+        finally:
+            follow.close()
+            self.close()
+
     def _json(self, request: HttpRequest) -> Any:
         return self._drive(call_json(self._ctx, request))
 
@@ -692,11 +770,14 @@ class CraftAIHook(BaseHook):
         token = self.config.require_endpoint_token(endpoint_name)
         return self._stream_to(b.build_download_endpoint_file(self.config, url, token), dest)
 
-    def get_logs(self, execution_id: str) -> list[dict[str, Any]]:
+    def get_logs(
+        self, execution_id: str, *, after: LogCursor | None = None
+    ) -> list[dict[str, Any]]:
         """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7), read
         in pages; at most :data:`~craft_airflow.protocol.logs.MAX_LOG_LINES` (the last ones, a
-        first line saying how many were left out)."""
-        return self._drive(log_lines_steps(self._ctx, execution_id))
+        first line saying how many were left out); with ``after``, only the lines after that
+        cursor (those a live reading did not show)."""
+        return self._drive(log_lines_steps(self._ctx, execution_id, after=after))
 
     def get_metrics(self, execution_id: str) -> dict[str, Any]:
         """Return the execution's metrics (§9.1): ``{name: number}`` for single-value metrics,
@@ -774,7 +855,7 @@ def drive_ending(hook: CraftAIHook, steps: Generator[Step, Any, T], log: TaskLog
 def perform_read(hook: CraftAIHook, step: Read) -> Any:
     """One read of a finished execution, answered as the step says."""
     if isinstance(step, ReadLogs):
-        return hook.get_logs(step.execution_id)
+        return hook.get_logs(step.execution_id, after=LogCursor.from_kwargs(step.after))
     if isinstance(step, ReadMetrics):
         return hook.get_metrics(step.execution_id)
     if isinstance(step, ReadRunOutputs):
@@ -815,6 +896,13 @@ def store_file(dest: ObjectStoragePath, download: Callable[[BinaryIO], int]) -> 
         remove_partial(dest)
         raise
     return size
+
+
+def _save_quietly(save: Callable[[LogCursor], object], cursor: LogCursor, log: TaskLog) -> None:
+    try:
+        save(cursor)
+    except Exception as err:  # a cursor not kept only means more repeats after a retry
+        log.log(logging.DEBUG, "Could not keep the live log cursor: %s", clean(str(err)))
 
 
 __all__ = ["CraftAIHook", "drive_ending", "store_file"]

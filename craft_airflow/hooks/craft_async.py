@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
+import logging
 import os
 import ssl
 import time
@@ -50,6 +52,7 @@ from craft_airflow.errors import (
     CraftConfigError,
     CraftConnectionError,
     CraftError,
+    clean,
     install_log_redaction,
 )
 from craft_airflow.hooks import shared_state
@@ -59,6 +62,7 @@ from craft_airflow.outputs import StorageSink, remove_partial, storage_error
 from craft_airflow.protocol import builders as b
 from craft_airflow.protocol.calls import CallContext, call_json, download_steps, perform
 from craft_airflow.protocol.decisions import is_not_yet
+from craft_airflow.protocol.following import FollowSteps, SaveCursor, Show
 from craft_airflow.protocol.http import (
     FailureKind,
     HttpRequest,
@@ -69,7 +73,7 @@ from craft_airflow.protocol.http import (
     describe_exception,
     transfer_too_slow,
 )
-from craft_airflow.protocol.logs import log_lines_steps
+from craft_airflow.protocol.logs import LogCursor, log_lines_steps
 from craft_airflow.protocol.metrics import execution_metrics_steps
 from craft_airflow.protocol.outcomes import WaitOutcome
 from craft_airflow.protocol.readers import (
@@ -315,9 +319,17 @@ class CraftAIAsyncHook(BaseHook):
         elapsed = time.monotonic() - started
         return Response(raw.status, dict(raw.headers), body, elapsed)
 
+    async def call_context(self) -> CallContext:
+        """The context the protocol steps this hook performs are built with (reads the
+        connection the first time)."""
+        return await self._context()
+
+    async def drive(self, steps: Generator[Send | Sleep, Any, T]) -> T:
+        """Perform the steps of a protocol generator until it returns (the routes build them)."""
+        return await self._drive(steps)
+
     async def _drive(self, steps: Generator[Send | Sleep, Any, T]) -> T:
         """Perform the steps of a protocol generator until it returns."""
-        config = await self.get_config()
         result: Any = None
         while True:
             try:
@@ -325,16 +337,68 @@ class CraftAIAsyncHook(BaseHook):
             except StopIteration as stop:
                 value: T = stop.value
                 return value
-            if isinstance(step, Sleep):
-                await asyncio.sleep(step.seconds)
+            result = await self._perform(step)
+
+    async def _perform(self, step: Send | Sleep) -> Response | TransportFailure | None:
+        """One step: a sleep, or a send (a token refresh single-flight per event loop)."""
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+            return None
+        config = await self.get_config()
+        if shared_state.is_refresh(step.request, config):
+            return await shared_state.single_flight_refresh(
+                config, functools.partial(self._checked_send, step)
+            )
+        self.log.debug("Craft AI: %s", step.request.describe())
+        return await self._checked_send(step)
+
+    async def drive_following(
+        self,
+        steps: Generator[Send | Sleep, Any, T],
+        follow: FollowSteps,
+        log: TaskLog,
+        save: Callable[[LogCursor], Awaitable[object]] | None = None,
+    ) -> T:
+        """Perform ``steps`` (a wait) and, beside it on the same loop, ``follow``
+        (:func:`~craft_airflow.protocol.following.follow_steps`) until the wait returns; the
+        follower is then cancelled at its current await, so its cursor is what it showed.
+
+        :param log: where the follower's lines go (the trigger's log: the task's log).
+        :param save: keeps a cursor for a triggerer restart (best effort), if any.
+        """
+        follower = asyncio.create_task(self._follow(follow, log, save))
+        try:
+            return await self._drive(steps)
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await follower  # following never fails the wait
+
+    async def _follow(
+        self,
+        follow: FollowSteps,
+        log: TaskLog,
+        save: Callable[[LogCursor], Awaitable[object]] | None,
+    ) -> None:
+        result: Any = None
+        try:
+            while True:
+                step = follow.send(result)
                 result = None
-            elif shared_state.is_refresh(step.request, config):
-                result = await shared_state.single_flight_refresh(
-                    config, functools.partial(self._checked_send, step)
-                )
-            else:
-                self.log.debug("Craft AI: %s", step.request.describe())
-                result = await self._checked_send(step)
+                if isinstance(step, Show):
+                    log.log(step.level, step.message, *step.args)
+                elif isinstance(step, SaveCursor):
+                    if save is not None:
+                        try:
+                            await save(step.cursor)
+                        except Exception as err:  # a cursor not kept: more repeats on restart
+                            log.log(logging.DEBUG, "Could not keep the live log cursor: %s", err)
+                else:
+                    result = await self._perform(step)
+        except Exception as err:  # following never fails the wait: say so once, stop
+            log.log(logging.WARNING, "Live logs stopped: %s", clean(str(err)))
+        finally:
+            follow.close()
 
     async def _checked_send(self, step: Send) -> Response | TransportFailure:
         """:meth:`_send`, with any other exception than a cancellation or a
@@ -410,11 +474,13 @@ class CraftAIAsyncHook(BaseHook):
 
     # -- reading a finished execution (a task finishing on the triggerer) ---------------------
 
-    async def get_logs(self, execution_id: str) -> list[dict[str, Any]]:
+    async def get_logs(
+        self, execution_id: str, *, after: LogCursor | None = None
+    ) -> list[dict[str, Any]]:
         """Return the execution's log lines ``[{timestamp, message}]`` (first step, §5.7), read
-        in pages, as the sync hook does."""
+        in pages, as the sync hook does; with ``after``, only the lines after that cursor."""
         ctx = await self._context()
-        return await self._drive(log_lines_steps(ctx, execution_id))
+        return await self._drive(log_lines_steps(ctx, execution_id, after=after))
 
     async def get_metrics(self, execution_id: str) -> dict[str, Any]:
         """Return the execution's metrics (§9.1), as the sync hook does."""
@@ -521,7 +587,7 @@ async def adrive_ending(hook: CraftAIAsyncHook, steps: Generator[Step, Any, T], 
 async def aperform_read(hook: CraftAIAsyncHook, step: Read) -> Any:
     """One read of a finished execution, answered as the step says."""
     if isinstance(step, ReadLogs):
-        return await hook.get_logs(step.execution_id)
+        return await hook.get_logs(step.execution_id, after=LogCursor.from_kwargs(step.after))
     if isinstance(step, ReadMetrics):
         return await hook.get_metrics(step.execution_id)
     if isinstance(step, ReadRunOutputs):

@@ -36,7 +36,12 @@ from craft_airflow.assets import (
 )
 from craft_airflow.errors import CraftError, CraftInputError, InvalidTriggerEvent
 from craft_airflow.links import persist_execution_link
-from craft_airflow.names import EXECUTION_ID_STATE_KEY, EXECUTION_ID_XCOM_KEY, METRICS_XCOM_KEY
+from craft_airflow.names import (
+    EXECUTION_ID_STATE_KEY,
+    EXECUTION_ID_XCOM_KEY,
+    LOG_CURSOR_KEY,
+    METRICS_XCOM_KEY,
+)
 from craft_airflow.protocol.outcomes import (
     OutcomeStatus,
     WaitOutcome,
@@ -55,7 +60,8 @@ if TYPE_CHECKING:
     from craft_airflow.hooks.craft import CraftAIHook
     from craft_airflow.journal import CreationJournal
     from craft_airflow.lineage import ExecutionIO, TaskLineage
-    from craft_airflow.routes import CraftRoute
+    from craft_airflow.protocol.logs import LogCursor
+    from craft_airflow.routes import CraftRoute, LiveLogs
 
 T = TypeVar("T")
 
@@ -89,6 +95,20 @@ def validate_poll_interval(value: float | timedelta) -> float:
     if not seconds:
         raise CraftInputError(f"poll_interval must be > 0, got {value!r}")
     return seconds
+
+
+def validate_live_logs_interval(value: float | timedelta | None) -> float | None:
+    """``live_logs_interval`` in seconds (``None`` stays: the connection decides)."""
+    from craft_airflow.connection import check_live_logs_interval
+
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    try:
+        return check_live_logs_interval(value, name="live_logs_interval")
+    except CraftError as err:
+        raise CraftInputError(str(err)) from None
 
 
 class AirflowTask(Protocol):
@@ -135,6 +155,10 @@ class CraftExecutionMixin(_AirflowTask):
     #: End the task on the triggerer when deferring (``None``: ``[craft_ai] finish_on_triggerer``,
     #: default on); see :mod:`craft_airflow.finishing` for the cases that resume on a worker.
     finish_on_triggerer: bool | None = None
+    #: Show the execution's new log lines while waiting (``None``: the connection's
+    #: ``live_logs``), every ``live_logs_interval`` seconds (``None``: the connection's).
+    live_logs: bool | None = None
+    live_logs_interval: float | None = None
     #: Set once the task knows its execution; used by ``on_kill`` and the extra link.
     _craft_execution_id: str | None = None
     craft_execution_url: str | None = None
@@ -198,6 +222,59 @@ class CraftExecutionMixin(_AirflowTask):
             self.log.warning("Cannot build the Craft AI execution URL: %s", err)
             return None
 
+    # -- live logs --------------------------------------------------------------------------
+
+    def live_logs_settings(self) -> tuple[bool, float]:
+        """Whether to follow the logs live, and the seconds between two reads: the task's
+        arguments, else the connection's extras."""
+        config = self.hook.config
+        enabled = config.live_logs if self.live_logs is None else bool(self.live_logs)
+        interval = self.live_logs_interval or config.live_logs_interval
+        return enabled, interval
+
+    def live_logs_for(self, context: Context, execution_id: str) -> LiveLogs | None:
+        """The live logs of a wait on a worker (``None`` when off, or where the route has no
+        logs), starting where an earlier try of this task stopped showing lines (its cursor
+        in ``task_state_store``, Airflow 3.3+)."""
+        from craft_airflow.protocol.following import Following
+        from craft_airflow.routes import LiveLogs
+
+        enabled, interval = self.live_logs_settings()
+        if not enabled or self.route.logs_read(execution_id) is None:
+            return None
+        state = Following(execution_id, cursor=self.kept_log_cursor(context, execution_id))
+
+        def save(cursor: LogCursor) -> None:
+            self.keep_log_cursor(context, execution_id, cursor)
+
+        return LiveLogs(state, interval, self.log, save)
+
+    def kept_log_cursor(self, context: Context, execution_id: str) -> LogCursor:
+        """The cursor an earlier try (or poke) kept for ``execution_id``, else the start."""
+        from craft_airflow.protocol.logs import LogCursor
+
+        store = context.get("task_state_store")
+        if store is None:
+            return LogCursor()
+        try:
+            kept = store.get(LOG_CURSOR_KEY)
+        except Exception as err:  # only more repeats: never a reason to fail
+            self.log.debug("Cannot read the live log cursor: %s", err)
+            return LogCursor()
+        if not isinstance(kept, Mapping) or kept.get("execution_id") != execution_id:
+            return LogCursor()
+        return LogCursor.from_kwargs(kept) or LogCursor()
+
+    def keep_log_cursor(self, context: Context, execution_id: str, cursor: LogCursor) -> None:
+        """Keep ``cursor`` in ``task_state_store`` for a retry (Airflow 3.3+; best effort)."""
+        store = context.get("task_state_store")
+        if store is None or cursor.since_ms is None:
+            return
+        try:
+            store.set(LOG_CURSOR_KEY, {"execution_id": execution_id, **cursor.to_kwargs()})
+        except Exception as err:
+            self.log.debug("Cannot keep the live log cursor: %s", err)
+
     # -- waiting ----------------------------------------------------------------------------
 
     def check_execution_once(self, execution_id: str) -> WaitOutcome | None:
@@ -213,19 +290,26 @@ class CraftExecutionMixin(_AirflowTask):
         task's result."""
         outcome = self.check_execution_once(execution_id)
         if outcome is None:
+            live = self.live_logs_for(context, execution_id)
             if self.deferrable:
-                self.defer_to_trigger(execution_id, context)  # raises TaskDeferred
+                self.defer_to_trigger(execution_id, context, live)  # raises TaskDeferred
             outcome = self.route.wait(
                 self.hook,
                 execution_id,
                 timeout=self._wait_timeout(),
                 poll_interval=self._poll_seconds(),
+                live=live,
             )
+            if live is not None:
+                self.keep_log_cursor(context, execution_id, live.state.cursor)
         return self.finish_execution(context, outcome)
 
-    def defer_to_trigger(self, execution_id: str, context: Context) -> None:
+    def defer_to_trigger(
+        self, execution_id: str, context: Context, live: LiveLogs | None = None
+    ) -> None:
         """Hand the wait to the triggerer, which ends the task itself when it can
         (:mod:`craft_airflow.finishing`); otherwise the task resumes in :meth:`execute_complete`.
+        With ``live``, the trigger follows the logs from its cursor.
         """
         # Here, not at the top: Airflow's trigger classes cost a DAG file's import.
         from craft_airflow.triggers.execution import CraftExecutionTrigger
@@ -240,6 +324,9 @@ class CraftExecutionMixin(_AirflowTask):
             poll_interval=self._poll_seconds(),
             finish=self._finish_plan_kwargs(context, execution_id),
             execution_url=self.craft_execution_url,
+            live_logs=None
+            if live is None
+            else {"interval": live.interval, "cursor": live.state.cursor.to_kwargs()},
         )
         self.log.info("Deferring until Craft AI execution %s ends", execution_id)
         self.defer(trigger=trigger, method_name="execute_complete")
@@ -474,6 +561,8 @@ class CraftJobMixin(CraftExecutionMixin):
         output_storage: str | ObjectStoragePath | None,
         finish_on_triggerer: bool | None = None,
         output_assets: Mapping[str, Any] | None = None,
+        live_logs: bool | None = None,
+        live_logs_interval: float | timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         assets = check_output_assets(output_assets)
@@ -481,6 +570,8 @@ class CraftJobMixin(CraftExecutionMixin):
             kwargs["outlets"] = outlets_with(kwargs.get("outlets"), assets)
         super().__init__(**kwargs)
         self.finish_on_triggerer = finish_on_triggerer
+        self.live_logs = live_logs
+        self.live_logs_interval = validate_live_logs_interval(live_logs_interval)
         self.output_assets = assets
         self.deferrable = deferrable
         self.craft_conn_id = craft_conn_id

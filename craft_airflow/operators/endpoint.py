@@ -57,6 +57,12 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         ``[craft_ai] finish_on_triggerer`` (default ``True``). Tasks that rely on what only a
         worker does (``on_success_callback``, outlets, an overridden ``execute_complete``...)
         resume on a worker anyway: see ``docs/finishing-on-the-triggerer.md``.
+    :param live_logs: While the task waits, show the execution's new log lines (``[craft]``
+        prefix) and status changes in the task log, and copy at the end only the lines not
+        shown yet. ``None``: the connection's ``live_logs`` extra (default ``True``). See
+        ``docs/operators/live-logs.md``.
+    :param live_logs_interval: Seconds between two reads of the new lines (at least 1);
+        ``None``: the connection's ``live_logs_interval`` extra (default 3).
     :param output_assets: Endpoint output name -> ``Asset`` (or ``AssetAlias``) that output
         feeds (see the pipeline operator).
     """
@@ -90,6 +96,8 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
         output_storage: str | ObjectStoragePath | None = None,
         finish_on_triggerer: bool | None = None,
         output_assets: Mapping[str, Any] | None = None,
+        live_logs: bool | None = None,
+        live_logs_interval: float | timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -100,6 +108,8 @@ class CraftTriggerEndpointOperator(CraftJobMixin, ResumableJobMixin, BaseOperato
             output_storage=output_storage,
             finish_on_triggerer=finish_on_triggerer,
             output_assets=output_assets,
+            live_logs=live_logs,
+            live_logs_interval=live_logs_interval,
             **kwargs,
         )
         self.endpoint_name = require_name(endpoint_name, "endpoint_name")

@@ -76,6 +76,12 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         ``[craft_ai] finish_on_triggerer`` (default ``True``). Tasks that rely on what only a
         worker does (``on_success_callback``, outlets, an overridden ``execute_complete``...)
         resume on a worker anyway: see ``docs/finishing-on-the-triggerer.md``.
+    :param live_logs: While the task waits, show the execution's new log lines (``[craft]``
+        prefix) and status changes in the task log, and copy at the end only the lines not
+        shown yet. ``None``: the connection's ``live_logs`` extra (default ``True``). See
+        ``docs/operators/live-logs.md``.
+    :param live_logs_interval: Seconds between two reads of the new lines (at least 1);
+        ``None``: the connection's ``live_logs_interval`` extra (default 3).
     :param output_assets: Output name -> ``Asset`` (or ``AssetAlias``) that output feeds; the
         assets are added to ``outlets``, and each asset event's extra carries the execution id,
         the output name and where the output is (see :mod:`craft_airflow.assets`).
@@ -114,6 +120,8 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
         output_storage: str | ObjectStoragePath | None = None,
         finish_on_triggerer: bool | None = None,
         output_assets: Mapping[str, Any] | None = None,
+        live_logs: bool | None = None,
+        live_logs_interval: float | timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -124,6 +132,8 @@ class CraftRunPipelineOperator(CraftJobMixin, ResumableJobMixin, BaseOperator):
             output_storage=output_storage,
             finish_on_triggerer=finish_on_triggerer,
             output_assets=output_assets,
+            live_logs=live_logs,
+            live_logs_interval=live_logs_interval,
             **kwargs,
         )
         self.pipeline_name = require_name(pipeline_name, "pipeline_name")

@@ -55,6 +55,9 @@ class WaitOutcome:
         never containing secrets.
     :param log_tail: for a failure, the execution's last log messages (at most
         :data:`LOG_TAIL_LINES`), oldest first; empty otherwise or when none could be read.
+    :param log_cursor: where the live reading of the logs stopped
+        (:class:`~craft_airflow.protocol.logs.LogCursor` as kwargs): the end copies only the lines
+        after it. ``None``: no live reading, the end copies every line.
     """
 
     status: OutcomeStatus
@@ -62,6 +65,7 @@ class WaitOutcome:
     execution_status: ExecutionStatus | None = None
     message: str = ""
     log_tail: tuple[str, ...] = ()
+    log_cursor: Mapping[str, Any] | None = None
 
     @property
     def is_success(self) -> bool:
@@ -71,6 +75,10 @@ class WaitOutcome:
     def with_log_tail(self, logs: Iterable[Mapping[str, Any]]) -> WaitOutcome:
         """This outcome carrying the last messages of ``logs`` (``[{timestamp, message}]``)."""
         return replace(self, log_tail=log_tail(logs))
+
+    def with_log_cursor(self, cursor: Mapping[str, Any] | None) -> WaitOutcome:
+        """This outcome with where the live reading of the logs stopped."""
+        return replace(self, log_cursor=None if cursor is None else dict(cursor))
 
     def failure_text(self) -> str:
         """The message, then the log tail under :data:`LOG_TAIL_HEADER`: what a failed task says."""
@@ -89,6 +97,7 @@ class WaitOutcome:
             ),
             "message": self.message,
             "log_tail": list(self.log_tail),
+            "log_cursor": None if self.log_cursor is None else dict(self.log_cursor),
         }
 
     @classmethod
@@ -130,12 +139,16 @@ class WaitOutcome:
         message = event["message"]
         if not isinstance(message, str):
             raise InvalidTriggerEvent("Trigger event message must be a string")
+        cursor = event.get("log_cursor")  # optional: events of earlier versions lack it
+        if cursor is not None and not isinstance(cursor, Mapping):
+            raise InvalidTriggerEvent("Trigger event log_cursor must be a dict")
         return cls(
             status=OutcomeStatus(raw_status),
             execution_id=execution_id,
             execution_status=execution_status,
             message=message,
             log_tail=tuple(tail),
+            log_cursor=None if cursor is None else dict(cursor),
         )
 
 

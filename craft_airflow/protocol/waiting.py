@@ -5,7 +5,10 @@ the route (:mod:`craft_airflow.routes`), never here.
 SDK-token route (§5.4): long-poll ``/executions/{id}/outputs?wait_for_completion=true``; a 307
 means "not yet"; any other final answer means "finished", and the authoritative status is then
 read from ``GET /executions/{id}?include_io_values=false`` (open question 4, tolerant: whether
-a failed execution's outputs answer 200 or an error does not matter).
+a failed execution's outputs answer 200 or an error does not matter). When the outputs have
+answered but the status is not terminal yet (a replicated platform whose status read trails its
+outputs), the status is read again after a short backoff (:data:`LAG_FIRST_PAUSE`, doubling
+towards ``poll_interval``), then the long-poll resumes.
 
 Endpoint-token route (§7.2): poll the results URL; 3xx = not yet, 200 = succeeded, a failure
 answer (500...) = failed with the platform's message.
@@ -53,6 +56,22 @@ from craft_airflow.protocol.statuses import FAILED_STATUSES, TERMINAL_STATUSES, 
 #: What the failure log tail reads at most: the last lines kept, and the pages read.
 TAIL_READ_LINES = 200
 TAIL_READ_PAGES = 50
+#: The first pause before reading the status again when it trails the outputs; each further
+#: pause doubles, up to ``poll_interval``.
+LAG_FIRST_PAUSE = 0.1
+
+
+def lag_pauses(poll_interval: float) -> list[float]:
+    """The pauses before each new status read while the status trails the outputs: from
+    :data:`LAG_FIRST_PAUSE`, doubling, the last one ``poll_interval``; after them the wait
+    long-polls again."""
+    pauses: list[float] = []
+    pause = min(LAG_FIRST_PAUSE, poll_interval)
+    while pause < poll_interval:
+        pauses.append(pause)
+        pause *= 2
+    pauses.append(poll_interval)
+    return pauses
 
 
 def _pause(
@@ -111,11 +130,24 @@ def execution_outcome_steps(
                 yield from _pause(ctx, response, poll_interval, deadline)
                 continue
 
-        execution = read_execution(
-            (yield from call_json(ctx, build_get_execution(ctx.config, execution_id)))
-        )
+        status_request = build_get_execution(ctx.config, execution_id)
+        execution = read_execution((yield from call_json(ctx, status_request)))
         raw_status = execution.get("status")
         status = ExecutionStatus.parse(raw_status)
+        if finished_error is None:
+            # The outputs answered: the end is near even when the status trails behind. Read
+            # the status again after short pauses rather than a whole poll_interval.
+            for pause in lag_pauses(poll_interval):
+                if status is None or status in TERMINAL_STATUSES:
+                    break
+                if deadline is not None:
+                    pause = min(pause, max(0.0, deadline - ctx.clock()))
+                    if pause <= 0:
+                        return timeout_outcome(execution_id, ctx.clock() - started)
+                yield Sleep(pause)
+                execution = read_execution((yield from call_json(ctx, status_request)))
+                raw_status = execution.get("status")
+                status = ExecutionStatus.parse(raw_status)
         if status is not None and status not in TERMINAL_STATUSES:
             if finished_error is not None:
                 # The outputs call failed while the execution runs on: a glitch of that call
@@ -123,12 +155,14 @@ def execution_outcome_steps(
                 errors_in_a_row += 1
                 if errors_in_a_row > ctx.config.max_retries:
                     raise finished_error
+                if deadline is not None and ctx.clock() >= deadline:
+                    return timeout_outcome(execution_id, ctx.clock() - started)
+                yield from _pause(ctx, None, poll_interval, deadline)
             else:
                 errors_in_a_row = 0
-            # Outputs answered but the status still lags behind: ask again shortly.
+            # Still not terminal: long-poll again.
             if deadline is not None and ctx.clock() >= deadline:
                 return timeout_outcome(execution_id, ctx.clock() - started)
-            yield from _pause(ctx, None, poll_interval, deadline)
             continue
         detail = execution_error_message(execution) if status in FAILED_STATUSES else None
         outcome = outcome_for_finished(execution_id, raw_status, detail=detail)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import conf
@@ -11,12 +12,17 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from craft_airflow.errors import CraftInputError
 from craft_airflow.links import CraftExecutionLink
 from craft_airflow.names import DEFAULT_CONN_ID
-from craft_airflow.operators._base import CraftExecutionMixin, require_name
+from craft_airflow.operators._base import (
+    CraftExecutionMixin,
+    require_name,
+    validate_live_logs_interval,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
     from craft_airflow.protocol.outcomes import WaitOutcome
+    from craft_airflow.routes import LiveLogs
 
 
 class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
@@ -43,6 +49,12 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         ``[craft_ai] finish_on_triggerer`` (default ``True``). Tasks that rely on what only a
         worker does (``on_success_callback``, outlets, an overridden ``execute_complete``...)
         resume on a worker anyway: see ``docs/finishing-on-the-triggerer.md``.
+    :param live_logs: While the sensor waits, show the execution's new log lines (``[craft]``
+        prefix) and status changes in the task log: every ``live_logs_interval`` when
+        deferrable, at each poke otherwise; the end copies only the lines not shown yet.
+        ``None``: the connection's ``live_logs`` extra (default ``True``).
+    :param live_logs_interval: Seconds between two reads of the new lines when deferrable (at
+        least 1); ``None``: the connection's ``live_logs_interval`` extra (default 3).
     """
 
     template_fields: Sequence[str] = (
@@ -54,6 +66,7 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     )
     operator_extra_links = (CraftExecutionLink(),)
     ui_color = "#e8f0fe"
+    _live: LiveLogs | None = None
 
     def __init__(
         self,
@@ -65,10 +78,14 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         endpoint_url_path: str | None = None,
         output_storage: str | ObjectStoragePath | None = None,
         finish_on_triggerer: bool | None = None,
+        live_logs: bool | None = None,
+        live_logs_interval: float | timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.finish_on_triggerer = finish_on_triggerer
+        self.live_logs = live_logs
+        self.live_logs_interval = validate_live_logs_interval(live_logs_interval)
         self.execution_id = require_name(execution_id, "execution_id")
         self.craft_conn_id = craft_conn_id
         self.deferrable = deferrable
@@ -104,10 +121,24 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         return self.wait_for_result(context, str(self.execution_id))
 
     def poke(self, context: Context) -> PokeReturnValue:
-        event = self.check_execution_once(str(self.execution_id))
+        execution_id = str(self.execution_id)
+        event = self.check_execution_once(execution_id)
+        live = self._poke_live_logs(context, execution_id)
         if event is None:
+            if live is not None:
+                self.route.show_new_lines(self.hook, live)
+                self.keep_log_cursor(context, execution_id, live.state.cursor)
             return PokeReturnValue(is_done=False)
+        if live is not None:
+            event = live.finished(event, self.hook.call_context.clock())
         return PokeReturnValue(is_done=True, xcom_value=self.finish_execution(context, event))
+
+    def _poke_live_logs(self, context: Context, execution_id: str) -> LiveLogs | None:
+        """The live logs of the pokes: one follower state for the pokes of this process (poke
+        mode), its cursor kept in the task state between two (reschedule mode)."""
+        if self._live is None or self._live.state.execution_id != execution_id:
+            self._live = self.live_logs_for(context, execution_id)
+        return self._live
 
     def on_kill(self) -> None:
         self.log_no_cancel()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.bases.xcom import BaseXCom
 from airflow.sdk.execution_time import task_runner
-from airflow.sdk.execution_time.comms import SetXCom
+from airflow.sdk.execution_time.comms import GetXCom, SetXCom, XComResult
 from airflow.triggers.base import (
     BaseTaskEndEvent,
     BaseTrigger,
@@ -27,9 +28,11 @@ from airflow.triggers.base import (
     TriggerEvent,
 )
 
+from craft_airflow.connection import DEFAULT_LIVE_LOGS_INTERVAL, MIN_LIVE_LOGS_INTERVAL
 from craft_airflow.ending import Ending, ending_steps
 from craft_airflow.errors import clean
 from craft_airflow.finishing import FinishPlan
+from craft_airflow.names import LOG_CURSOR_KEY
 from craft_airflow.protocol.outcomes import (
     OutcomeStatus,
     WaitOutcome,
@@ -37,12 +40,13 @@ from craft_airflow.protocol.outcomes import (
     killed_message,
     timeout_outcome,
 )
-from craft_airflow.routes import CraftRoute, RouteKind, route_from_kwargs
+from craft_airflow.routes import CraftRoute, LiveLogs, RouteKind, route_from_kwargs
 
 if TYPE_CHECKING:
     from airflow.sdk.types import Logger
 
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
+    from craft_airflow.protocol.logs import LogCursor
 
 CLASSPATH = "craft_airflow.triggers.execution.CraftExecutionTrigger"
 ASYNC_HOOK_MODULE = "craft_airflow.hooks.craft_async"
@@ -53,6 +57,11 @@ async def load_async_hook() -> None:
     about 0.4 s, which would otherwise stall every other trigger of the triggerer's loop."""
     if ASYNC_HOOK_MODULE not in sys.modules:
         await asyncio.to_thread(importlib.import_module, ASYNC_HOOK_MODULE)
+
+
+def task_runner_comms() -> Any:
+    """The supervisor's channel when running in a triggerer (or a task), else ``None``."""
+    return getattr(task_runner, "SUPERVISOR_COMMS", None)
 
 
 def _epoch(value: float | datetime | None) -> float | None:
@@ -78,6 +87,11 @@ class CraftExecutionTrigger(BaseTrigger):
     :param finish: a :class:`~craft_airflow.finishing.FinishPlan` as kwargs: the trigger then ends
         the task itself (``finish_event``) instead of resuming it on a worker.
     :param execution_url: the execution's page, for the line a killed task logs (``on_kill``).
+    :param live_logs: ``{"interval": seconds, "cursor": LogCursor kwargs}``: show the
+        execution's status changes and new log lines (after the cursor) in the task log while
+        waiting; ``None``: off. The cursor is kept in the XCom ``craft_log_cursor`` every
+        :data:`~craft_airflow.protocol.following.SAVE_EVERY` seconds, so a triggerer restart
+        resumes near where it stopped; the event carries it to whoever ends the task.
     """
 
     def __init__(
@@ -90,6 +104,7 @@ class CraftExecutionTrigger(BaseTrigger):
         poll_interval: float = 5.0,
         finish: dict[str, Any] | None = None,
         execution_url: str | None = None,
+        live_logs: dict[str, Any] | None = None,
     ) -> None:
         BaseTrigger.__init__(self)  # not super(): untyped_calls_exclude misses super() calls
         self.execution_id = execution_id
@@ -99,6 +114,7 @@ class CraftExecutionTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.finish = finish
         self.execution_url = execution_url
+        self.live_logs = live_logs
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and the (secret-free) keyword arguments to rebuild the trigger."""
@@ -112,6 +128,7 @@ class CraftExecutionTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "finish": self.finish,
                 "execution_url": self.execution_url,
+                "live_logs": self.live_logs,
             },
         )
 
@@ -141,7 +158,11 @@ class CraftExecutionTrigger(BaseTrigger):
         hook = self._hook()
         try:
             return await self.route.await_outcome(
-                hook, self.execution_id, timeout=timeout, poll_interval=self.poll_interval
+                hook,
+                self.execution_id,
+                timeout=timeout,
+                poll_interval=self.poll_interval,
+                live=await self._live(),
             )
         except Exception as exc:
             # Every failure to follow becomes an ``error`` event: the task then fails with the
@@ -152,6 +173,59 @@ class CraftExecutionTrigger(BaseTrigger):
             )
         finally:
             await hook.aclose()
+
+    async def _live(self) -> LiveLogs | None:
+        """The live logs of this wait, from the cursor of the kwargs or the one this trigger
+        kept (an earlier run of it, before a triggerer restart), whichever is further on."""
+        if not self.live_logs:
+            return None
+        from craft_airflow.protocol.following import Following
+        from craft_airflow.protocol.logs import LogCursor
+
+        cursor = LogCursor.from_kwargs(self.live_logs.get("cursor")) or LogCursor()
+        cursor = cursor.later(await self._kept_cursor())
+        interval = float(self.live_logs.get("interval") or DEFAULT_LIVE_LOGS_INTERVAL)
+        state = Following(self.execution_id, cursor=cursor)
+        return LiveLogs(state, max(interval, MIN_LIVE_LOGS_INTERVAL), self.log, self._keep_cursor)
+
+    def _xcom_where(self) -> dict[str, Any] | None:
+        ti = self.task_instance
+        if ti is None or task_runner_comms() is None:
+            return None  # run outside a triggerer (dag.test(), a benchmark): nowhere to keep it
+        return {
+            "dag_id": ti.dag_id,
+            "task_id": ti.task_id,
+            "run_id": ti.run_id,
+            "map_index": ti.map_index,
+        }
+
+    async def _kept_cursor(self) -> LogCursor | None:
+        from craft_airflow.protocol.logs import LogCursor
+
+        where = self._xcom_where()
+        if where is None:
+            return None
+        try:
+            answer = await task_runner.SUPERVISOR_COMMS.asend(GetXCom(key=LOG_CURSOR_KEY, **where))
+            kept = BaseXCom.deserialize_value(answer) if isinstance(answer, XComResult) else None
+        except Exception as err:  # only more repeats: never a reason to fail the wait
+            self.log.debug("Cannot read the kept live log cursor: %s", err)
+            return None
+        if isinstance(kept, str):
+            kept = json.loads(kept)
+        if not isinstance(kept, Mapping) or kept.get("execution_id") != self.execution_id:
+            return None
+        return LogCursor.from_kwargs(kept)
+
+    async def _keep_cursor(self, cursor: LogCursor) -> None:
+        where = self._xcom_where()
+        if where is None:
+            return
+        value = {"execution_id": self.execution_id, **cursor.to_kwargs()}
+        serialized = BaseXCom.serialize_value(value, key=LOG_CURSOR_KEY, **where)
+        await task_runner.SUPERVISOR_COMMS.asend(
+            SetXCom(key=LOG_CURSOR_KEY, value=serialized, **where)
+        )
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (Airflow 3.3+ calls this then): the platform has no

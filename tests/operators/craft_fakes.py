@@ -60,6 +60,9 @@ class FakeHook:
             environment_url="https://env.example",
             sdk_token="sdk-token-secret",
             execution_url_template="https://ui.example/executions/{execution_id}",
+            # Live logs drive the protocol's steps, which this fake does not answer: they are
+            # proven against the embedded platform (tests/operators/test_live_logs.py).
+            live_logs=False,
         )
         self.pipeline = pipeline or {"parameters": {"inputs": [], "outputs": []}}
         self.statuses = statuses or {}
@@ -151,8 +154,8 @@ class FakeHook:
         dest.write(data)
         return len(data)
 
-    def get_logs(self, execution_id: str) -> list[dict]:
-        self._record("get_logs", execution_id)
+    def get_logs(self, execution_id: str, *, after: Any = None) -> list[dict]:
+        self._record("get_logs", execution_id, after=after)
         return self.logs
 
 

@@ -59,6 +59,7 @@ def test_outcome_round_trips_through_the_event_payload():
         "execution_status": "Failed",
         "message": event.message,
         "log_tail": [],
+        "log_cursor": None,
     }
     assert WaitOutcome.from_event(payload) == event
     timeout = timeout_outcome("ex-3", 12.3)
@@ -110,3 +111,16 @@ def test_failure_text_puts_the_tail_under_its_header():
     outcome = WaitOutcome(OutcomeStatus.FAILED, "x", None, "boom", ("a", "b"))
     assert outcome.failure_text() == "boom\nLast log lines:\na\nb"
     assert WaitOutcome(OutcomeStatus.FAILED, "x").failure_text() == "Craft AI execution x failed."
+
+
+def test_the_live_log_cursor_travels_in_the_event_and_an_event_without_it_is_accepted():
+    event = outcome_for_status("ex-3", ExecutionStatus.SUCCEEDED)
+    assert event is not None
+    cursor = {"since_ms": 1_700_000_000_123, "seen": 2, "shown": 40}
+    carried = event.with_log_cursor(cursor)
+    back = WaitOutcome.from_event(json.loads(json.dumps(carried.to_event())))
+    assert back.log_cursor == cursor
+    older = {k: v for k, v in event.to_event().items() if k != "log_cursor"}
+    assert WaitOutcome.from_event(older).log_cursor is None
+    with pytest.raises(InvalidTriggerEvent, match="log_cursor"):
+        WaitOutcome.from_event({**older, "log_cursor": [1, 2]})

@@ -163,3 +163,47 @@ def test_endpoint_wait_outcomes():
             lambda s: answer(401),
             clock,
         )
+
+
+def test_a_status_trailing_the_outputs_is_read_again_after_short_growing_pauses():
+    ctx, clock = context()
+    ctx.tokens.store(make_jwt(), clock.now)
+    statuses = iter(["Running", "Running", "Running", "Succeeded"])
+
+    def responder(step):
+        if step.request.long_poll:
+            return answer(200, b'{"outputs": []}')
+        return answer(200, json.dumps({"status": next(statuses)}).encode())
+
+    event, sent = drive(
+        execution_outcome_steps(ctx, "e", timeout=None, poll_interval=5), responder, clock
+    )
+    assert event.status == OutcomeStatus.SUCCESS
+    assert [s.seconds for s in sent if isinstance(s, Sleep)] == [0.1, 0.2, 0.4]
+    # The outputs answered once: only the status is asked again.
+    assert sum(1 for s in sent if isinstance(s, Send) and s.request.long_poll) == 1
+
+
+def test_lag_pauses_grow_from_a_tenth_of_a_second_to_the_poll_interval():
+    from craft_airflow.protocol.waiting import lag_pauses
+
+    assert lag_pauses(1.0) == [0.1, 0.2, 0.4, 0.8, 1.0]
+    assert lag_pauses(0.05) == [0.05]
+
+
+def test_a_status_that_never_turns_terminal_goes_back_to_the_long_poll():
+    ctx, clock = context()
+    ctx.tokens.store(make_jwt(), clock.now)
+    polls = []
+
+    def responder(step):
+        if step.request.long_poll:
+            polls.append(clock.now)
+            return answer(200, b'{"outputs": []}')
+        return answer(200, b'{"status": "Running"}')
+
+    event, _ = drive(
+        execution_outcome_steps(ctx, "e", timeout=20, poll_interval=1), responder, clock
+    )
+    assert event.status == OutcomeStatus.TIMEOUT
+    assert len(polls) > 3  # after each round of pauses the long-poll resumes

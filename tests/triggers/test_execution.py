@@ -45,6 +45,7 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
         "poll_interval",
         "finish",
         "execution_url",
+        "live_logs",
     }
     assert kwargs["route"] == {
         "kind": "endpoint",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from craft_ai_sdk import CraftAiSdk, InputSource, OutputDestination
@@ -198,3 +199,27 @@ def test_data_store_round_trip_and_mappings(sdk: CraftAiSdk, tmp_path: Path) -> 
     assert sdk.delete_data_store_object("conformance/in.txt") == {"path": "conformance/in.txt"}
     with pytest.raises(SdkException):
         sdk.get_data_store_object_information("conformance/in.txt")
+
+
+def test_sdk_incremental_log_reads_honour_from_to_and_limit(sdk: CraftAiSdk) -> None:
+    # §5.7: from/to are whole milliseconds (the SDK truncates), both bounds included; limit
+    # keeps the first lines. The provider's live reading pages on these.
+    from datetime import datetime
+
+    result = sdk.run_pipeline("slow", inputs={"seconds": 2})
+    lines = sdk.get_pipeline_execution_logs(result["execution_id"])
+    assert len(lines) >= 4
+    moments = [datetime.fromisoformat(line["timestamp"]) for line in lines]
+    assert moments == sorted(moments)
+    second = moments[1]
+
+    def messages(**bounds: Any) -> list[str]:
+        got = sdk.get_pipeline_execution_logs(result["execution_id"], **bounds)
+        return [line["message"] for line in got]
+
+    everything = [line["message"] for line in lines]
+    assert messages(from_datetime=second) == everything[1:]
+    assert messages(to_datetime=second) == everything[:2]
+    assert messages(from_datetime=second, to_datetime=second) == [everything[1]]
+    assert messages(from_datetime=second, limit=2) == everything[1:3]
+    assert messages(limit=0) == []
