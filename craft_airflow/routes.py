@@ -17,7 +17,6 @@ from the connection again.
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -47,8 +46,9 @@ if TYPE_CHECKING:
     from craft_airflow.hooks.craft import CraftAIHook
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
     from craft_airflow.journal import CreationJournal
+    from craft_airflow.protocol.calls import CallContext
     from craft_airflow.protocol.following import Following
-    from craft_airflow.protocol.http import FileInput
+    from craft_airflow.protocol.http import FileInput, Send, Sleep
     from craft_airflow.protocol.logs import LogCursor
 
 #: Longest wait a sensor's poke spends on the endpoint results route.
@@ -134,6 +134,21 @@ class CraftRoute(ABC):
         return self.check_once(hook, execution_id)
 
     @abstractmethod
+    def outcome_steps(
+        self,
+        ctx: CallContext,
+        config: CraftConnectionConfig,
+        execution_id: str,
+        *,
+        timeout: float | None,
+        poll_interval: float,
+    ) -> Generator[Send | Sleep, Any, WaitOutcome]:
+        """What waiting for the execution's end fetches, as steps of
+        :mod:`~craft_airflow.protocol.waiting` (either hook drives them)."""
+
+    #: Whether the route can show an execution's status and log lines while it runs.
+    follows_live: ClassVar[bool] = False
+
     def wait(
         self,
         hook: CraftAIHook,
@@ -144,9 +159,20 @@ class CraftRoute(ABC):
         live: LiveLogs | None = None,
     ) -> WaitOutcome:
         """Block until the execution ends or ``timeout`` passes (in the worker); with ``live``,
-        its status changes and new log lines go to the task log meanwhile."""
+        its status changes and new log lines go to the task log meanwhile (the follower's steps,
+        :mod:`~craft_airflow.protocol.following`, driven beside the wait's)."""
+        ctx = hook.call_context
+        steps = self.outcome_steps(
+            ctx, hook.config, execution_id, timeout=timeout, poll_interval=poll_interval
+        )
+        if live is None or not self.follows_live:
+            return hook.drive(steps)
+        from craft_airflow.protocol.following import follow_steps
 
-    @abstractmethod
+        follow = follow_steps(ctx, live.state, interval=live.interval)
+        outcome = hook.drive_following(steps, follow, live.log, live.save)
+        return live.finished(outcome, ctx.clock())
+
     async def await_outcome(
         self,
         hook: CraftAIAsyncHook,
@@ -158,6 +184,17 @@ class CraftRoute(ABC):
     ) -> WaitOutcome:
         """Wait until the execution ends or ``timeout`` passes (on the triggerer, no blocking);
         with ``live``, its status changes and new log lines go to the task log meanwhile."""
+        ctx = await hook.call_context()
+        steps = self.outcome_steps(
+            ctx, await hook.get_config(), execution_id, timeout=timeout, poll_interval=poll_interval
+        )
+        if live is None or not self.follows_live:
+            return await hook.drive(steps)
+        from craft_airflow.protocol.following import follow_steps
+
+        follow = follow_steps(ctx, live.state, interval=live.interval)
+        outcome = await hook.drive_following(steps, follow, live.log, live.save)
+        return live.finished(outcome, ctx.clock())
 
     def show_new_lines(self, hook: CraftAIHook, live: LiveLogs) -> None:
         """Show the status change and the log lines since ``live``'s cursor once (a sensor's
@@ -256,79 +293,30 @@ class SdkRoute(CraftRoute):
         except CraftError:
             return None
 
-    def wait(
+    follows_live: ClassVar[bool] = True
+
+    def outcome_steps(
         self,
-        hook: CraftAIHook,
+        ctx: CallContext,
+        config: CraftConnectionConfig,
         execution_id: str,
         *,
         timeout: float | None,
         poll_interval: float,
-        live: LiveLogs | None = None,
-    ) -> WaitOutcome:
-        """The outputs long-poll and the status (:mod:`~craft_airflow.protocol.waiting`, the
-        hook's wait); with ``live``, the route builds the wait's steps and the follower's
-        (:mod:`~craft_airflow.protocol.following`) and has the hook drive them side by side."""
-        if live is None:
-            return hook.wait_for_outcome(execution_id, timeout=timeout, poll_interval=poll_interval)
-        from craft_airflow.protocol.following import follow_steps
+    ) -> Generator[Send | Sleep, Any, WaitOutcome]:
+        """The outputs long-poll, then the status (a failure's log tail)."""
         from craft_airflow.protocol.waiting import execution_outcome_steps
 
-        ctx = hook.call_context
-        steps = execution_outcome_steps(
+        return execution_outcome_steps(
             ctx, execution_id, timeout=timeout, poll_interval=poll_interval
         )
-        follow = follow_steps(ctx, live.state, interval=live.interval)
-        outcome = hook.drive_following(steps, follow, live.log, live.save)
-        return live.finished(outcome, ctx.clock())
-
-    async def await_outcome(
-        self,
-        hook: CraftAIAsyncHook,
-        execution_id: str,
-        *,
-        timeout: float | None,
-        poll_interval: float,
-        live: LiveLogs | None = None,
-    ) -> WaitOutcome:
-        if live is None:
-            return await hook.await_outcome(
-                execution_id, timeout=timeout, poll_interval=poll_interval
-            )
-        from craft_airflow.protocol.following import follow_steps
-        from craft_airflow.protocol.waiting import execution_outcome_steps
-
-        ctx = await hook.call_context()
-        steps = execution_outcome_steps(
-            ctx, execution_id, timeout=timeout, poll_interval=poll_interval
-        )
-        follow = follow_steps(ctx, live.state, interval=live.interval)
-        outcome = await hook.drive_following(steps, follow, live.log, live.save)
-        return live.finished(outcome, ctx.clock())
 
     def show_new_lines(self, hook: CraftAIHook, live: LiveLogs) -> None:
-        from craft_airflow.errors import clean
-        from craft_airflow.protocol.following import Show, tick_steps
+        from craft_airflow.protocol.following import tick_steps
 
-        steps = tick_steps(hook.call_context, live.state)
-        result: Any = None
-        try:
-            while True:
-                try:
-                    step = steps.send(result)
-                except StopIteration:
-                    return
-                result = None
-                if isinstance(step, Show):
-                    live.log.log(step.level, step.message, *step.args)
-                else:
-                    result = hook.drive(_one(step))
-        except CraftError as err:  # a poke must not fail because the logs could not be read
-            live.log.log(
-                logging.WARNING,
-                "Live logs of Craft AI execution %s: %s",
-                live.state.execution_id,
-                clean(str(err)),
-            )
+        hook.drive_shown(
+            tick_steps(hook.call_context, live.state), live.log, live.state.execution_id
+        )
 
     def logs_read(
         self, execution_id: str, after: Mapping[str, Any] | None = None
@@ -432,37 +420,24 @@ class EndpointRoute(CraftRoute):
         )
         return None if outcome.status == OutcomeStatus.TIMEOUT else outcome
 
-    def wait(
+    def outcome_steps(
         self,
-        hook: CraftAIHook,
+        ctx: CallContext,
+        config: CraftConnectionConfig,
         execution_id: str,
         *,
         timeout: float | None,
         poll_interval: float,
-        live: LiveLogs | None = None,
-    ) -> WaitOutcome:
-        # No status call and no logs on this route: nothing to follow live.
-        return hook.wait_for_endpoint_outcome(
-            self.name,
-            execution_id,
-            endpoint_url_path=self.url_path,
-            timeout=timeout,
-            poll_interval=poll_interval,
-        )
+    ) -> Generator[Send | Sleep, Any, WaitOutcome]:
+        """The endpoint results route (§7.2) with the endpoint token; no status call and no logs
+        on this route: nothing to follow live."""
+        from craft_airflow.protocol.waiting import endpoint_outcome_steps
 
-    async def await_outcome(
-        self,
-        hook: CraftAIAsyncHook,
-        execution_id: str,
-        *,
-        timeout: float | None,
-        poll_interval: float,
-        live: LiveLogs | None = None,
-    ) -> WaitOutcome:
-        return await hook.await_endpoint_outcome(
-            self.name,
+        return endpoint_outcome_steps(
+            ctx,
+            self.url_path or self.name,
             execution_id,
-            endpoint_url_path=self.url_path,
+            config.require_endpoint_token(self.name),
             timeout=timeout,
             poll_interval=poll_interval,
         )
@@ -513,11 +488,6 @@ class EndpointRoute(CraftRoute):
             files=files,
             journal=journal,
         )
-
-
-def _one(step: Any) -> Generator[Any, Any, Any]:
-    """A generator of the one step ``step``, returning its answer (a hook performs it)."""
-    return (yield step)
 
 
 def route_for(

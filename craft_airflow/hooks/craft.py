@@ -41,6 +41,7 @@ from craft_airflow.errors import (
     CraftAPIError,
     CraftConfigError,
     CraftConnectionError,
+    CraftError,
     clean,
     install_log_redaction,
 )
@@ -462,6 +463,30 @@ class CraftAIHook(BaseHook):
         finally:
             with lock:
                 stopped.set()
+
+    def drive_shown(self, steps: FollowSteps, log: TaskLog, execution_id: str) -> None:
+        """Perform one reading of a follower (a sensor's poke: the status change and the new
+        lines once) on this thread, its lines to ``log``. A failed read is logged, not raised:
+        a poke must not fail because the logs could not be read."""
+        result: Any = None
+        try:
+            while True:
+                try:
+                    step = steps.send(result)
+                except StopIteration:
+                    return
+                result = None
+                if isinstance(step, Show):
+                    log.log(step.level, step.message, *step.args)
+                elif not isinstance(step, SaveCursor):  # a poke keeps its cursor in the sensor
+                    result = self._drive(_single(step))
+        except CraftError as err:
+            log.log(
+                logging.WARNING,
+                "Live logs of Craft AI execution %s: %s",
+                execution_id,
+                clean(str(err)),
+            )
 
     def _follow(
         self,
@@ -906,3 +931,8 @@ def _save_quietly(save: Callable[[LogCursor], object], cursor: LogCursor, log: T
 
 
 __all__ = ["CraftAIHook", "drive_ending", "store_file"]
+
+
+def _single(step: Send | Sleep) -> Generator[Send | Sleep, Any, Any]:
+    """A generator of the one step ``step``, returning its answer."""
+    return (yield step)

@@ -4,10 +4,12 @@ test): a recording hook with scripted platform answers, a task instance and a st
 from __future__ import annotations
 
 import io
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from craft_airflow.connection import CraftConnectionConfig
+from craft_airflow.protocol.calls import CallContext
 from craft_airflow.protocol.outcomes import WaitOutcome
 
 
@@ -119,6 +121,26 @@ class FakeHook:
     def get_execution(self, execution_id: str, *, include_io_values: bool = False) -> dict:
         self._record("get_execution", execution_id)
         return {"execution_id": execution_id, "status": self.statuses[execution_id]}
+
+    @property
+    def call_context(self) -> CallContext:
+        return CallContext(self.config)
+
+    def drive(self, steps: Generator[Any, Any, Any]) -> Any:
+        """The routes build a wait's steps and have the hook drive them: answer the waits by
+        name from the scripted outcome, recording them as the hook's own wait calls (the
+        steps' arguments read from the unstarted generator), and never send."""
+        name, args = steps.gi_code.co_name, dict(steps.gi_frame.f_locals)  # type: ignore[attr-defined]
+        steps.close()
+        bounds = {"timeout": args["timeout"], "poll_interval": args["poll_interval"]}
+        if name == "execution_outcome_steps":
+            return self.wait_for_outcome(args["execution_id"], **bounds)
+        if name == "endpoint_outcome_steps":  # recorded by path, with the token it carries
+            path, token = args["endpoint_url_path"], args["endpoint_token"]
+            return self.wait_for_endpoint_outcome(
+                path, args["execution_id"], endpoint_token=token, **bounds
+            )
+        raise AssertionError(f"FakeHook does not answer the steps of {name}")
 
     def wait_for_outcome(self, execution_id: str, **kwargs: Any) -> WaitOutcome:
         self._record("wait_for_outcome", execution_id, **kwargs)

@@ -114,8 +114,8 @@ def test_endpoint_token_only_follows_the_endpoint_results_route():
     ti = FakeTaskInstance()
     result = op.execute(make_context(ti))
     assert not hook.called("get_execution")  # no status call without the SDK token
-    ((args, kwargs),) = hook.called("wait_for_endpoint_outcome")
-    assert (args, kwargs["endpoint_url_path"]) == (("wc", "wc-1"), "wc-path")
+    ((args, kwargs),) = hook.called("wait_for_endpoint_outcome")  # the results route's path
+    assert (args, kwargs["endpoint_token"]) == (("wc-path", "wc-1"), "default-token")
     assert result["words"] == 3 and result["none"] is None
     assert ObjectStoragePath(result["upper"]).read_bytes() == b"A B C"
     assert not hook.called("get_logs")
