@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from craft_airflow.errors import CraftConfigError, register_log_secrets
+from craft_airflow.protocol.config import DEFAULT_LIVE_LOGS_INTERVAL, MIN_LIVE_LOGS_INTERVAL
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -68,11 +69,6 @@ EXTRA_KEYS = frozenset(
 #: Default of the ``max_response_bytes`` extra: the largest answer read into memory (JSON,
 #: error bodies; file downloads are streamed and not bounded by it).
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-#: Default of ``live_logs_interval``: seconds between two reads of a running execution's new log
-#: lines (chosen from measurements: ``docs/operators/live-logs.md``).
-DEFAULT_LIVE_LOGS_INTERVAL = 3.0
-#: The shortest ``live_logs_interval`` accepted.
-MIN_LIVE_LOGS_INTERVAL = 1.0
 
 
 def check_live_logs_interval(value: Any, *, name: str, conn_id: str | None = None) -> float:

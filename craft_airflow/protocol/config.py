@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+#: Default of ``live_logs_interval``: seconds between two reads of a running execution's new log
+#: lines (chosen from measurements: ``docs/operators/live-logs.md``).
+DEFAULT_LIVE_LOGS_INTERVAL = 3.0
+#: The shortest ``live_logs_interval`` accepted.
+MIN_LIVE_LOGS_INTERVAL = 1.0
+
 
 class ClientConfig(Protocol):
     """The settings of one platform client. Units: seconds, bytes."""

@@ -22,17 +22,16 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from craft_airflow.connection import DEFAULT_LIVE_LOGS_INTERVAL
 from craft_airflow.errors import CraftError
 from craft_airflow.protocol.builders import build_get_execution
 from craft_airflow.protocol.calls import CallContext, call_json
+from craft_airflow.protocol.config import DEFAULT_LIVE_LOGS_INTERVAL
 from craft_airflow.protocol.http import Send, Sleep
 from craft_airflow.protocol.logs import LogCursor, log_page_steps
 from craft_airflow.protocol.readers import read_execution
 from craft_airflow.protocol.statuses import ExecutionStatus
 
-#: Seconds between two ticks when neither the task nor the connection sets one (the
-#: connection's default ``live_logs_interval``).
+#: Seconds between two ticks when neither the task nor the connection sets one.
 DEFAULT_INTERVAL = DEFAULT_LIVE_LOGS_INTERVAL
 #: Lines asked for per logs call of a tick (a tick reads pages until one comes back short).
 LIVE_PAGE_LINES = 500

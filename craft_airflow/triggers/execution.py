@@ -28,11 +28,11 @@ from airflow.triggers.base import (
     TriggerEvent,
 )
 
-from craft_airflow.connection import DEFAULT_LIVE_LOGS_INTERVAL, MIN_LIVE_LOGS_INTERVAL
 from craft_airflow.ending import Ending, ending_steps
 from craft_airflow.errors import clean
 from craft_airflow.finishing import FinishPlan
 from craft_airflow.names import LOG_CURSOR_KEY
+from craft_airflow.protocol.config import DEFAULT_LIVE_LOGS_INTERVAL, MIN_LIVE_LOGS_INTERVAL
 from craft_airflow.protocol.outcomes import (
     OutcomeStatus,
     WaitOutcome,

@@ -102,7 +102,8 @@ def test_defaults():
 
 def test_importing_the_operators_is_cheap():
     """Neither requests, aiohttp, nor the hooks, nor the trigger, nor the protocol's calls are
-    imported with the operators: of ``protocol/`` only the statuses and the wait's outcome.
+    imported with the operators: of ``protocol/`` only the statuses, the wait's outcome and the
+    connection settings' type.
 
     httpx is imported by ``airflow.sdk`` itself, so it is compared against that baseline.
     """
@@ -119,7 +120,8 @@ def test_importing_the_operators_is_cheap():
         "             or m.startswith(('craft_airflow.hooks', 'craft_airflow.triggers',\n"
         "                              'craft_airflow.protocol.'))\n"
         "             and m not in ('craft_airflow.protocol.statuses',\n"
-        "                           'craft_airflow.protocol.outcomes'))\n"
+        "                           'craft_airflow.protocol.outcomes',\n"
+        "                           'craft_airflow.protocol.config'))\n"
         "print('RESULT', 'requests' in sys.modules, bad)\n"
     )
     result = subprocess.run(
