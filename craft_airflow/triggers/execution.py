@@ -33,6 +33,8 @@ from craft_airflow.errors import clean
 from craft_airflow.finishing import FinishPlan
 from craft_airflow.names import LOG_CURSOR_KEY
 from craft_airflow.protocol.config import DEFAULT_LIVE_LOGS_INTERVAL, MIN_LIVE_LOGS_INTERVAL
+from craft_airflow.protocol.following import Following
+from craft_airflow.protocol.logs import LogCursor
 from craft_airflow.protocol.outcomes import (
     OutcomeStatus,
     WaitOutcome,
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
     from airflow.sdk.types import Logger
 
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
-    from craft_airflow.protocol.logs import LogCursor
 
 CLASSPATH = "craft_airflow.triggers.execution.CraftExecutionTrigger"
 ASYNC_HOOK_MODULE = "craft_airflow.hooks.craft_async"
@@ -179,9 +180,6 @@ class CraftExecutionTrigger(BaseTrigger):
         kept (an earlier run of it, before a triggerer restart), whichever is further on."""
         if not self.live_logs:
             return None
-        from craft_airflow.protocol.following import Following
-        from craft_airflow.protocol.logs import LogCursor
-
         cursor = LogCursor.from_kwargs(self.live_logs.get("cursor")) or LogCursor()
         cursor = cursor.later(await self._kept_cursor())
         interval = float(self.live_logs.get("interval") or DEFAULT_LIVE_LOGS_INTERVAL)
@@ -200,8 +198,6 @@ class CraftExecutionTrigger(BaseTrigger):
         }
 
     async def _kept_cursor(self) -> LogCursor | None:
-        from craft_airflow.protocol.logs import LogCursor
-
         where = self._xcom_where()
         if where is None:
             return None
