@@ -125,3 +125,42 @@ def test_live_logs_off_in_the_kwargs_shows_nothing_until_the_end():
     (event,) = asyncio.run(events())
     assert event["status"] == "success" and event["log_cursor"] is None
     assert log.craft() == []
+
+
+def test_sensor_pokes_show_new_lines_and_keep_the_cursor_for_the_next(tmp_path):
+    """Poke mode: each poke of a running execution shows the lines since the last one (the
+    cursor kept in the task state for reschedule mode); the poke that finds it ended copies only
+    the rest. Together: every line once, in order."""
+    from conditions import wait_until
+    from craft_fakes import FakeStateStore, make_context
+
+    from craft_airflow.names import LOG_CURSOR_KEY
+    from craft_airflow.sensors.execution import CraftExecutionSensor
+
+    hook = CraftAIHook()
+    execution_id = hook.run_pipeline("slow", inputs={"seconds": 4})
+    sensor = CraftExecutionSensor(
+        task_id="sense",
+        execution_id=execution_id,
+        poke_interval=1,
+        live_logs=True,
+        output_storage=str(tmp_path),
+    )
+    log = TimedLog()
+    sensor._cached_logger = log  # the task's log (Airflow's LoggingMixin caches it there)
+    store = FakeStateStore()
+
+    context = make_context(store=store)
+    # A sensor's scheduler pokes every poke_interval; here every 0.5 s until one says done.
+    done = wait_until(
+        lambda: (answer := sensor.poke(context)).is_done and answer,
+        timeout=60,
+        what="the poke that finds the execution ended",
+        interval=0.5,
+    )
+
+    assert done.xcom_value is not None
+    end = ended_at(hook, execution_id)
+    assert any(at < end for at, _ in log.craft()), "no line shown by a poke before the end"
+    assert store[LOG_CURSOR_KEY]["execution_id"] == execution_id
+    assert shown_messages(log) == platform_messages(hook, execution_id)
