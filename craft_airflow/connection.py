@@ -73,7 +73,8 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 def check_live_logs_interval(value: Any, *, name: str, conn_id: str | None = None) -> float:
     """``value`` as seconds between two live log reads; refused below
-    :data:`MIN_LIVE_LOGS_INTERVAL` or when not a number (the message names ``name``)."""
+    :data:`~craft_airflow.protocol.config.MIN_LIVE_LOGS_INTERVAL` or when not a number (the
+    message names ``name``)."""
     where = f"Connection {conn_id!r}: " if conn_id else ""
     try:
         seconds = float(value)

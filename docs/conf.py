@@ -56,13 +56,13 @@ nitpick_ignore_regex = [
     (
         r"py:.*",
         r"(craft_airflow\.)?(operators\._base|outcomes|routes|finishing|ending|names|protocol|"
-        r"inputs\.files|assets|lineage|hooks\.held_requests|hooks\.shared_state)\b.*",
+        r"inputs\.files|assets|lineage|journal|hooks\.held_requests|hooks\.shared_state)\b.*",
     ),
     (
         r"py:.*",
         r"(ExecutionIO|WaitOutcome|FinishPlan|CraftRoute|FileInput|Send|FailureKind|"
         r"DataStoreObject|CallContext|DEFAULT_CONTROL_URL|CraftAIHook|Ending|TaskLog|Log|"
-        r"Logger|BaseTaskEndEvent)",
+        r"Logger|BaseTaskEndEvent|CreationJournal|LiveLogs|LogCursor|Following|FollowSteps)",
     ),
     # Type variables of generic helpers.
     (r"py:class", r"craft_airflow\.hooks\.craft(_async)?\.T"),

@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW = 30.0
 RECHECK_DELAYS = (2.0, 5.0)
-# Reading more candidates than this one by one is not worth it: report them instead.
-MAX_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -267,8 +265,6 @@ def search_steps(
     search.statuses.update(
         {str(e["execution_id"]): e.get("status") for e in listed if e.get("execution_id")}
     )
-    if len(search.candidates) > MAX_CANDIDATES:
-        raise CraftAmbiguousCreation(search.candidates)
     digests = intent.fingerprint()
     for candidate in search.candidates:
         if candidate in search.matched:

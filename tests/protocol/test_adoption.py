@@ -115,6 +115,20 @@ def test_find_earlier_creation_adopts_the_one_match():
     ]
 
 
+def test_a_burst_of_other_executions_is_read_through_not_refused():
+    """100 executions of other tasks created since the dead try's intent (a mapped burst): each is
+    read, none matches, the retry creates (the chaos suite found a cap here that failed the
+    task on every retry)."""
+    ctx, clock = context()
+    executions = {f"p-{n}": execution_with(n) for n in range(100)}
+    intent = CreationIntent("run", pipeline_name="p", inputs={"n": 1000})
+    found, sent = drive(
+        find_earlier_creation(ctx, intent, since=SINCE), platform_answers(executions), clock
+    )
+    assert found is None
+    assert len(calls(sent)) == 1 + 100
+
+
 def test_find_earlier_creation_compares_only_the_digests_a_record_kept():
     ctx, clock = context()
     recorded = CreationIntent("run", pipeline_name="p", digests=input_digests({"n": 1}))
