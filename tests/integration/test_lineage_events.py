@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -107,7 +108,15 @@ def craft_facets(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 def test_tasks_deferred_or_not_as_asked(lineage_run):
-    assert ("Deferring until Craft AI execution" in lineage_run.output) is lineage_run.deferrable
+    deferred = "Deferring until Craft AI execution" in lineage_run.output
+    if not lineage_run.deferrable:
+        assert not deferred
+        return
+    # A deferrable task defers unless its (sub-second) execution had already ended at the first
+    # check, which a loaded machine makes likely: it then says so instead of waiting on the
+    # worker. Either way it never waits in the worker.
+    ended_early = re.search(r"Craft AI execution \S+ is (Succeeded|Failed)", lineage_run.output)
+    assert deferred or ended_early, lineage_run.output[-3000:]
 
 
 def test_events_name_the_airflow_job_and_namespace(lineage_run):
