@@ -42,9 +42,14 @@ lint: $(STAMP)
 	$(BIN)/mypy craft_airflow craft_local
 	$(BIN)/mypy --strict $(STRICT_PACKAGES)
 
+# Two pytest processes (pytest-xdist, each with its own Airflow home and platform): most tests wait
+# on a platform or an Airflow run rather than use the CPU. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
+PARALLEL := -n $(PYTEST_WORKERS) --dist worksteal
+
 # pytest exits 5 when no test ran, which fails this target too.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
 
 # The provider-facing tests on Airflow 3.1 (the oldest supported), in their own venv; not part of
 # `make test`. craft_local/ (with its conformance/), chaos/ and security/ do not depend on the
@@ -62,7 +67,7 @@ PROVIDER_TESTS := tests/test_*.py tests/protocol tests/inputs tests/example_dags
 	tests/sensors tests/triggers tests/integration tests/hooks
 
 test-airflow-3.1: $(AF31_STAMP)
-	$(AF31_VENV)/bin/pytest -q $(PROVIDER_TESTS)
+	$(AF31_VENV)/bin/pytest -q $(PARALLEL) $(PROVIDER_TESTS)
 
 # The same tests on the next Airflow, a pre-release (locks/requirements-airflow-3.4.in names it):
 # what breaks there is found before users upgrade.
@@ -76,7 +81,7 @@ $(AF34_STAMP): pyproject.toml Makefile $(AF34_LOCK)
 	touch $(AF34_STAMP)
 
 test-airflow-3.4: $(AF34_STAMP)
-	$(AF34_VENV)/bin/pytest -q $(PROVIDER_TESTS)
+	$(AF34_VENV)/bin/pytest -q $(PARALLEL) $(PROVIDER_TESTS)
 
 # Every lock anew from the registry's newest versions (within pyproject.toml and locks/*.in),
 # then the suites on them: drift is met here, on purpose, and fixed in its own commit.

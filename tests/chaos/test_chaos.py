@@ -378,7 +378,6 @@ def test_chaos(
     chaos_dag: Any,
     chaos_platform: EmbeddedPlatform,
     triggerer_restart: Callable[[EmbeddedPlatform], list[TriggererRestart]],
-    chaos_figures: dict[str, Any],
     record_property: Callable[[str, object], None],
     tmp_path: Path,
 ) -> None:
@@ -458,7 +457,6 @@ def test_chaos(
         "fault_seed": FAULT_SEED,
         "wall_time_seconds": round(wall_time, 1),
     }
-    chaos_figures.update(figures)
     text = json.dumps(figures, indent=2, sort_keys=True)
     (tmp_path / "chaos-figures.json").write_text(text)
     record_property("chaos_figures", text)
