@@ -26,7 +26,7 @@ setup() {
   done
   if [ -n "$missing" ]; then
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends etcd-server golang-go docker.io containerd runc \
+    apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends etcd-server golang-go docker.io containerd runc \
         gcc libc6-dev openssl curl debootstrap busybox-static >/dev/null
   fi
   if [ -x $B/bin/kubectl ] && [ -x $B/img/pause/pause ] && [ -x $B/img/py/usr/bin/python3 ] \
