@@ -117,6 +117,8 @@ def test_tasks_deferred_or_not_as_asked(lineage_run):
     # worker. Either way it never waits in the worker.
     ended_early = re.search(r"Craft AI execution \S+ is (Succeeded|Failed)", lineage_run.output)
     assert deferred or ended_early, lineage_run.output[-3000:]
+    if deferred:  # the listener is registered: the end (and its event) comes from a worker
+        assert "called only on a worker" in lineage_run.output, lineage_run.output[-3000:]
 
 
 def test_events_name_the_airflow_job_and_namespace(lineage_run):
