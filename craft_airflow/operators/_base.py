@@ -413,13 +413,14 @@ class CraftExecutionMixin(_AirflowTask):
         return self.end_task(context, drive_ending(self.hook, steps, self.log))
 
     def end_task(self, context: Context, ending: Ending) -> Any:
-        """Return the outputs of a success (its metrics pushed to XCom, its asset events
-        recorded), or raise."""
+        """Return the outputs of a success (its asset events recorded), or raise; the
+        execution's metrics, when read (a success, or a failure's metrics recorded before it
+        failed), are pushed to XCom first."""
+        if ending.metrics is not None:
+            self._craft_metrics = ending.metrics
+            context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=ending.metrics)
         if ending.status == OutcomeStatus.SUCCESS:
             self._craft_outputs, self._craft_output_dir = ending.outputs, ending.output_dir
-            if ending.metrics is not None:
-                self._craft_metrics = ending.metrics
-                context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=ending.metrics)
             if self.outlets:
                 self.record_asset_events(context, ending.execution_id, ending.outputs)
             return ending.outputs
