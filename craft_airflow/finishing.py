@@ -3,10 +3,10 @@
 Airflow 3.3 lets a trigger end its task itself: a ``TaskSuccessEvent`` / ``TaskFailedEvent`` /
 ``TaskSkippedEvent``. What that does and does not do is in ``docs/finishing-on-the-triggerer.md``.
 Decided once, on the worker, when the task defers: :func:`fallback_reason` names what would not
-happen on the triggerer (e.g. an ``on_success_callback``, or OpenLineage's end event); otherwise :func:`finish_plan` returns
-the secret-free :class:`FinishPlan` the trigger carries. The ending itself is the same on both
-sides (:mod:`craft_airflow.ending`); the trigger turns it into the end event
-(:mod:`craft_airflow.triggers.execution`).
+happen on the triggerer (e.g. an ``on_success_callback``, or OpenLineage's end event); otherwise
+:func:`finish_plan` returns the secret-free :class:`FinishPlan` the trigger carries. The ending
+itself is the same on both sides (:mod:`craft_airflow.ending`); the trigger turns it into the end
+event (:mod:`craft_airflow.triggers.execution`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ DEFAULT_XCOM_BACKENDS = (
 #: The reason every task resumes on a worker on Airflow 3.1 and 3.2.
 AIRFLOW_BEFORE_3_3 = "Airflow < 3.3 does not retry a task that a trigger failed"
 #: The reason a task resumes on a worker where listeners (e.g. OpenLineage) are registered:
-#: Airflow's end of a task by its trigger calls no listener (``docs/finishing-on-the-triggerer.md``).
+#: Airflow calls none when a trigger ends the task (``docs/finishing-on-the-triggerer.md``).
 LISTENERS_RUN_ON_A_WORKER = (
     "task listeners (e.g. OpenLineage's COMPLETE or FAIL event) are called only on a worker"
 )
