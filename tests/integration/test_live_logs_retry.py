@@ -59,7 +59,7 @@ def run_try(
     task = CraftRunPipelineOperator(
         task_id="t",
         pipeline_name="slow",
-        inputs={"seconds": 6},
+        inputs={"seconds": 8},
         deferrable=True,
         finish_on_triggerer=False,  # the trigger's event resumes the task on a worker
         live_logs=True,
@@ -88,18 +88,21 @@ def test_a_retry_repeats_only_what_the_earlier_end_copied(
 ):
     from craft_airflow.hooks.craft import CraftAIHook
 
-    store = StateStore()
+    # The execution an earlier try started, already printing (a loaded machine may take
+    # seconds to start it: the first try below must have lines to show within its timeout).
+    hook = CraftAIHook()
+    execution_id = hook.run_pipeline("slow", inputs={"seconds": 8})
+    wait_until(lambda: len(hook.get_logs(execution_id)) >= 2, 60, "its first lines")
+    store = StateStore(craft_execution_id=execution_id)
     live_1, end_1, failed = run_try(monkeypatch, store, 1, timeout=2)
     assert isinstance(failed, CraftWaitTimeout), failed
     shown_live, copied = live_1.craft(), end_1.craft()
     assert shown_live, "the trigger showed no line in 2 s"
 
-    hook = CraftAIHook()
-    execution_id = store["craft_execution_id"]
     if ended_before_retry:  # the retry finds it ended at its first check: no wait, the end
         wait_until(lambda: hook.get_execution(execution_id)["status"] == "Succeeded", 60, "end")
     live_2, end_2, result = run_try(monkeypatch, store, 2, timeout=120)
-    assert result == {"slept": 6}, result
+    assert result == {"slept": 8}, result
     assert bool(live_2.lines) is not ended_before_retry  # deferred only while it ran
     assert store["craft_execution_id"] == execution_id  # re-attached: one execution
 
