@@ -145,8 +145,8 @@ class Ending:
     :param output_dir: success: where file outputs went.
     :param error: failure, timeout or follow error: what the task fails with.
     :param message: skip: why.
-    :param metrics: success: the execution's metrics (``None``: not read, see
-        :func:`metrics_steps`).
+    :param metrics: success or failure of the execution: the metrics it recorded (``None``:
+        not read, see :func:`metrics_steps`).
     """
 
     status: OutcomeStatus
@@ -165,11 +165,11 @@ def ending_steps(
 ) -> Generator[Step, Any, Ending]:
     """The task's end for the wait's ``outcome``.
 
-    failed: the log tail the outcome carries goes to the task log, no further call (after a live
-    reading: the lines it did not show, one read); otherwise the
-    logs are copied (best effort); success: the outputs are read, file outputs stored under
-    ``output_dir()`` (asked only then), then the metrics (best effort). A failure to read the
-    outputs is raised.
+    failed: the log tail the outcome carries goes to the task log (after a live reading: the
+    lines it did not show, one read), then the metrics the execution recorded before failing
+    (best effort); otherwise the logs are copied (best effort); success: the outputs are read,
+    file outputs stored under ``output_dir()`` (asked only then), then the metrics (best
+    effort). A failure to read the outputs is raised.
     """
     execution_id = outcome.execution_id
     error: CraftError
@@ -178,9 +178,10 @@ def ending_steps(
             yield from copy_logs_steps(reads, execution_id, outcome.log_cursor)
         else:
             yield from log_tail_steps(outcome)
+        metrics = yield from metrics_steps(reads, execution_id)
         status = str(outcome.execution_status) if outcome.execution_status else None
         error = CraftExecutionFailed(execution_id, status, outcome.failure_text())
-        return Ending(outcome.status, execution_id, error=error)
+        return Ending(outcome.status, execution_id, error=error, metrics=metrics)
     yield from copy_logs_steps(reads, execution_id, outcome.log_cursor)
     if outcome.status == OutcomeStatus.SUCCESS:
         yield info("Craft AI execution %s succeeded", execution_id)

@@ -3,10 +3,10 @@
 Airflow 3.3 lets a trigger end its task itself: a ``TaskSuccessEvent`` / ``TaskFailedEvent`` /
 ``TaskSkippedEvent``. What that does and does not do is in ``docs/finishing-on-the-triggerer.md``.
 Decided once, on the worker, when the task defers: :func:`fallback_reason` names what would not
-happen on the triggerer (e.g. an ``on_success_callback``); otherwise :func:`finish_plan` returns
-the secret-free :class:`FinishPlan` the trigger carries. The ending itself is the same on both
-sides (:mod:`craft_airflow.ending`); the trigger turns it into the end event
-(:mod:`craft_airflow.triggers.execution`).
+happen on the triggerer (e.g. an ``on_success_callback``, or OpenLineage's end event); otherwise
+:func:`finish_plan` returns the secret-free :class:`FinishPlan` the trigger carries. The ending
+itself is the same on both sides (:mod:`craft_airflow.ending`); the trigger turns it into the end
+event (:mod:`craft_airflow.triggers.execution`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ DEFAULT_XCOM_BACKENDS = (
 )
 #: The reason every task resumes on a worker on Airflow 3.1 and 3.2.
 AIRFLOW_BEFORE_3_3 = "Airflow < 3.3 does not retry a task that a trigger failed"
+#: The reason a task resumes on a worker where listeners (e.g. OpenLineage) are registered:
+#: Airflow calls none when a trigger ends the task (``docs/finishing-on-the-triggerer.md``).
+LISTENERS_RUN_ON_A_WORKER = (
+    "task listeners (e.g. OpenLineage's COMPLETE or FAIL event) are called only on a worker"
+)
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,21 @@ def fallback_reason(task: Any) -> str | None:
         return f"the XCom backend {backend} is not used by the triggerer"
     if not airflow_routes_failed_end_events():
         return AIRFLOW_BEFORE_3_3
+    if task_listeners_registered():
+        return LISTENERS_RUN_ON_A_WORKER
     return None
+
+
+def task_listeners_registered() -> bool:
+    """Whether a task-instance listener is registered in this process (OpenLineage's, when a
+    transport is configured): Airflow calls none when a trigger ends the task, so the
+    ``COMPLETE`` / ``FAIL`` lineage event and its facets would never be emitted."""
+    from airflow.providers.common.compat.sdk import get_listener_manager
+
+    try:
+        return bool(get_listener_manager().has_listeners)
+    except Exception:  # no listener manager to ask: nothing would be missed
+        return False
 
 
 def _xcom_backend() -> str:

@@ -126,16 +126,44 @@ def test_the_endpoint_route_reads_no_metrics():
     assert SdkRoute().metrics_read("e") == ReadMetrics("e")
 
 
-def test_a_failure_makes_no_call_and_carries_the_message_and_log_tail():
+def test_a_failure_reads_only_its_metrics_and_carries_the_message_and_log_tail():
     outcome = outcome_for_status("e", ExecutionStatus.FAILED, detail="kaboom")
     assert outcome is not None
     outcome = outcome.with_log_tail(LOGS)
-    ending, reads, lines = by_hand(ending_steps(outcome, SdkRoute(), lambda: pytest.fail()), None)  # type: ignore[arg-type]
-    assert reads == []
+    ending, reads, lines = by_hand(
+        ending_steps(outcome, SdkRoute(), lambda: pytest.fail()), lambda s: {"accuracy": 0.4}
+    )
+    assert reads == [ReadMetrics("e")]  # the logs: the tail the wait read
     assert isinstance(ending.error, CraftExecutionFailed)
     assert str(ending.error) == outcome.failure_text()
     assert "kaboom" in str(ending.error) and "bye" in str(ending.error)
-    assert lines == ["Last 2 log lines of Craft AI execution e:", "[craft] hello", "[craft] bye"]
+    assert ending.metrics == {"accuracy": 0.4}
+    assert lines == [
+        "Last 2 log lines of Craft AI execution e:",
+        "[craft] hello",
+        "[craft] bye",
+        "Metrics of Craft AI execution e: accuracy=0.4",
+    ]
+
+
+def test_a_failure_whose_metrics_cannot_be_read_still_fails_with_its_message():
+    outcome = outcome_for_status("e", ExecutionStatus.FAILED, detail="kaboom")
+    assert outcome is not None
+
+    def answer(step):
+        raise CraftError("metrics unavailable")
+
+    ending, _, lines = by_hand(ending_steps(outcome, SdkRoute(), lambda: pytest.fail()), answer)
+    assert isinstance(ending.error, CraftExecutionFailed) and ending.metrics is None
+    assert lines[-1] == "Could not read the metrics of Craft AI execution e: metrics unavailable"
+
+
+def test_a_failure_on_the_endpoint_route_makes_no_call():
+    outcome = outcome_for_status("e", ExecutionStatus.FAILED, detail="kaboom")
+    assert outcome is not None
+    route = EndpointRoute("ep", "ep-path")
+    ending, reads, _ = by_hand(ending_steps(outcome, route, lambda: pytest.fail()), None)  # type: ignore[arg-type]
+    assert reads == [] and ending.metrics is None
 
 
 @pytest.mark.parametrize(

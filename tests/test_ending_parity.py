@@ -238,3 +238,45 @@ async def test_success_pushes_the_execution_metrics(tmp_path):
     assert (logging.INFO, f"Metrics of Craft AI execution {execution_id}: ") in [
         (level, text.split("accuracy=")[0]) for level, text in ended.lines
     ]
+
+
+#: Records an accuracy, then fails: a failed execution's metrics (created through the API).
+METRICS_THEN_FAIL = "metrics-then-fail"
+METRICS_THEN_FAIL_CODE = """
+from craft_ai_sdk import CraftAiSdk
+
+
+def main():
+    CraftAiSdk().record_metric_value("accuracy", 0.25)
+    raise ValueError("diverged after the first epoch")
+"""
+
+
+@pytest.fixture(scope="module")
+def metrics_then_fail(craft_platform: Any) -> str:
+    from platform_kit import Api, create_pipeline
+
+    api = Api(craft_platform.url, craft_platform.sdk_token)
+    try:
+        created = create_pipeline(api, METRICS_THEN_FAIL, METRICS_THEN_FAIL_CODE)
+        assert created.status_code == 200, created.text
+    finally:
+        api.http.close()
+    return METRICS_THEN_FAIL
+
+
+@pytest.mark.usefixtures("platform_conn")
+async def test_a_failure_pushes_the_metrics_recorded_before_it(tmp_path, metrics_then_fail):
+    execution_id = CraftAIHook().run_pipeline(metrics_then_fail)
+    task = CraftRunPipelineOperator(
+        task_id="t", pipeline_name=metrics_then_fail, deferrable=True, output_storage=str(tmp_path)
+    )
+    ended = await assert_parity(task, wait(execution_id))
+    assert ended.error is not None and "diverged after the first epoch" in ended.error
+    assert ended.xcoms[METRICS_XCOM_KEY] == {"accuracy": 0.25}
+    assert f"Metrics of Craft AI execution {execution_id}: accuracy=0.25" in [
+        text for _, text in ended.lines
+    ]
+    # The worker's OpenLineage FAIL event carries them too (the listener asks the task).
+    facet = task.get_openlineage_facets_on_failure(None).run_facets["craftAiExecution"]
+    assert facet.metrics == {"accuracy": 0.25}

@@ -18,6 +18,7 @@ from craft_fixtures import (  # noqa: F401 (fixtures)
 
 from craft_airflow.finishing import (
     AIRFLOW_BEFORE_3_3,
+    LISTENERS_RUN_ON_A_WORKER,
     FinishPlan,
     airflow_routes_failed_end_events,
     fallback_reason,
@@ -255,6 +256,28 @@ def test_falls_back_to_the_worker(kwargs, reason):
 
         kwargs = {"outlets": [Asset("s3://bucket/key")]}
     assert reason in (fallback_reason(operator(**kwargs)) or "")
+
+
+@pytest.mark.skipif(not airflow_routes_failed_end_events(), reason="3.1/3.2: always resumes")
+def test_a_registered_task_listener_resumes_on_the_worker():
+    """OpenLineage's listener (any task listener): Airflow calls none when a trigger ends the
+    task, so the task resumes where its COMPLETE / FAIL event and facets are emitted."""
+    import pluggy
+    from airflow_compat import task_listener_manager
+
+    class Listener:
+        @pluggy.HookimplMarker("airflow")
+        def on_task_instance_success(self, previous_state, task_instance):
+            pass
+
+    listeners = task_listener_manager()
+    listener = Listener()
+    listeners.add_listener(listener)
+    try:
+        assert fallback_reason(operator()) == LISTENERS_RUN_ON_A_WORKER
+    finally:
+        listeners.pm.unregister(listener)
+    assert fallback_reason(operator()) is None
 
 
 def test_config_turns_it_off(monkeypatch):

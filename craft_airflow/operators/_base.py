@@ -265,6 +265,16 @@ class CraftExecutionMixin(_AirflowTask):
             return LogCursor()
         return LogCursor.from_kwargs(kept) or LogCursor()
 
+    def after_kept_log_cursor(self, context: Context, outcome: WaitOutcome) -> WaitOutcome:
+        """``outcome`` (an execution found ended at the first check) with the cursor an earlier
+        try kept for it, if any, so that the end copies only the lines that try did not show."""
+        if outcome.log_cursor is not None or not self.live_logs_settings()[0]:
+            return outcome
+        cursor = self.kept_log_cursor(context, outcome.execution_id)
+        if cursor.since_ms is None:
+            return outcome
+        return outcome.with_log_cursor(cursor.to_kwargs())
+
     def keep_log_cursor(self, context: Context, execution_id: str, cursor: LogCursor) -> None:
         """Keep ``cursor`` in ``task_state_store`` for a retry (Airflow 3.3+; best effort)."""
         store = context.get("task_state_store")
@@ -289,7 +299,9 @@ class CraftExecutionMixin(_AirflowTask):
         """Check once; then finish, defer (deferrable) or wait in the worker. Returns the
         task's result."""
         outcome = self.check_execution_once(execution_id)
-        if outcome is None:
+        if outcome is not None:
+            outcome = self.after_kept_log_cursor(context, outcome)
+        else:
             live = self.live_logs_for(context, execution_id)
             if self.deferrable:
                 self.defer_to_trigger(execution_id, context, live)  # raises TaskDeferred
@@ -359,6 +371,13 @@ class CraftExecutionMixin(_AirflowTask):
             raise CraftError(f"Invalid event from the Craft AI trigger: {err}") from err
         self._craft_execution_id = outcome.execution_id
         self.craft_execution_url = self._execution_url(outcome.execution_id)
+        if outcome.log_cursor is not None:  # where the trigger stopped showing lines: a retry
+            # of this try resumes there (the trigger's own copy, an XCom, is cleared by then)
+            from craft_airflow.protocol.logs import LogCursor
+
+            cursor = LogCursor.from_kwargs(outcome.log_cursor)
+            if cursor is not None:
+                self.keep_log_cursor(context, outcome.execution_id, cursor)
         return self.finish_execution(context, outcome)
 
     def _finish_after_end_event(self, context: Context) -> Any:
@@ -413,13 +432,14 @@ class CraftExecutionMixin(_AirflowTask):
         return self.end_task(context, drive_ending(self.hook, steps, self.log))
 
     def end_task(self, context: Context, ending: Ending) -> Any:
-        """Return the outputs of a success (its metrics pushed to XCom, its asset events
-        recorded), or raise."""
+        """Return the outputs of a success (its asset events recorded), or raise; the
+        execution's metrics, when read (a success, or a failure's metrics recorded before it
+        failed), are pushed to XCom first."""
+        if ending.metrics is not None:
+            self._craft_metrics = ending.metrics
+            context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=ending.metrics)
         if ending.status == OutcomeStatus.SUCCESS:
             self._craft_outputs, self._craft_output_dir = ending.outputs, ending.output_dir
-            if ending.metrics is not None:
-                self._craft_metrics = ending.metrics
-                context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=ending.metrics)
             if self.outlets:
                 self.record_asset_events(context, ending.execution_id, ending.outputs)
             return ending.outputs
@@ -633,7 +653,7 @@ class CraftJobMixin(CraftExecutionMixin):
             return execution_id
         succeeded = outcome_for_status(execution_id, ExecutionStatus.SUCCEEDED)
         assert succeeded is not None  # a terminal status
-        return self.finish_execution(context, succeeded)
+        return self.finish_execution(context, self.after_kept_log_cursor(context, succeeded))
 
     def on_kill(self) -> None:
         self.log_no_cancel()

@@ -262,7 +262,7 @@ def end_event(ending: Ending, plan: FinishPlan, log: Logger) -> BaseTaskEndEvent
         log.info("Task skipped: %s", ending.message)
         return TaskSkippedEvent(xcoms=plan.end_xcoms(None))
     log.error("Task failed: %s: %s", type(ending.error).__name__, ending.error)
-    return TaskFailedEvent(xcoms=plan.end_xcoms(None))
+    return TaskFailedEvent(xcoms=plan.end_xcoms(None, ending.metrics))
 
 
 async def push_xcoms(event: BaseTaskEndEvent, task_instance: Any) -> BaseTaskEndEvent:
