@@ -80,6 +80,8 @@ class StartPlan:
     :param output_storage: the task's ``output_storage`` (a URI), if any.
     :param output_conn_id: the connection of that storage, if any.
     :param timeout: seconds to wait for the execution's end; ``None``: no limit.
+    :param execution_timeout: the task's ``execution_timeout`` in seconds, if any (Airflow
+        bounds the trigger with it too).
     :param poll_interval: pause after a "not yet" answered in under a second.
     :param live_logs: the task's ``live_logs`` (``None``: the connection's).
     :param live_logs_interval: the task's ``live_logs_interval`` (``None``: the connection's).
@@ -92,6 +94,7 @@ class StartPlan:
     output_storage: str | None = None
     output_conn_id: str | None = None
     timeout: float | None = None
+    execution_timeout: float | None = None
     poll_interval: float = 5.0
     live_logs: bool | None = None
     live_logs_interval: float | None = None
@@ -106,12 +109,16 @@ class StartPlan:
         return cls(**kwargs)
 
     def end_time(self, timeout_after: Any) -> float | None:
-        """The wait's deadline (epoch seconds): Airflow's trigger timeout ``timeout_after``
-        (a datetime the triggerer sets from :attr:`timeout` and the task's
-        ``execution_timeout``) less :data:`TIMEOUT_GRACE`; ``None`` without one."""
-        if timeout_after is None:
+        """The wait's deadline (epoch seconds): :attr:`timeout` after the deferral, found from
+        Airflow's trigger timeout ``timeout_after`` (a datetime: the deferral plus the shorter
+        of :attr:`timeout` + :data:`TIMEOUT_GRACE` and :attr:`execution_timeout`; the trigger
+        is not told when the deferral was). ``None`` without a timeout."""
+        if timeout_after is None or self.timeout is None:
             return None
-        return float(timeout_after.timestamp()) - TIMEOUT_GRACE
+        airflow_bound = self.timeout + TIMEOUT_GRACE
+        if self.execution_timeout is not None:
+            airflow_bound = min(airflow_bound, self.execution_timeout)
+        return float(timeout_after.timestamp()) - airflow_bound + self.timeout
 
     def finish_plan(
         self,
@@ -179,7 +186,8 @@ def template_needs_worker(template: str) -> str | None:
     names = meta.find_undeclared_variables(tree)
     unknown = sorted(names - TRIGGERER_CONTEXT - TASK_INSTANCE_NAMES)
     if unknown:
-        return f"the template uses {', '.join(unknown)}, which Craft does not render on the triggerer"
+        names_used = ", ".join(unknown)
+        return f"the template uses {names_used}, which Craft does not render on the triggerer"
     uses = [n for n in tree.find_all(nodes.Name) if n.name in TASK_INSTANCE_NAMES]
     pulls = [
         call
@@ -253,6 +261,9 @@ def start_trigger_args(task: Any) -> StartTriggerArgs:
         output_storage=None if storage is None else str(storage),
         output_conn_id=getattr(storage, "conn_id", None),
         timeout=timeout,
+        execution_timeout=(
+            None if task.execution_timeout is None else task.execution_timeout.total_seconds()
+        ),
         poll_interval=float(task.poke_interval),
         live_logs=task.live_logs,
         live_logs_interval=task.live_logs_interval,

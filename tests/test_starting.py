@@ -152,7 +152,13 @@ def test_the_serialized_dag_carries_the_start_without_secrets():
     from airflow.serialization.serialized_objects import DagSerialization
 
     with DAG("d", schedule=None) as dag:
-        sensor(execution_id=PULL, timeout=600, poke_interval=2, multiple_outputs=True)
+        sensor(
+            execution_id=PULL,
+            timeout=600,
+            execution_timeout=timedelta(seconds=900),
+            poke_interval=2,
+            multiple_outputs=True,
+        )
     data = DagSerialization.to_dict(dag)
     assert "sdk-secret-token" not in json.dumps(data, default=str)
     task = DagSerialization.from_dict(data).get_task("s")
@@ -166,7 +172,9 @@ def test_the_serialized_dag_carries_the_start_without_secrets():
     assert kwargs == {
         "execution_id": PULL,  # raw: the triggerer renders it
         "conn_id": "craft_ai_default",
-        "start": StartPlan(timeout=600.0, poll_interval=2.0, multiple_outputs=True).to_kwargs(),
+        "start": StartPlan(
+            timeout=600.0, execution_timeout=900.0, poll_interval=2.0, multiple_outputs=True
+        ).to_kwargs(),
     }
     CraftExecutionTrigger(**kwargs)  # what the triggerer builds from them
 
@@ -204,7 +212,14 @@ def test_the_plan_gives_the_worker_s_output_folder_and_xcoms(tmp_path):
     assert finish.xcoms == {"execution_id": "ex-2"}
 
 
-def test_the_wait_ends_before_airflow_s_own_timeout():
-    after = datetime(2030, 1, 1, tzinfo=UTC)
-    assert StartPlan(timeout=10).end_time(after) == after.timestamp() - TIMEOUT_GRACE
-    assert StartPlan().end_time(None) is None
+def test_the_wait_ends_timeout_after_the_deferral_before_airflow_s_own_timeout():
+    deferred = datetime(2030, 1, 1, tzinfo=UTC)
+    # Airflow's trigger timeout is the deferral plus timeout + grace ...
+    after = deferred + timedelta(seconds=10 + TIMEOUT_GRACE)
+    assert StartPlan(timeout=10).end_time(after) == deferred.timestamp() + 10
+    # ... or plus a shorter execution_timeout, which then ends the task first (Airflow's).
+    after = deferred + timedelta(seconds=30)
+    plan = StartPlan(timeout=600, execution_timeout=30)
+    assert plan.end_time(after) == deferred.timestamp() + 600
+    assert StartPlan(timeout=10).end_time(None) is None
+    assert StartPlan().end_time(after) is None
