@@ -166,9 +166,13 @@ def test_the_serialized_dag_carries_the_start_without_secrets():
     args = task.start_trigger_args
     assert (args.trigger_cls, args.next_method) == (CLASSPATH, "execute_complete")
     assert args.timeout == timedelta(seconds=600 + TIMEOUT_GRACE)
-    from airflow.serialization.serialized_objects import BaseSerialization
+    # What the scheduler stores (TaskInstance.defer_task) and the triggerer decodes.
+    from airflow.models.trigger import Trigger
+    from airflow.serialization.decoders import smart_decode_trigger_kwargs
 
-    kwargs = BaseSerialization.deserialize(args.trigger_kwargs)
+    row = Trigger(classpath=args.trigger_cls, kwargs=args.trigger_kwargs)
+    stored = Trigger._decrypt_kwargs(row.encrypted_kwargs)
+    kwargs = {k: smart_decode_trigger_kwargs(v) for k, v in stored.items()}
     assert kwargs == {
         "execution_id": PULL,  # raw: the triggerer renders it
         "conn_id": "craft_ai_default",

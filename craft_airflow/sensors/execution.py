@@ -61,7 +61,7 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         task start at all. ``None``: ``[craft_ai] start_from_trigger`` (default ``True``). The
         task starts on a worker anyway when an argument needs one (an ``XComArg``, a template
         the triggerer cannot render), or when it would end on a worker: see
-        ``docs/finishing-on-the-triggerer.md``; the reason is in :attr:`start_fallback`.
+        ``docs/finishing-on-the-triggerer.md``; the reason is in ``start_fallback``.
     """
 
     template_fields: Sequence[str] = (
