@@ -235,10 +235,14 @@ def start_fallback_reason(task: Any) -> str | None:
             return f"execution_id: {reason}"
     for name in PLAIN_FIELDS:
         value = getattr(task, name, None)
+        if value is None:
+            continue
         if isinstance(value, str):
             plain = not is_template(value)
-        else:  # None, or an ObjectStoragePath (output_storage); not an XComArg
-            plain = value is None or (name == "output_storage" and hasattr(value, "conn_id"))
+        else:  # an ObjectStoragePath (output_storage), not an XComArg
+            from airflow.sdk import ObjectStoragePath  # loaded already: the task holds one
+
+            plain = name == "output_storage" and isinstance(value, ObjectStoragePath)
         if not plain:
             return f"{name} is {value!r}, which only a worker renders"
     ending = fallback_reason(task)
