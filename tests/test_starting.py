@@ -248,3 +248,44 @@ def test_the_wait_ends_timeout_after_the_deferral_before_airflow_s_own_timeout()
     assert plan.end_time(after) == deferred.timestamp() + 600
     assert StartPlan(timeout=10).end_time(None) is None
     assert StartPlan().end_time(after) is None
+
+
+@pytest.mark.parametrize(
+    ("template", "served"),
+    [
+        ("{{ ti.xcom_pull(task_ids='start', key='execution_id', map_indexes=-1) }}", True),
+        ("{{ ti.xcom_pull(task_ids='start', key='execution_id') }}", False),
+    ],
+)
+def test_what_the_triggerer_s_supervisor_serves_of_an_xcom_pull(monkeypatch, template, served):
+    """The messages Airflow's task instance sends to pull an XCom, and whether the triggerer's
+    supervisor decodes them (one it cannot decode is logged and never answered)."""
+    if NO_REASON is not None:
+        pytest.skip("Airflow's own machinery of 3.3 (rendering on the triggerer)")
+    import jinja2
+    from airflow.jobs.triggerer_job_runner import TriggerRunnerSupervisor
+    from airflow.sdk.execution_time import comms, task_runner
+    from pydantic import ValidationError
+
+    sent = []
+
+    class Comms:
+        def send(self, msg):
+            sent.append(msg)
+            if isinstance(msg, comms.GetXCom):
+                return comms.XComResult(key=msg.key, value="ex-9")
+            return comms.XComSequenceSliceResult(root=["ex-9"])
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Comms(), raising=False)
+    ti = task_runner.RuntimeTaskInstance.model_construct(
+        dag_id="d", run_id="r", task_id="s", map_index=-1
+    )
+    assert jinja2.Environment().from_string(template).render(ti=ti) == "ex-9"
+    (msg,) = sent
+    if served:
+        TriggerRunnerSupervisor.decoder.validate_python(msg.model_dump())
+    else:
+        with pytest.raises(ValidationError):
+            TriggerRunnerSupervisor.decoder.validate_python(msg.model_dump())
+    # The decision agrees with the supervisor.
+    assert (template_needs_worker(template) is None) is served
