@@ -37,3 +37,8 @@ LOG_CURSOR_KEY = "craft_log_cursor"
 CONFIG_SECTION = "craft_ai"
 #: ``[craft_ai] finish_on_triggerer``: the default of the tasks' ``finish_on_triggerer``.
 FINISH_ON_TRIGGERER_OPTION = "finish_on_triggerer"
+#: ``[craft_ai] start_from_trigger``: the default of the sensor's ``start_from_trigger``.
+START_FROM_TRIGGER_OPTION = "start_from_trigger"
+#: The execution trigger's class path, as stored with a deferred task (and with a DAG whose
+#: sensor starts on the triggerer).
+EXECUTION_TRIGGER_CLASSPATH = "craft_airflow.triggers.execution.CraftExecutionTrigger"

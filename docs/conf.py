@@ -55,7 +55,8 @@ nitpick_ignore_regex = [
     # (a reference to anything else still fails the build).
     (
         r"py:.*",
-        r"(craft_airflow\.)?(operators\._base|outcomes|routes|finishing|ending|names|protocol|"
+        r"(craft_airflow\.)?(operators\._base|outcomes|routes|finishing|starting|ending|names|"
+        r"protocol|"
         r"inputs\.files|assets|lineage|journal|hooks\.held_requests|hooks\.shared_state)\b.*",
     ),
     (

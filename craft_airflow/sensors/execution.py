@@ -17,6 +17,7 @@ from craft_airflow.operators._base import (
     require_name,
     validate_live_logs_interval,
 )
+from craft_airflow.starting import start_fallback_reason, start_trigger_args
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -55,6 +56,12 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         ``None``: the connection's ``live_logs`` extra (default ``True``).
     :param live_logs_interval: Seconds between two reads of the new lines when deferrable (at
         least 1); ``None``: the connection's ``live_logs_interval`` extra (default 3).
+    :param start_from_trigger: With ``deferrable`` on Airflow 3.3+, start the task on the
+        triggerer (Airflow's ``start_from_trigger``): with finishing on the triggerer, no worker
+        task start at all. ``None``: ``[craft_ai] start_from_trigger`` (default ``True``). The
+        task starts on a worker anyway when an argument needs one (an ``XComArg``, a template
+        the triggerer cannot render), or when it would end on a worker: see
+        ``docs/finishing-on-the-triggerer.md``; the reason is in ``start_fallback``.
     """
 
     template_fields: Sequence[str] = (
@@ -67,6 +74,8 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     operator_extra_links = (CraftExecutionLink(),)
     ui_color = "#e8f0fe"
     _live: LiveLogs | None = None
+    #: Why the task starts on a worker (``None``: it starts on the triggerer on Airflow 3.3+).
+    start_fallback: str | None = None
 
     def __init__(
         self,
@@ -80,6 +89,7 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         finish_on_triggerer: bool | None = None,
         live_logs: bool | None = None,
         live_logs_interval: float | timedelta | None = None,
+        start_from_trigger: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -92,6 +102,12 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
         self.endpoint_name = endpoint_name
         self.endpoint_url_path = endpoint_url_path
         self.output_storage = output_storage
+        self.start_on_triggerer = start_from_trigger
+        self.start_fallback = start_fallback_reason(self)
+        if self.start_fallback is None:
+            # Airflow's attributes: the scheduler defers the task straight to the trigger.
+            self.start_from_trigger = True
+            self.start_trigger_args = start_trigger_args(self)
 
     # -- CraftExecutionMixin ----------------------------------------------------------------
 
@@ -114,6 +130,8 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
                 f"execution_id is {self.execution_id!r} once rendered; expected a non-empty "
                 "execution id, e.g. the 'execution_id' XCom of a Craft task that did not wait"
             )
+        if self.deferrable and self.start_fallback is not None:
+            self.log.info("The task started on a worker: %s", self.start_fallback)
         self.announce_execution(context, str(self.execution_id))
         if not self.deferrable:
             return super().execute(context)

@@ -31,7 +31,7 @@ from airflow.triggers.base import (
 from craft_airflow.ending import Ending, ending_steps
 from craft_airflow.errors import clean
 from craft_airflow.finishing import FinishPlan
-from craft_airflow.names import LOG_CURSOR_KEY
+from craft_airflow.names import EXECUTION_TRIGGER_CLASSPATH, LOG_CURSOR_KEY
 from craft_airflow.protocol.config import DEFAULT_LIVE_LOGS_INTERVAL, MIN_LIVE_LOGS_INTERVAL
 from craft_airflow.protocol.following import Following
 from craft_airflow.protocol.logs import LogCursor
@@ -42,14 +42,15 @@ from craft_airflow.protocol.outcomes import (
     killed_message,
     timeout_outcome,
 )
-from craft_airflow.routes import CraftRoute, LiveLogs, RouteKind, route_from_kwargs
+from craft_airflow.routes import CraftRoute, LiveLogs, RouteKind, route_for, route_from_kwargs
+from craft_airflow.starting import StartPlan
 
 if TYPE_CHECKING:
     from airflow.sdk.types import Logger
 
     from craft_airflow.hooks.craft_async import CraftAIAsyncHook
 
-CLASSPATH = "craft_airflow.triggers.execution.CraftExecutionTrigger"
+CLASSPATH = EXECUTION_TRIGGER_CLASSPATH
 ASYNC_HOOK_MODULE = "craft_airflow.hooks.craft_async"
 
 
@@ -93,6 +94,12 @@ class CraftExecutionTrigger(BaseTrigger):
         waiting; ``None``: off. The cursor is kept in the XCom ``craft_log_cursor`` every
         :data:`~craft_airflow.protocol.following.SAVE_EVERY` seconds, so a triggerer restart
         resumes near where it stopped; the event carries it to whoever ends the task.
+    :param start: a :class:`~craft_airflow.starting.StartPlan` as kwargs: the task started on
+        the triggerer (``start_from_trigger``), ``execution_id`` is as the triggerer rendered
+        it, and the trigger first does what the worker's ``execute`` would have done (check the
+        id, read the connection for the route, the link and the output storage, push the
+        ``execution_id`` and link XComs); ``route``, ``finish``, ``end_time``, ``live_logs``,
+        ``execution_url`` and ``poll_interval`` then come from it.
     """
 
     def __init__(
@@ -106,6 +113,7 @@ class CraftExecutionTrigger(BaseTrigger):
         finish: dict[str, Any] | None = None,
         execution_url: str | None = None,
         live_logs: dict[str, Any] | None = None,
+        start: dict[str, Any] | None = None,
     ) -> None:
         BaseTrigger.__init__(self)  # not super(): untyped_calls_exclude misses super() calls
         self.execution_id = execution_id
@@ -116,6 +124,7 @@ class CraftExecutionTrigger(BaseTrigger):
         self.finish = finish
         self.execution_url = execution_url
         self.live_logs = live_logs
+        self.start = start
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and the (secret-free) keyword arguments to rebuild the trigger."""
@@ -130,6 +139,7 @@ class CraftExecutionTrigger(BaseTrigger):
                 "finish": self.finish,
                 "execution_url": self.execution_url,
                 "live_logs": self.live_logs,
+                "start": self.start,
             },
         )
 
@@ -143,6 +153,11 @@ class CraftExecutionTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Wait, then yield exactly one event: the task's end (with ``finish``), else
         ``WaitOutcome.to_event()`` for the worker to resume with."""
+        if self.start is not None:
+            refused = await self._start_here(StartPlan.from_kwargs(self.start))
+            if refused is not None:
+                yield refused
+                return
         outcome = await self._outcome()
         if self.finish is None:
             yield TriggerEvent(outcome.to_event())
@@ -150,6 +165,58 @@ class CraftExecutionTrigger(BaseTrigger):
         plan = FinishPlan.from_kwargs(self.finish)
         event = await finish_event(self._hook(), plan, outcome, self.route, self.log)
         yield await push_xcoms(event, self.task_instance)
+
+    async def _start_here(self, plan: StartPlan) -> BaseTaskEndEvent | None:
+        """What the sensor's ``execute`` does on a worker before deferring, for a task that
+        started on the triggerer; a failed end event when it cannot start (the task fails, as
+        it would on a worker)."""
+        execution_id = self.execution_id
+        if not isinstance(execution_id, str) or not execution_id.strip():
+            self.log.error(
+                "Task failed: execution_id is %r once rendered; expected a non-empty execution "
+                "id, e.g. the 'execution_id' XCom of a Craft task that did not wait",
+                execution_id,
+            )
+            return TaskFailedEvent(xcoms=None)
+        await load_async_hook()
+        hook = self._hook()
+        try:
+            config = await hook.get_config()
+            self.route = route_for(
+                config, endpoint_name=plan.endpoint_name, endpoint_url_path=plan.endpoint_url_path
+            )
+        except Exception as exc:  # e.g. no such connection: the task fails, naming it
+            self.log.error("Task failed: %s: %s", type(exc).__name__, clean(str(exc)))
+            return TaskFailedEvent(xcoms=None)
+        finally:
+            await hook.aclose()
+        try:
+            self.execution_url = config.execution_url(
+                execution_id, pipeline_name=None, deployment_name=plan.endpoint_name
+            )
+        except Exception as err:  # a broken link template must not fail the task
+            self.log.warning("Cannot build the Craft AI execution URL: %s", err)
+        finish = plan.finish_plan(
+            self.task_instance,
+            execution_id,
+            config_output_storage=config.output_storage,
+            execution_url=self.execution_url,
+        )
+        # What announce_execution pushes on a worker: the link works while the task waits.
+        await aset_xcoms(self.task_instance, finish.xcoms)
+        self.log.info(
+            "Started on the triggerer: Craft AI execution %s%s",
+            execution_id,
+            f": {self.execution_url}" if self.execution_url else "",
+        )
+        self.finish = finish.to_kwargs()
+        self.end_time = plan.end_time(getattr(self, "timeout_after", None))
+        self.poll_interval = plan.poll_interval
+        enabled = config.live_logs if plan.live_logs is None else plan.live_logs
+        if enabled and self.route.logs_read(execution_id) is not None:
+            interval = plan.live_logs_interval or config.live_logs_interval
+            self.live_logs = {"interval": interval, "cursor": None}
+        return None
 
     async def _outcome(self) -> WaitOutcome:
         timeout = None if self.end_time is None else self.end_time - time.time()
@@ -278,8 +345,16 @@ async def push_xcoms(event: BaseTaskEndEvent, task_instance: Any) -> BaseTaskEnd
     :param task_instance: the trigger's ``task_instance`` (``dag_id``, ``task_id``, ``run_id``,
         ``map_index``), or ``None``.
     """
-    if not event.xcoms or task_instance is None:
+    if not event.xcoms or not await aset_xcoms(task_instance, event.xcoms):
         return event
+    return type(event)(xcoms=None)
+
+
+async def aset_xcoms(task_instance: Any, xcoms: Mapping[str, Any]) -> bool:
+    """Push ``xcoms`` for ``task_instance`` through the triggerer's supervisor, as a worker
+    pushes them; ``False`` when there is no triggerer to push through (a trigger run inline)."""
+    if not xcoms or task_instance is None or task_runner_comms() is None:
+        return False
     # What ``BaseXCom.aset`` does in newer Task SDKs (3.1's has no ``aset``).
     where = {
         "dag_id": task_instance.dag_id,
@@ -287,7 +362,7 @@ async def push_xcoms(event: BaseTaskEndEvent, task_instance: Any) -> BaseTaskEnd
         "run_id": task_instance.run_id,
         "map_index": task_instance.map_index,
     }
-    for key, value in event.xcoms.items():
+    for key, value in xcoms.items():
         serialized = BaseXCom.serialize_value(value, key=key, **where)
         await task_runner.SUPERVISOR_COMMS.asend(SetXCom(key=key, value=serialized, **where))
-    return type(event)(xcoms=None)
+    return True

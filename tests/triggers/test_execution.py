@@ -46,6 +46,7 @@ def test_serialize_round_trip_without_secrets(monkeypatch):
         "finish",
         "execution_url",
         "live_logs",
+        "start",
     }
     assert kwargs["route"] == {
         "kind": "endpoint",
@@ -207,3 +208,80 @@ def test_the_async_hook_is_imported_off_the_event_loop(tmp_path):
     result = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
     expected = "[('aiohttp', False), ('craft_airflow.hooks.craft_async', False)]"
     assert result == [f"RESULT True {expected}"], done.stdout[-2000:]
+
+
+def started_here(execution_id: str, tmp_path, conn_id: str = "craft_ai_default", **plan):
+    """The trigger of a sensor started on the triggerer, ``execution_id`` as rendered there, with
+    the task instance the triggerer gives it (no supervisor here: the XComs stay in the
+    event)."""
+    from types import SimpleNamespace
+
+    from craft_airflow.starting import StartPlan
+
+    plan.setdefault("output_storage", str(tmp_path))
+    trigger = CraftExecutionTrigger(
+        execution_id,
+        conn_id,
+        start=StartPlan(poll_interval=0.2, **plan).to_kwargs(),
+    )
+    trigger.task_instance = SimpleNamespace(dag_id="d", run_id="r", task_id="s", map_index=-1)
+    return trigger
+
+
+async def test_started_on_the_triggerer_it_does_what_the_worker_did_then_ends_the_task(
+    platform_conn, tmp_path, capsys
+):
+    from pathlib import Path
+
+    from airflow.triggers.base import TaskSuccessEvent
+
+    execution_id = CraftAIHook().run_pipeline("all-types", inputs={"text": "hi", "number": 1})
+    trigger = started_here(execution_id, tmp_path, live_logs=False)
+    (event,) = [event async for event in trigger.run()]
+    assert isinstance(event, TaskSuccessEvent)
+    url = f"{platform_conn.url}/executions/{execution_id}"
+    assert event.xcoms["execution_id"] == execution_id
+    assert event.xcoms["_link_CraftExecutionLink"] == url
+    outputs = event.xcoms["return_value"]
+    assert outputs["text"] == "HI"
+    folder = tmp_path / "d" / "r" / "s" / execution_id
+    stored = [value for value in outputs.values() if str(value).startswith("file://")]
+    assert stored and all(Path(v.removeprefix("file://")).parent == folder for v in stored)
+    # What the worker's execute would have said, and the route it would have chosen.
+    assert f"Started on the triggerer: Craft AI execution {execution_id}: {url}" in (
+        capsys.readouterr().out
+    )
+    assert trigger.route == SdkRoute()
+    assert trigger.end_time is None  # no Airflow trigger timeout here (no timeout_after)
+
+
+async def test_started_on_the_triggerer_with_the_endpoint_route(endpoint_only_conn, tmp_path):
+    from airflow.triggers.base import TaskSuccessEvent
+
+    execution_id = CraftAIHook().trigger_endpoint("all-types-endpoint", inputs={"text": "t"})
+    trigger = started_here(execution_id, tmp_path, endpoint_name="all-types-endpoint")
+    (event,) = [event async for event in trigger.run()]
+    assert isinstance(event, TaskSuccessEvent)
+    assert trigger.route == EndpointRoute("all-types-endpoint")
+    assert trigger.live_logs is None  # the endpoint route has no logs
+
+
+@pytest.mark.parametrize(
+    ("execution_id", "conn_id", "said"),
+    [
+        ("", "craft_ai_default", "execution_id is '' once rendered; expected a non-empty"),
+        ("  ", "craft_ai_default", "execution_id is '  ' once rendered"),
+        ("ex-1", "craft_missing_conn", "craft_missing_conn"),
+    ],
+)
+async def test_started_on_the_triggerer_it_fails_the_task_it_cannot_start(
+    platform_conn, tmp_path, capsys, execution_id, conn_id, said
+):
+    from airflow.triggers.base import TaskFailedEvent
+
+    trigger = started_here(execution_id, tmp_path, conn_id=conn_id)
+    events = [event async for event in trigger.run()]
+    assert len(events) == 1 and isinstance(events[0], TaskFailedEvent)
+    out = capsys.readouterr().out
+    assert "Task failed: " in out and said in out
+    assert platform_conn.sdk_token not in out
