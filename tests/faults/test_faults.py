@@ -115,6 +115,11 @@ def conf(wave: list[Planned]) -> dict[str, Any]:
     return {"items": items}
 
 
+def triggerer_of(hostname: str) -> str:
+    """The triggerer service whose job has ``hostname`` (the first has the machine's)."""
+    return TRIGGERERS[1] if hostname == TRIGGERERS[1] else TRIGGERERS[0]
+
+
 @dataclass
 class Fault:
     """What one fault did: when, to which tasks, how long until things answered again."""
@@ -173,7 +178,16 @@ class Suite:
             "SELECT job.hostname, count(*) FROM trigger JOIN job ON job.id = trigger.triggerer_id"
             " GROUP BY job.hostname"
         )
-        return {(TRIGGERERS[1] if host == TRIGGERERS[1] else TRIGGERERS[0]): n for host, n in rows}
+        return {triggerer_of(host): n for host, n in rows}
+
+    def deferred_on(self, triggerer: str) -> set[tuple[str, str, int]]:
+        """``(run_id, task_id, map_index)`` of the tasks whose trigger ``triggerer`` runs."""
+        rows = self.query(
+            "SELECT ti.run_id, ti.task_id, ti.map_index, job.hostname FROM task_instance ti"
+            " JOIN trigger ON trigger.id = ti.trigger_id"
+            " JOIN job ON job.id = trigger.triggerer_id"
+        )
+        return {(run, task, i) for run, task, i, host in rows if triggerer_of(host) == triggerer}
 
     def platform_executions(self) -> list[dict[str, Any]]:
         with httpx.Client(timeout=10) as probe:
@@ -210,6 +224,11 @@ class Suite:
     def trigger(self, wave: int, planned: list[Planned]) -> None:
         self.runs[wave] = self.api.trigger(DAG_ID, conf=conf(planned))
 
+    def tag(self, ti: dict[str, Any]) -> str:
+        """A task instance as the report names it: ``w<wave>/<task>[<index>]:<state>``."""
+        wave = next((w for w, run in self.runs.items() if run == ti["dag_run_id"]), "?")
+        return f"w{wave}/{ti['task_id']}[{ti['map_index']}]:{ti['state']}"
+
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
@@ -220,12 +239,15 @@ class Suite:
         act: Callable[[], None],
         back: Callable[[], Any],
         back_what: str,
-        touched_states: set[str] = IN_FLIGHT,
+        touches: Callable[[dict[str, Any]], bool] = lambda ti: True,
         ready_timeout: float = 180,
     ) -> Fault:
-        """Wait until ``ready`` (tasks in flight), then ``act``, then wait until ``back``."""
+        """Wait until ``ready`` (tasks in flight), then ``act``, then wait until ``back``.
+
+        :param touches: which of the tasks in flight the fault touches (all by default).
+        """
         wait_until(ready, timeout=ready_timeout, what=f"tasks in flight for '{name}'", interval=0.5)
-        touched = [tag(ti) for ti in self.in_flight(touched_states)]
+        touched = [self.tag(ti) for ti in self.in_flight() if touches(ti)]
         executions = self.unfinished_executions()
         wall, at = datetime.now(UTC), self.elapsed()
         start = time.monotonic()
@@ -237,11 +259,6 @@ class Suite:
         return fault
 
 
-def tag(ti: dict[str, Any]) -> str:
-    """A task instance as the report names it: ``<run>/<task>[<index>]:<state>``."""
-    return f"{ti['dag_run_id'][-6:]}/{ti['task_id']}[{ti['map_index']}]:{ti['state']}"
-
-
 @pytest.fixture
 def suite(faults_deployment, postgres, redis, platform) -> Iterator[Suite]:
     deployment, api = faults_deployment
@@ -249,40 +266,50 @@ def suite(faults_deployment, postgres, redis, platform) -> Iterator[Suite]:
 
 
 def kill_triggerer(suite: Suite) -> None:
-    held: dict[str, int] = {}
+    """The triggerer running the most triggers; touched: the deferred tasks of those."""
+    state: dict[str, Any] = {}
 
     def ready() -> bool:
-        held.update(suite.triggers_by_triggerer())
+        held = suite.triggers_by_triggerer()
+        if held:
+            state["victim"] = max(held, key=lambda name: held[name])
+            state["held"] = held[state["victim"]]
+            state["tasks"] = suite.deferred_on(state["victim"])
         return bool(held)
 
-    def act() -> None:
-        victim = max(held, key=lambda name: held[name])
-        other = next(t for t in TRIGGERERS if t != victim)
-        suite.deployment.service(victim).kill()
-        act.victim, act.other = victim, other  # type: ignore[attr-defined]
-
     def back() -> bool:
-        now = suite.triggers_by_triggerer()
-        return act.victim not in now  # type: ignore[attr-defined]
+        return state["victim"] not in suite.triggers_by_triggerer()
 
-    fault = suite.inject(FAULT_NAMES[0], ready, act, back, "triggers taken over by the other")
-    fault.notes.append(f"{act.victim} held {held[act.victim]} trigger(s)")  # type: ignore[attr-defined]
+    fault = suite.inject(
+        FAULT_NAMES[0],
+        ready,
+        lambda: suite.deployment.service(state["victim"]).kill(),
+        back,
+        "its triggers taken over by the other",
+        touches=lambda ti: (ti["dag_run_id"], ti["task_id"], ti["map_index"]) in state["tasks"],
+    )
+    fault.notes.append(f"killed {state['victim']}, which ran {state['held']} trigger(s)")
     with phase("faults: the killed triggerer started again"):
-        suite.deployment.service(act.victim).start()  # type: ignore[attr-defined]
+        suite.deployment.service(state["victim"]).start()
 
 
 def kill_worker(suite: Suite) -> None:
+    """A worker running a task that waits in it; touched: its running tasks."""
     chosen: list[str] = []
 
     def ready() -> bool:
+        """A task running in a worker for 2 s (it has started its execution): one waiting in the
+        worker by preference."""
         now = datetime.now(UTC)
-        for ti in suite.in_flight({"running"}):
-            started = ti.get("start_date")
-            waited = started and (now - datetime.fromisoformat(started)).total_seconds() > 3
-            if ti["task_id"] == "worker" and ti["hostname"] in WORKERS and waited:
-                chosen[:] = [ti["hostname"]]
-                return True
-        return False
+        running = [
+            ti
+            for ti in suite.in_flight({"running"})
+            if ti["hostname"] in WORKERS
+            and (now - datetime.fromisoformat(ti["start_date"])).total_seconds() > 2
+        ]
+        running.sort(key=lambda ti: ti["task_id"] != "worker")
+        chosen[:] = [ti["hostname"] for ti in running[:1]]
+        return bool(chosen)
 
     def act() -> None:
         worker = suite.deployment.service(chosen[0])
@@ -291,39 +318,44 @@ def kill_worker(suite: Suite) -> None:
         worker.start()  # the same command and environment
         wait_worker_ready(worker, since)
 
-    def back() -> bool:
-        return True
-
-    # Only the tasks of the killed worker are touched.
-    fault = suite.inject(FAULT_NAMES[1], ready, act, back, "worker started again and ready")
-    fault.touched = [t for t in fault.touched if ":running" in t]
+    fault = suite.inject(
+        FAULT_NAMES[1],
+        ready,
+        act,
+        lambda: True,
+        "worker started again and ready",
+        touches=lambda ti: ti["state"] == "running" and ti["hostname"] == chosen[0],
+    )
     fault.notes.append(f"killed {chosen[0]}")
 
 
 def kill_scheduler(suite: Suite) -> None:
+    restarted: list[datetime] = []
+
     def act() -> None:
         scheduler = suite.deployment.service("scheduler")
         scheduler.kill()
-        act.at = datetime.now(UTC)  # type: ignore[attr-defined]
+        restarted.append(datetime.now(UTC))
         scheduler.start()
 
     suite.inject(
         FAULT_NAMES[2],
         lambda: suite.in_flight(),
         act,
-        lambda: suite.healthy("scheduler", act.at),  # type: ignore[attr-defined]
-        "new scheduler heartbeating",
+        lambda: suite.healthy("scheduler", restarted[0]),
+        "the new scheduler heartbeating",
     )
 
 
 def restart_postgres(suite: Suite) -> None:
+    restarted: list[datetime] = []
+
     def act() -> None:
         suite.postgres.restart()
-        act.at = datetime.now(UTC)  # type: ignore[attr-defined]
+        restarted.append(datetime.now(UTC))
 
     def back() -> bool:
-        at = act.at  # type: ignore[attr-defined]
-        return suite.healthy("scheduler", at) and suite.healthy("triggerer", at)
+        return suite.healthy("scheduler", restarted[0]) and suite.healthy("triggerer", restarted[0])
 
     suite.inject(
         FAULT_NAMES[3],
@@ -508,9 +540,7 @@ def report(
     suite: Suite, instances: dict[tuple[str, str, int], dict[str, Any]], ended: float, total: int
 ) -> None:
     """One line per fault, then Airflow's own losses and the tries they cost."""
-    by_tag_prefix = {
-        f"{run[-6:]}/{task}[{index}]": ti for (run, task, index), ti in instances.items()
-    }
+    by_tag_prefix = {suite.tag(ti).rsplit(":", 1)[0]: ti for ti in instances.values()}
     for number, fault in enumerate(suite.faults, 1):
         ends = []
         for touched in fault.touched:
@@ -529,7 +559,9 @@ def report(
         )
         REPORT.append(f"    touched: {' '.join(sorted(fault.touched)) or '-'}")
     retried = sorted(
-        f"{tag(ti)} try {ti['try_number']}" for ti in instances.values() if ti["try_number"] > 1
+        f"{suite.tag(ti)} try {ti['try_number']}"
+        for ti in instances.values()
+        if ti["try_number"] > 1
     )
     events = suite.api.get("/eventLogs", dag_id=DAG_ID, limit=1000)["event_logs"]
     lost = Counter(
