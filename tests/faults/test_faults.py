@@ -150,6 +150,7 @@ class Suite:
         self.started = time.monotonic()
         self.runs: dict[int, str] = {}
         self.faults: list[Fault] = []
+        self.revived: list[str] = []
 
     # -- looks ------------------------------------------------------------------------------
 
@@ -221,8 +222,25 @@ class Suite:
 
     # -- waves and faults -------------------------------------------------------------------
 
+    def finished(self) -> bool:
+        states = {
+            run["dag_run_id"]: run["state"]
+            for run in self.api.get(f"/dags/{DAG_ID}/dagRuns", limit=100)["dag_runs"]
+        }
+        return all(states.get(run) in FINISHED for run in self.runs.values())
+
     def trigger(self, wave: int, planned: list[Planned]) -> None:
         self.runs[wave] = self.api.trigger(DAG_ID, conf=conf(planned))
+
+    def revive(self) -> bool:
+        """Start again every Airflow component that exited, as a service manager does (the
+        scheduler exits when it loses its database connection); noted in the report."""
+        for service in self.deployment.services:
+            if service.proc is not None and not service.running:
+                code = service.proc.returncode
+                service.start()
+                self.revived.append(f"{service.name} exited ({code}), started again")
+        return True
 
     def tag(self, ti: dict[str, Any]) -> str:
         """A task instance as the report names it: ``w<wave>/<task>[<index>]:<state>``."""
@@ -241,20 +259,34 @@ class Suite:
         back_what: str,
         touches: Callable[[dict[str, Any]], bool] = lambda ti: True,
         ready_timeout: float = 180,
+        revive: bool = True,
     ) -> Fault:
         """Wait until ``ready`` (tasks in flight), then ``act``, then wait until ``back``.
 
         :param touches: which of the tasks in flight the fault touches (all by default).
+        :param revive: start again the components that exit while waiting for ``back``.
         """
-        wait_until(ready, timeout=ready_timeout, what=f"tasks in flight for '{name}'", interval=0.5)
+        wait_until(
+            lambda: self.revive() and ready(),
+            timeout=ready_timeout,
+            what=f"tasks in flight for '{name}'",
+            interval=0.5,
+        )
+        self.revived = []
         touched = [self.tag(ti) for ti in self.in_flight() if touches(ti)]
         executions = self.unfinished_executions()
         wall, at = datetime.now(UTC), self.elapsed()
         start = time.monotonic()
         with phase(f"faults: {name}"):
             act()
-            wait_until(back, timeout=300, what=f"recovery from '{name}'", interval=0.2)
+            wait_until(
+                lambda: (not revive or self.revive()) and back(),
+                timeout=300,
+                what=f"recovery from '{name}'",
+                interval=0.2,
+            )
         fault = Fault(name, at, wall, touched, time.monotonic() - start, back_what, executions)
+        fault.notes += self.revived
         self.faults.append(fault)
         return fault
 
@@ -286,6 +318,7 @@ def kill_triggerer(suite: Suite) -> None:
         lambda: suite.deployment.service(state["victim"]).kill(),
         back,
         "its triggers taken over by the other",
+        revive=False,  # the killed one stays down until the other has taken over
         touches=lambda ti: (ti["dag_run_id"], ti["task_id"], ti["map_index"]) in state["tasks"],
     )
     fault.notes.append(f"killed {state['victim']}, which ran {state['held']} trigger(s)")
@@ -432,9 +465,14 @@ def test_every_task_ends_as_designed_under_faults(suite: Suite) -> None:
         for wave, (planned, fault) in enumerate(zip(waves, FAULT_ACTIONS, strict=True)):
             suite.trigger(wave, planned)
             fault(suite)
+        suite.revived = []
         with phase(f"faults: the {total} tasks end"):
-            for run_id in suite.runs.values():
-                suite.api.wait_run(DAG_ID, run_id, timeout=600, interval=1)
+            wait_until(
+                lambda: suite.revive() and suite.finished(),
+                timeout=600,
+                what="every run to end",
+                interval=1,
+            )
     finally:
         ended = time.monotonic()
         try:
@@ -575,6 +613,8 @@ def report(
         if e["event"] in ("heartbeat timeout", "stuck in queued reschedule")
         or "stuck in queued" in e["event"]
     )
+    if suite.revived:
+        REPORT.append(f"after the faults: {'; '.join(suite.revived)}")
     REPORT.append(
         f"Airflow's own losses: {dict(lost) or 'none'}; tries after the first: "
         f"{len(retried)} ({', '.join(retried) or '-'})"
