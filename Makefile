@@ -10,8 +10,8 @@ LOCK_33 := locks/requirements-airflow-3.3.txt
 UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK_33))
 
 .PHONY: test lint demo platform bench clean fuzz test-airflow-3.1 test-airflow-3.4 dist test-dist \
-	test-deployment test-browser deploy-debs deploy-provider test-kubernetes bench-deployment lock \
-	docs mutation
+	test-deployment test-browser test-faults deploy-debs deploy-provider test-kubernetes \
+	bench-deployment lock docs mutation
 
 # $(call locked_venv,DIR,LOCK): the venv DIR holding exactly LOCK's packages (and nothing else).
 define locked_venv
@@ -149,6 +149,14 @@ test-deployment: deploy-debs deploy-provider
 
 test-browser: deploy-debs deploy-provider
 	$(DEPLOY_VENV)/bin/pytest -q tests/browser
+
+# The Celery deployment under faults (tests/faults/, docs/faults.md): FAULTS_TASKS Craft tasks
+# while triggerer, worker, scheduler, PostgreSQL, Redis and the platform are killed or restarted
+# one after another. The CI-sized run by default; `make test-faults FAULTS_TASKS=200` is the full
+# run (outside CI).
+FAULTS_TASKS ?= 42
+test-faults: deploy-debs deploy-provider
+	FAULTS_TASKS=$(FAULTS_TASKS) $(DEPLOY_VENV)/bin/pytest -q -p no:cacheprovider tests/faults
 
 # The side-by-side benchmark under a real deployment (benchmarks/side_by_side.py, ~25 min on
 # 2 cores); not part of `make bench` or CI. BENCH_ARGS="--n 4 --variants b,d" for a quick run.

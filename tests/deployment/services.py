@@ -220,8 +220,21 @@ class PostgresServer:
             # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to leave.
             stop_signal=signal.SIGINT,
         ).start()
-        wait_until(self._accepts_connections, timeout=60, what="PostgreSQL to accept connections")
+        self.wait_ready()
         return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_until(
+            self._accepts_connections, timeout=timeout, what="PostgreSQL to accept connections"
+        )
+
+    def restart(self) -> None:
+        """Stop the server by its PID (fast shutdown: clients are disconnected) and start it
+        again on the same port and data dir; returns once it accepts connections."""
+        assert self.service is not None, "PostgreSQL was not started"
+        self.service.stop(timeout=30)
+        self.service.start()
+        self.wait_ready()
 
     def _accepts_connections(self) -> bool:
         assert self.service is not None
@@ -287,6 +300,12 @@ class RedisServer:
         self.service.start()
         wait_until(self._answers, timeout=30, what="redis to answer PING")
         return self
+
+    def restart(self) -> None:
+        """Stop the server by its PID and start it again on the same port: with no persistence,
+        what it held (queued Celery messages, unacknowledged ones) is gone."""
+        self.service.stop()
+        self.start()
 
     def _answers(self) -> bool:
         import socket

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
@@ -61,13 +62,21 @@ def declared_endpoint_tokens() -> dict[str, str]:
 
 
 @contextmanager
-def embedded_platform(root: Path, *, max_concurrency: int = 24) -> Iterator[EmbeddedPlatform]:
+def embedded_platform(
+    root: Path,
+    *,
+    max_concurrency: int = 24,
+    pipeline_folders: Iterable[Path] = PIPELINE_FOLDERS,
+    shutdown_grace_seconds: float = 5,
+) -> Iterator[EmbeddedPlatform]:
     """The embedded platform on 127.0.0.1 with the example and test pipelines.
 
     :param max_concurrency: executions running at once (``--max-concurrency``).
+    :param pipeline_folders: folders of declared pipelines, copied under ``root``.
+    :param shutdown_grace_seconds: how long a graceful stop lets running executions finish.
     """
     pipelines = root / "pipelines"
-    for folder in PIPELINE_FOLDERS:
+    for folder in pipeline_folders:
         for pipeline in folder.iterdir():
             if (pipeline / "pipeline.json").is_file():
                 shutil.copytree(pipeline, pipelines / pipeline.name)
@@ -78,7 +87,7 @@ def embedded_platform(root: Path, *, max_concurrency: int = 24) -> Iterator[Embe
         extra_args=["--max-concurrency", str(max_concurrency)],
         # -m would put the working directory (the source tree) first on sys.path.
         env={"PYTHONSAFEPATH": "1"},
-        shutdown_grace_seconds=5,
+        shutdown_grace_seconds=shutdown_grace_seconds,
     )
     with phase("start the embedded platform"):
         platform.start()
@@ -88,9 +97,20 @@ def embedded_platform(root: Path, *, max_concurrency: int = 24) -> Iterator[Embe
         platform.stop()
 
 
-def connection_body(platform: EmbeddedPlatform, endpoint_tokens: Mapping[str, str]) -> dict:
-    """``craft_ai_default`` as a user creates it through the REST API."""
-    extra = {"control_url": platform.url, "endpoint_tokens": dict(endpoint_tokens)}
+def connection_body(
+    platform: EmbeddedPlatform,
+    endpoint_tokens: Mapping[str, str],
+    more_extra: Mapping[str, Any] | None = None,
+) -> dict:
+    """``craft_ai_default`` as a user creates it through the REST API.
+
+    :param more_extra: more extras (e.g. a retry budget).
+    """
+    extra = {
+        "control_url": platform.url,
+        "endpoint_tokens": dict(endpoint_tokens),
+        **(more_extra or {}),
+    }
     return {
         "connection_id": "craft_ai_default",
         "conn_type": "craftai",
@@ -116,6 +136,7 @@ def airflow_deployment(
     extra_env: Mapping[str, str] | None = None,
     dag_folders: Mapping[str, Path] = DAG_FOLDERS,
     dag_ids: Iterable[str] | None = None,
+    connection_extra: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[AirflowDeployment, AirflowAPI]]:
     """A migrated database, the four core components, an admin JWT and the Craft connection.
 
@@ -123,6 +144,7 @@ def airflow_deployment(
 
     :param dag_folders: the DAG bundles (name -> folder); the example and test DAGs by default.
     :param dag_ids: the DAGs to wait for; by default those of the example and test DAGs.
+    :param connection_extra: more extras of the Craft connection.
     """
     with ExitStack() as stack:
         with phase(f"{name}: create the database and migrate it"):
@@ -144,7 +166,8 @@ def airflow_deployment(
             api.wait_healthy()
             api.log_in()
         with phase(f"{name}: connection and DAG parsing"):
-            api.send("POST", "/connections", connection_body(platform, declared_endpoint_tokens()))
+            body = connection_body(platform, declared_endpoint_tokens(), connection_extra)
+            api.send("POST", "/connections", body)
             api.wait_dags([*EXAMPLE_DAG_IDS, *TEST_DAG_IDS] if dag_ids is None else dag_ids)
         yield deployment, api
 
