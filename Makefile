@@ -11,7 +11,7 @@ UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK_33))
 
 .PHONY: test lint demo platform bench clean fuzz test-airflow-3.1 test-airflow-3.4 dist test-dist \
 	test-deployment test-browser test-faults deploy-debs deploy-provider test-kubernetes \
-	bench-deployment lock docs mutation
+	test-kubernetes-full bench-deployment lock docs mutation
 
 # $(call locked_venv,DIR,LOCK): the venv DIR holding exactly LOCK's packages (and nothing else).
 define locked_venv
@@ -169,10 +169,14 @@ bench-deployment: deploy-debs deploy-provider
 # Not part of `make test`.
 K8S := tools/k8s-local.sh
 
+# CI re-runs the example DAGs' integration tests on the cluster; test-kubernetes-full all of them.
 test-kubernetes: $(STAMP)
 	$(K8S) setup
 	$(K8S) start && CRAFT_TEST_KUBECONFIG=$$($(K8S) kubeconfig) $(BIN)/pytest -q tests/kubernetes; \
 		status=$$?; $(K8S) stop; exit $$status
+
+test-kubernetes-full:
+	CRAFT_K8S_ALL_INTEGRATION=1 $(MAKE) test-kubernetes
 
 # The embedded platform's fuzz suite (Schemathesis, every route from its OpenAPI schema) with many
 # more examples than the CI run (tests/craft_local/test_openapi_fuzz.py); not part of `make test`.

@@ -1,6 +1,12 @@
 """The SDK conformance suite and the provider's integration tests, re-run with every embedded
 platform they start on the Kubernetes runtime (the ``CRAFT_LOCAL_*`` settings reach the
-platform processes through the environment)."""
+platform processes through the environment).
+
+``make test-kubernetes`` (CI) re-runs the example DAGs' integration tests, which run every kind
+of execution (pipeline runs, mapped runs, endpoints, the sensor, deferred and not);
+``make test-kubernetes-full`` (``CRAFT_K8S_ALL_INTEGRATION=1``) re-runs the whole folder, about
+7 more minutes on 2 cores.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,11 @@ import pytest
 from kube_kit import MANAGED, Cluster, runtime_env
 
 REPO = Path(__file__).resolve().parents[2]
+INTEGRATION = (
+    "tests/integration"
+    if os.environ.get("CRAFT_K8S_ALL_INTEGRATION")
+    else "tests/integration/test_example_dag_runs.py"
+)
 
 
 class JobWatch:
@@ -62,7 +73,7 @@ class JobWatch:
 
 
 @pytest.mark.parametrize(
-    ("folder", "at_least"), [("tests/craft_local/conformance", 10), ("tests/integration", 10)]
+    ("folder", "at_least"), [("tests/craft_local/conformance", 10), (INTEGRATION, 10)]
 )
 def test_suite_passes_on_the_kubernetes_runtime(
     cluster: Cluster, folder: str, at_least: int
