@@ -513,7 +513,7 @@ def executions_by_key(suite: Suite) -> dict[str, list[dict[str, Any]]]:
             response = client.client.get(f"/api/v1/executions/{item['execution_id']}")
             assert response.status_code == 200, response.text
             execution = response.json()
-            inputs = {i["name"]: i.get("value") for i in execution["inputs"]}
+            inputs = {i["pipeline_input_name"]: i.get("value") for i in execution["inputs"]}
             found[str(inputs["key"])].append(execution)
     finally:
         client.close()
