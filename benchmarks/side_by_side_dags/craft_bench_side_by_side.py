@@ -9,29 +9,15 @@ file named by ``CRAFT_BENCH_STARTS``. Every task pushes the execution id under `
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, BaseHook
 from bench_variants import DAG_IDS, INPUTS, PIPELINE
 from fixed_interval_poll import FixedIntervalPollOperator
+from worker_starts import count_start
 
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
-
-
-def count_start(context: Any) -> None:
-    path = os.environ.get("CRAFT_BENCH_STARTS")
-    if not path:
-        return
-    ti = context["ti"]
-    line = f"{ti.dag_id} {ti.run_id} {ti.try_number} {os.getpid()} {time.time():.3f}\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
 
 
 def run_with_sdk(ti: Any = None) -> dict[str, Any]:
