@@ -483,7 +483,6 @@ def main() -> None:
     sbs.stack.assert_installed_provider()
     load_before = os.getloadavg()
     c.progress(f"load average before: {sbs._loads(load_before)}")
-    results: list[Result] = []
     started = time.monotonic()
     extra_env = {
         "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
@@ -499,19 +498,18 @@ def main() -> None:
             dag_ids=SCALE_DAG_IDS.values(),
         ) as bench,
     ):
-        try:
-            pool = bench.api.get("/pools/default_pool")
-            for key in keys:
-                c.progress(f"{VARIANTS[key]}: {args.n} tasks")
-                result = run_variant(key, args.n, args.hold, bench, root)
-                c.progress(
-                    f"  {result.succeeded}/{args.n} succeeded; drain "
-                    f"{result.phases['drain'].seconds:.0f} s"
-                )
-                results.append(result)
-        except BaseException:
-            print(bench.deployment.logs(), file=sys.stderr)
-            raise
+        pool = bench.api.get("/pools/default_pool")
+
+        def run(key: str) -> Result:
+            c.progress(f"{VARIANTS[key]}: {args.n} tasks")
+            result = run_variant(key, args.n, args.hold, bench, root)
+            c.progress(
+                f"  {result.succeeded}/{args.n} succeeded; drain "
+                f"{result.phases['drain'].seconds:.0f} s"
+            )
+            return result
+
+        results = sbs.run_each(bench, keys, run)
     c.progress(f"benchmark took {time.monotonic() - started:.0f} s")
     report(results, load_before, pool)
 

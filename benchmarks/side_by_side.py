@@ -62,12 +62,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import _common as c
 
@@ -91,6 +91,7 @@ VARIANTS = {
 }
 #: ``--variants`` shorthands.
 ALIASES = {"e": ("e30", "e5")}
+R = TypeVar("R")
 WORKER_TITLE = "airflow worker -- LocalExecutor:"
 SAMPLE_SECONDS = 0.1
 TIMES = "\u00d7"
@@ -512,6 +513,15 @@ def deployment_for(
         yield Bench(deployment, api, platform_api, starts_file)
 
 
+def run_each(bench: Bench, keys: Sequence[str], run: Callable[[str], R]) -> list[R]:
+    """``run(key)`` for each variant in turn; the processes' logs on stderr when one fails."""
+    try:
+        return [run(key) for key in keys]
+    except BaseException:
+        print(bench.deployment.logs(), file=sys.stderr)
+        raise
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40, help="runs per variant (default 40)")
@@ -528,24 +538,22 @@ def main() -> None:
     stack.assert_installed_provider()
     load_before = os.getloadavg()
     cores = os.cpu_count() or 0
-    results: list[Result] = []
     started = time.monotonic()
     with (
         c.temp_root("craft-bench-side-by-side-") as root,
         deployment_for(root, args.n) as bench,
     ):
-        try:
-            for key in keys:
-                c.progress(f"{VARIANTS[key]}: {args.n} runs")
-                result = run_variant(key, args.n, bench, warm_up=not args.no_warm_up)
-                c.progress(
-                    f"  {result.succeeded}/{args.n} succeeded in {result.wall:.1f} s, "
-                    f"{result.starts} worker starts"
-                )
-                results.append(result)
-        except BaseException:
-            print(bench.deployment.logs(), file=sys.stderr)
-            raise
+
+        def run(key: str) -> Result:
+            c.progress(f"{VARIANTS[key]}: {args.n} runs")
+            result = run_variant(key, args.n, bench, warm_up=not args.no_warm_up)
+            c.progress(
+                f"  {result.succeeded}/{args.n} succeeded in {result.wall:.1f} s, "
+                f"{result.starts} worker starts"
+            )
+            return result
+
+        results = run_each(bench, keys, run)
     c.progress(f"benchmark took {time.monotonic() - started:.0f} s")
     report(results, load_before, cores)
 

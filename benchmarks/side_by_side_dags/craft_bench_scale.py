@@ -5,10 +5,9 @@ pipeline (held open until the benchmark creates the gate file named by the run's
 
 from __future__ import annotations
 
-from airflow.sdk import DAG
 from bench_variants import SCALE_DAG_IDS, SCALE_PIPELINE
 from fixed_interval_poll import FixedIntervalPollOperator
-from worker_starts import count_start
+from worker_starts import counted_dag
 
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 
@@ -16,22 +15,12 @@ from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 INPUTS = {"gate": "{{ dag_run.conf['gate'] }}", "index": 0, "timeout": 4 * 3600}
 
 
-def scale_dag(key: str) -> DAG:
-    return DAG(
-        SCALE_DAG_IDS[key],
-        schedule=None,
-        catchup=False,
-        tags=["craft-ai", "benchmark"],
-        default_args={"retries": 0, "on_execute_callback": count_start},
-    )
-
-
-with scale_dag("d"):
+with counted_dag(SCALE_DAG_IDS["d"]):
     CraftRunPipelineOperator(
         task_id="run", pipeline_name=SCALE_PIPELINE, inputs=INPUTS, deferrable=True
     )
 
-with scale_dag("e30"):
+with counted_dag(SCALE_DAG_IDS["e30"]):
     FixedIntervalPollOperator(
         task_id="run", pipeline_name=SCALE_PIPELINE, inputs=INPUTS, poll_interval=30
     )

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, BaseHook
+from airflow.sdk import BaseHook
 from bench_variants import DAG_IDS, INPUTS, PIPELINE
 from fixed_interval_poll import FixedIntervalPollOperator
-from worker_starts import count_start
+from worker_starts import counted_dag
 
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
 
@@ -36,23 +36,13 @@ def run_with_sdk(ti: Any = None) -> dict[str, Any]:
     return dict(result["outputs"])
 
 
-def variant_dag(key: str) -> DAG:
-    return DAG(
-        DAG_IDS[key],
-        schedule=None,
-        catchup=False,
-        tags=["craft-ai", "benchmark"],
-        default_args={"retries": 0, "on_execute_callback": count_start},
-    )
-
-
-with variant_dag("a"):
+with counted_dag(DAG_IDS["a"]):
     PythonOperator(task_id="run", python_callable=run_with_sdk)
 
-with variant_dag("b"):
+with counted_dag(DAG_IDS["b"]):
     CraftRunPipelineOperator(task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, deferrable=False)
 
-with variant_dag("c"):
+with counted_dag(DAG_IDS["c"]):
     CraftRunPipelineOperator(
         task_id="run",
         pipeline_name=PIPELINE,
@@ -61,11 +51,11 @@ with variant_dag("c"):
         finish_on_triggerer=False,
     )
 
-with variant_dag("d"):
+with counted_dag(DAG_IDS["d"]):
     CraftRunPipelineOperator(task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, deferrable=True)
 
 for key, interval in (("e30", 30), ("e5", 5)):
-    with variant_dag(key):
+    with counted_dag(DAG_IDS[key]):
         FixedIntervalPollOperator(
             task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, poll_interval=interval
         )

@@ -1,4 +1,5 @@
-"""Worker starts of the benchmark DAGs, counted by their ``on_execute_callback``.
+"""Worker starts of the benchmark DAGs, counted by their ``on_execute_callback``, and the DAG
+that counts them.
 
 ``on_execute_callback`` runs each time a worker process runs a task (the first start and every
 resume of a deferred task); :func:`count_start` appends one line per start to the file named by
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 from typing import Any
+
+from airflow.sdk import DAG
 
 
 def count_start(context: Any) -> None:
@@ -24,3 +27,14 @@ def count_start(context: Any) -> None:
         os.write(fd, line.encode())
     finally:
         os.close(fd)
+
+
+def counted_dag(dag_id: str) -> DAG:
+    """A benchmark DAG (no schedule, no retries) whose tasks count their worker starts."""
+    return DAG(
+        dag_id,
+        schedule=None,
+        catchup=False,
+        tags=["craft-ai", "benchmark"],
+        default_args={"retries": 0, "on_execute_callback": count_start},
+    )
