@@ -56,6 +56,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -74,6 +76,9 @@ VARIANTS = {
     "e30": "(e) fixed-interval poll, 30 s, resumes on a worker",
 }
 FIRED = "Trigger fired event"
+STARTING = "starting"
+#: The Craft trigger's line when it sees the execution's final status.
+SAW_END = re.compile(r"^Craft AI execution \S+ is (Succeeded|Failed|Error|Skipped)$")
 #: Seconds between two looks at the API while waiting (each look is one or two small requests).
 POLL_SECONDS = 2.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -83,7 +88,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """``utime + stime`` of ``pid`` and its living descendants, in seconds."""
+    """``utime + stime`` of ``pid`` and its living descendants, plus those of the children
+    ``pid`` has reaped (``cutime + cstime``: the platform's ended executions), in seconds."""
     ticks = 0
     for p in sbs._tree(pid):
         try:
@@ -91,16 +97,29 @@ def cpu_seconds(pid: int) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])
+        ticks += sum(int(x) for x in fields[11 : 15 if p == pid else 13])
     return ticks / CLOCK_TICKS
 
 
-def tree_rss(pid: int) -> int:
-    return sum(c.process_memory(p) for p in sbs._tree(pid))
+def pss(pid: int) -> int:
+    """Proportional set size of ``pid`` in bytes (shared pages split between their users, so
+    that a tree's sum does not count the pages its forked workers share once per worker)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
+def tree_pss(pid: int) -> int:
+    return sum(pss(p) for p in sbs._tree(pid))
 
 
 class ScaleSampler(sbs.Sampler):
-    """The side-by-side sampler, plus the peak RSS of each component's process tree (every
+    """The side-by-side sampler, plus the peak PSS of each component's process tree (every
     second).
 
     :param components: name -> PID of the tree's root.
@@ -120,7 +139,7 @@ class ScaleSampler(sbs.Sampler):
             return
         total = 0
         for name, pid in self.components.items():
-            rss = tree_rss(pid)
+            rss = tree_pss(pid)
             total += rss
             self.peak_trees[name] = max(self.peak_trees[name], rss)
         self.peak_total = max(self.peak_total, total)
@@ -151,6 +170,8 @@ class Result:
     phases: dict[str, Phase] = field(default_factory=dict)
     succeeded: int = 0
     peak_deferred: int = 0
+    #: The fewest deferred during the hold (N unless a task left the deferred state early).
+    held_min: int = 2**31
     peak_logged: int = 0
     starts: int = 0
     starts_seen: int = 0
@@ -227,12 +248,15 @@ def run_variant(key: str, n: int, hold: float, bench: sbs.Bench, root: Path) -> 
 
         c.progress(f"  {n} runs triggered; waiting until all are deferred")
         wait_until(all_deferred, 900 + 3 * n, f"{n} deferred tasks", interval=POLL_SECONDS)
+        started = StartedTriggers(deployment.home / "logs" / f"dag_id={dag_id}", run_ids)
+        wait_until(
+            lambda: started.count() == n, 600, f"{n} running triggers", interval=POLL_SECONDS
+        )
         result.phases["submit"] = timer.phase()
         c.progress(f"  {n} deferred after {result.phases['submit'].seconds:.0f} s; holding")
         deadline = time.monotonic() + hold
         while time.monotonic() < deadline:  # a measuring window, not a synchronisation
-            still = count(api, tis, state="deferred")
-            assert still == n, f"{still} of {n} deferred during the hold"
+            result.held_min = min(result.held_min, count(api, tis, state="deferred"))
             time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
         result.phases["hold"] = timer.phase()
         gate.touch()
@@ -260,9 +284,12 @@ def run_variant(key: str, n: int, hold: float, bench: sbs.Bench, root: Path) -> 
     result.peak_total = sampler.peak_total
     c.progress("  reading the end of every execution and task")
     ends = sbs.execution_and_task_ends(api, platform, dag_id, runs, SCALE_PIPELINE)
-    fired = fired_times(deployment.home / "logs" / f"dag_id={dag_id}")
-    resumed = resume_starts(bench.starts_file, dag_id)
-    result.stretches = stretches(ends, fired, resumed if key == "e30" else None)
+    logs = trigger_logs(deployment.home / "logs" / f"dag_id={dag_id}")
+    marks = {run_id: trigger_marks(path) for run_id, path in logs.items()}
+    if key == "e30":
+        for run_id, started_at in resume_starts(bench.starts_file, dag_id).items():
+            marks.setdefault(run_id, {})["resumed"] = started_at
+    result.stretches = stretches(ends, marks)
     log = deployment.service("triggerer").log_text()[log_start:]
     result.peak_logged = peak_logged_triggers(log)
     result.blocked = blocked_seconds(log)
@@ -276,21 +303,54 @@ def _log_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def fired_times(dag_logs: Path) -> dict[str, datetime]:
-    """run_id -> when the triggerer logged the trigger's event (first try's trigger log)."""
+def trigger_logs(dag_logs: Path) -> dict[str, Path]:
+    """run_id -> the trigger log of its first try."""
+    return {
+        path.parent.parent.name.removeprefix("run_id="): path
+        for path in dag_logs.glob("run_id=*/task_id=run/attempt=1.log.trigger.*.log")
+    }
+
+
+def trigger_marks(path: Path) -> dict[str, datetime]:
+    """When the trigger of this log started, saw the end (Craft trigger) and fired its event."""
     found: dict[str, datetime] = {}
-    for path in dag_logs.glob("run_id=*/task_id=run/attempt=1.log.trigger.*.log"):
-        run_id = path.parent.parent.name.removeprefix("run_id=")
-        for line in path.read_text(errors="replace").splitlines():
-            if FIRED not in line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("event") == FIRED:
-                found[run_id] = _log_time(record["timestamp"])
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        event = str(record.get("event", ""))
+        if event == FIRED:
+            mark = "fired"
+        elif event.startswith("trigger ") and event.endswith(STARTING):
+            mark = "started"
+        elif SAW_END.match(event):
+            mark = "saw end"
+        else:
+            continue
+        found.setdefault(mark, _log_time(record["timestamp"]))
     return found
+
+
+class StartedTriggers:
+    """Counts the variant's triggers that the triggerer has started (their log says so): a task
+    is ``deferred`` in the database before the triggerer runs its trigger.
+
+    :param dag_logs: the DAG's task-log folder.
+    :param run_ids: the variant's runs.
+    """
+
+    def __init__(self, dag_logs: Path, run_ids: Sequence[str]) -> None:
+        self.dag_logs = dag_logs
+        self.wanted = set(run_ids)
+        self.started: set[str] = set()
+
+    def count(self) -> int:
+        for run_id, path in trigger_logs(self.dag_logs).items():
+            fresh = run_id in self.wanted and run_id not in self.started
+            if fresh and "started" in trigger_marks(path):
+                self.started.add(run_id)
+        return len(self.started)
 
 
 def resume_starts(starts_file: Path, dag_id: str) -> dict[str, datetime]:
@@ -327,30 +387,28 @@ def blocked_seconds(log: str) -> list[float]:
     return found
 
 
-def stretches(
-    ends: dict[str, tuple[datetime, datetime]],
-    fired: dict[str, datetime],
-    resumed: dict[str, datetime] | None,
-) -> dict[str, list[float]]:
-    """The detection latency of each run, and its parts where the logs tell them.
+#: The marks between a platform end and a task end, in their order.
+MARK_ORDER = ("saw end", "fired", "resumed")
 
-    :param resumed: run_id -> start of the resumed task; ``None`` when the task does not resume.
+
+def stretches(
+    ends: dict[str, tuple[datetime, datetime]], marks: dict[str, dict[str, datetime]]
+) -> dict[str, list[float]]:
+    """The detection latency of each run, and its stretches between the marks the logs give:
+    the trigger saw the end, fired its event, the task resumed on a worker.
+
+    :param ends: run_id -> (the platform's end of its execution, the task's end).
+    :param marks: run_id -> mark -> when.
     """
     found: dict[str, list[float]] = {"detection": []}
     for run_id, (execution_end, task_end) in ends.items():
         found["detection"].append((task_end - execution_end).total_seconds())
-        if run_id not in fired:
-            continue
-        marks = [execution_end, fired[run_id]]
-        names = ["end -> trigger fired"]
-        if resumed is not None and run_id in resumed:
-            marks.append(resumed[run_id])
-            names += ["fired -> worker resume", "resume -> task end"]
-        else:
-            names.append("fired -> task end")
-        marks.append(task_end)
-        for name, a, b in zip(names, marks, marks[1:], strict=True):
-            found.setdefault(name, []).append((b - a).total_seconds())
+        mine = marks.get(run_id, {})
+        names = ["platform end", *(m for m in MARK_ORDER if m in mine), "task end"]
+        times = [execution_end, *(mine[m] for m in MARK_ORDER if m in mine), task_end]
+        for i in range(len(names) - 1):
+            stretch = f"{names[i]} -> {names[i + 1]}"
+            found.setdefault(stretch, []).append((times[i + 1] - times[i]).total_seconds())
     return found
 
 
@@ -407,7 +465,7 @@ def report(results: list[Result], load_before: Sequence[float], pool: dict[str, 
         for r in results
     ]
     print(c.table(["variant", *names], split_rows))
-    print("\nPeak RSS of each process tree (sampled every second):\n")
+    print("\nPeak PSS (proportional set size) of each process tree (sampled every second):\n")
     trees = list(dict.fromkeys(k for r in results for k in r.peak_trees))
     rss_rows = [
         [
@@ -430,15 +488,13 @@ def report(results: list[Result], load_before: Sequence[float], pool: dict[str, 
     for r in results:
         hold = r.phases["hold"]
         blocked = f"{len(r.blocked)}, longest {max(r.blocked):.2f} s" if r.blocked else "0"
-        split_runs = len(r.stretches.get("end -> trigger fired", []))
+        split_runs = sum(len(v) for k, v in r.stretches.items() if k.endswith("-> fired"))
         print(
-            f"  {r.key}: load at start {sbs._loads(r.load_before)}; hold {hold.seconds:.0f} s; "
+            f"  {r.key}: load at start {sbs._loads(r.load_before)}; hold {hold.seconds:.0f} s "
+            f"(fewest deferred meanwhile {r.held_min}); "
             f"starts seen {r.starts_seen} (callback {r.starts}); runs with a fired-event line "
             f"{split_runs}/{r.succeeded}; triggerer 'blocked' warnings: {blocked}"
         )
-    if any(r.succeeded < r.n for r in results):
-        print("\nSome runs did not succeed: rerun with BENCH_KEEP=1 and read the processes' logs.")
-        sys.exit(1)
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -481,6 +537,17 @@ def main() -> None:
     if unknown or not keys:
         parser.error(f"--variants: unknown {unknown}; expected some of {', '.join(VARIANTS)}")
     sbs.stack.assert_installed_provider()
+    # A stop (SIGTERM) still stops every process the benchmark started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with c.temp_root("craft-bench-scale-") as root:
+        # Run as root, the platform runs pipeline code as a user of its own: the gate pipeline
+        # must reach its gate file here by name.
+        root.chmod(0o711)
+        scale(root, args, keys)
+
+
+def scale(root: Path, args: argparse.Namespace, keys: list[str]) -> None:
+    """The deployment under ``root``, each variant of ``keys`` in turn, then the report."""
     load_before = os.getloadavg()
     c.progress(f"load average before: {sbs._loads(load_before)}")
     started = time.monotonic()
@@ -489,7 +556,6 @@ def main() -> None:
         "AIRFLOW__TRIGGERER__CAPACITY": str(max(1000, args.n + 10)),
     }
     with (
-        c.temp_root("craft-bench-scale-") as root,
         sbs.deployment_for(
             root,
             args.n,
@@ -507,11 +573,17 @@ def main() -> None:
                 f"  {result.succeeded}/{args.n} succeeded; drain "
                 f"{result.phases['drain'].seconds:.0f} s"
             )
+            done.append(result)
+            # Each variant's figures as soon as it has ended (a long run may be cut short).
+            report(done, load_before, pool)
             return result
 
+        done: list[Result] = []
         results = sbs.run_each(bench, keys, run)
     c.progress(f"benchmark took {time.monotonic() - started:.0f} s")
-    report(results, load_before, pool)
+    if any(r.succeeded < r.n for r in results):
+        print("\nSome runs did not succeed: rerun with BENCH_KEEP=1 and read the processes' logs.")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
