@@ -26,7 +26,8 @@ freshly restarted triggerer warmed up by one run with an open gate:
 1. **submit**: N runs triggered through the REST API; the first ``--platform-concurrency``
    executions hold the platform's slots at the gate and the rest stay ``Pending``, while every
    task starts on a worker and defers. The benchmark polls the API until N task instances are
-   ``deferred`` at once (the peak count is printed);
+   ``deferred`` at once (the peak count is printed), then the task logs until the triggerer has
+   started every trigger (a task is ``deferred`` in the database before its trigger runs);
 2. **hold**: the gate stays closed for ``--hold`` seconds more (a measuring window: the cost of
    N waiting triggers);
 3. **drain**: the gate file is created; the platform runs the executions through its slots and
@@ -39,13 +40,17 @@ Columns (see ``benchmarks/side_by_side.py`` for worker starts, slot-seconds and 
   one core over the hold and the drain;
 - **peak deferred**: the largest number of the variant's task instances in ``deferred`` seen by
   the poll, and the largest "triggers currently running" the triggerer logged (once a minute);
-- **detection split**: per run, the platform's ``end_date`` of the execution; the time the
-  triggerer logged ``Trigger fired event`` in the task's trigger log; for (e30) the start of the
-  resumed task on a worker (``on_execute_callback``); the task instance's ``end_date``. The
-  stretches between them, p50 / p99 each;
-- **peak RSS**: each component's process tree (the scheduler's includes the LocalExecutor's
-  workers and the tasks they run; the platform's includes its running executions), sampled every
-  second.
+- **platform CPU**: the same for the platform's process, its running executions and those it
+  has reaped (``cutime + cstime``): the stand-in shares the two cores with Airflow;
+- **detection split**: per run, from the task's trigger log, when the Craft trigger saw the
+  final status (its ``Craft AI execution <id> is Succeeded`` line) and when the triggerer logged
+  ``Trigger fired event``; for (e30) the start of the resumed task on a worker
+  (``on_execute_callback``); then the task instance's ``end_date``. The stretches between these
+  marks, from the platform's ``end_date`` of the execution, p50 / p99 each;
+- **peak PSS**: each component's process tree (the scheduler's includes the LocalExecutor's
+  workers and the tasks they run; the platform's includes its running executions), summed from
+  ``/proc/<pid>/smaps_rollup`` every second; proportional, so the pages that forked workers
+  share count once.
 
 Usage: ``make bench-scale`` (``BENCH_ARGS="--n 20"`` for a quick run), or
 ``.venv-deploy/bin/python benchmarks/deployment_scale.py [--n 1000] [--variants d,e30]``.
@@ -77,8 +82,13 @@ VARIANTS = {
 }
 FIRED = "Trigger fired event"
 STARTING = "starting"
-#: The Craft trigger's line when it sees the execution's final status.
-SAW_END = re.compile(r"^Craft AI execution \S+ is (Succeeded|Failed|Error|Skipped)$")
+#: The Craft trigger's line when it sees the execution's final status (``... is Succeeded``, or
+#: ``...: Running -> Succeeded after 12 s``).
+SAW_END = re.compile(
+    r"^Craft AI execution \S+?:? (is|\S+ ->) (Succeeded|Failed|Error|Skipped)( after .*)?$"
+)
+#: The Craft trigger's line once it has ended the task (outputs, XComs, logs done).
+ENDED = "Task ended on the triggerer"
 #: Seconds between two looks at the API while waiting (each look is one or two small requests).
 POLL_SECONDS = 2.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -312,7 +322,8 @@ def trigger_logs(dag_logs: Path) -> dict[str, Path]:
 
 
 def trigger_marks(path: Path) -> dict[str, datetime]:
-    """When the trigger of this log started, saw the end (Craft trigger) and fired its event."""
+    """When the trigger of this log started, saw the end and ended the task (Craft trigger), and
+    fired its event (the triggerer logs it, but not once the trigger has ended its task)."""
     found: dict[str, datetime] = {}
     for line in path.read_text(errors="replace").splitlines():
         try:
@@ -326,6 +337,8 @@ def trigger_marks(path: Path) -> dict[str, datetime]:
             mark = "started"
         elif SAW_END.match(event):
             mark = "saw end"
+        elif event.startswith(ENDED):
+            mark = "ended on triggerer"
         else:
             continue
         found.setdefault(mark, _log_time(record["timestamp"]))
@@ -388,7 +401,7 @@ def blocked_seconds(log: str) -> list[float]:
 
 
 #: The marks between a platform end and a task end, in their order.
-MARK_ORDER = ("saw end", "fired", "resumed")
+MARK_ORDER = ("saw end", "ended on triggerer", "fired", "resumed")
 
 
 def stretches(
