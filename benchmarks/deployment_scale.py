@@ -322,8 +322,8 @@ def trigger_logs(dag_logs: Path) -> dict[str, Path]:
 
 
 def trigger_marks(path: Path) -> dict[str, datetime]:
-    """When the trigger of this log started, saw the end and ended the task (Craft trigger), and
-    fired its event (the triggerer logs it, but not once the trigger has ended its task)."""
+    """When the trigger of this log started, saw the end and ended the task (Craft trigger: it
+    reads the outputs and copies the logs first), and fired its event (after its XCom pushes)."""
     found: dict[str, datetime] = {}
     for line in path.read_text(errors="replace").splitlines():
         try:
