@@ -152,8 +152,8 @@ bench-deployment: deploy-debs deploy-provider
 	$(DEPLOY_VENV)/bin/python benchmarks/side_by_side.py $(BENCH_ARGS)
 
 # 1,000 deferred tasks at once in one real deployment (benchmarks/deployment_scale.py), the Craft
-# trigger against a 30-s poll; not part of `make bench` or CI. BENCH_ARGS="--n 20 --hold 10" for
-# a quick run.
+# trigger against a 30-s poll (~50 min on 2 cores); not part of `make bench` or CI.
+# BENCH_ARGS="--n 20 --hold 10" for a quick run.
 bench-scale: deploy-debs deploy-provider
 	$(DEPLOY_VENV)/bin/python benchmarks/deployment_scale.py $(BENCH_ARGS)
 
