@@ -292,10 +292,9 @@ class Store:
 
     def get_statuses(self, execution_ids: list[str]) -> dict[str, str]:
         """id -> status of those of ``execution_ids`` that exist, in one query."""
-        marks = ",".join("?" * len(execution_ids))
+        marks = ",".join("?" * len(execution_ids))  # placeholders only: the ids are bound
         rows = self._all(
-            f"SELECT id, status FROM executions WHERE id IN ({marks})",  # noqa: S608 (marks only)
-            tuple(execution_ids),
+            f"SELECT id, status FROM executions WHERE id IN ({marks})", tuple(execution_ids)
         )
         return {r["id"]: r["status"] for r in rows}
 
