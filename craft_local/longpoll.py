@@ -73,12 +73,7 @@ async def wait_terminal(platform: Platform, execution_id: str, seconds: float) -
     """Wait until the status is terminal or ``seconds`` have passed (or the platform is
     stopping); return the last status, ``None`` if the execution is gone."""
     status = platform.store.get_status(execution_id)
-    if (
-        status is None
-        or status in TERMINAL_STATUSES
-        or seconds <= 0
-        or platform.stopping.is_set()
-    ):
+    if status is None or status in TERMINAL_STATUSES or seconds <= 0 or platform.stopping.is_set():
         return status
     return await platform.held_statuses.wait(execution_id, seconds)
 
