@@ -11,7 +11,7 @@ UV_VERSION := $(shell sed -n 's/^uv==//p' $(LOCK_33))
 
 .PHONY: test lint demo platform bench clean fuzz test-airflow-3.1 test-airflow-3.4 dist test-dist \
 	test-deployment test-browser test-faults deploy-debs deploy-provider test-kubernetes \
-	test-kubernetes-full bench-deployment lock docs mutation
+	test-kubernetes-full bench-deployment bench-scale lock docs mutation
 
 # $(call locked_venv,DIR,LOCK): the venv DIR holding exactly LOCK's packages (and nothing else).
 define locked_venv
@@ -163,6 +163,12 @@ test-faults: deploy-debs deploy-provider
 BENCH_ARGS ?=
 bench-deployment: deploy-debs deploy-provider
 	$(DEPLOY_VENV)/bin/python benchmarks/side_by_side.py $(BENCH_ARGS)
+
+# 1,000 deferred tasks at once in one real deployment (benchmarks/deployment_scale.py), the Craft
+# trigger against a 30-s poll (~50 min on 2 cores); not part of `make bench` or CI.
+# BENCH_ARGS="--n 20 --hold 10" for a quick run.
+bench-scale: deploy-debs deploy-provider
+	$(DEPLOY_VENV)/bin/python benchmarks/deployment_scale.py $(BENCH_ARGS)
 
 # The Kubernetes runtime against a real single-node cluster (tools/k8s-local.sh: built once
 # under K8S_BASE, ~7 min and ~5.5 GB the first time); the cluster is stopped even on failure.

@@ -62,12 +62,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import _common as c
 
@@ -91,6 +91,7 @@ VARIANTS = {
 }
 #: ``--variants`` shorthands.
 ALIASES = {"e": ("e30", "e5")}
+R = TypeVar("R")
 WORKER_TITLE = "airflow worker -- LocalExecutor:"
 SAMPLE_SECONDS = 0.1
 TIMES = "\u00d7"
@@ -242,9 +243,12 @@ def list_runs(api: AirflowAPI, dag_id: str) -> dict[str, dict[str, Any]]:
             return runs
 
 
-def trigger_runs(api: AirflowAPI, dag_id: str, n: int) -> list[str]:
+def trigger_runs(
+    api: AirflowAPI, dag_id: str, n: int, conf: dict[str, Any] | None = None
+) -> list[str]:
+    """Unpause ``dag_id`` and trigger it ``n`` times (each run with ``conf``); the run ids."""
     api.send("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-    body: dict[str, Any] = {"logical_date": None, "conf": {}}
+    body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
     return [str(api.send("POST", f"/dags/{dag_id}/dagRuns", body)["dag_run_id"]) for _ in range(n)]
 
 
@@ -316,12 +320,20 @@ def run_variant(key: str, n: int, bench: Bench, *, warm_up: bool = True) -> Resu
     return result
 
 
-def detection_latencies(
-    api: AirflowAPI, platform: stack.PlatformAPI, dag_id: str, runs: dict[str, dict[str, Any]]
-) -> list[float]:
-    """Task end minus execution end (platform), in seconds, for each successful run."""
-    executions = {e["execution_id"]: e for e in platform.executions(PIPELINE)}
-    found = []
+def execution_and_task_ends(
+    api: AirflowAPI,
+    platform: stack.PlatformAPI,
+    dag_id: str,
+    runs: dict[str, dict[str, Any]],
+    pipeline: str = PIPELINE,
+) -> dict[str, tuple[datetime, datetime]]:
+    """run_id -> (the platform's end of its execution, the end of its task ``run``), for each
+    successful run.
+
+    :param pipeline: the pipeline the task ran.
+    """
+    executions = {e["execution_id"]: e for e in platform.executions(pipeline)}
+    found = {}
     for run_id, run in runs.items():
         if run["state"] != "success":
             continue
@@ -330,8 +342,16 @@ def detection_latencies(
         task_end = _when(task["end_date"])
         execution_end = _when(executions[execution_id]["end_date"])
         assert task_end and execution_end, (run_id, task, executions[execution_id])
-        found.append((task_end - execution_end).total_seconds())
+        found[run_id] = (execution_end, task_end)
     return found
+
+
+def detection_latencies(
+    api: AirflowAPI, platform: stack.PlatformAPI, dag_id: str, runs: dict[str, dict[str, Any]]
+) -> list[float]:
+    """Task end minus execution end (platform), in seconds, for each successful run."""
+    ends = execution_and_task_ends(api, platform, dag_id, runs)
+    return [(task - execution).total_seconds() for execution, task in ends.values()]
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -442,24 +462,39 @@ def parse_variants(text: str) -> list[str]:
 
 
 @contextmanager
-def deployment_for(root: Path, n: int) -> Iterator[Bench]:
-    """PostgreSQL, the platform and the Airflow deployment; every process stopped at the end."""
+def deployment_for(
+    root: Path,
+    n: int,
+    *,
+    max_concurrency: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    dag_ids: Iterable[str] = DAG_IDS.values(),
+) -> Iterator[Bench]:
+    """PostgreSQL, the platform and the Airflow deployment; every process stopped at the end.
+
+    :param n: runs at once (raises Airflow's per-DAG limits to it).
+    :param max_concurrency: the platform's ``--max-concurrency``; by default above ``n``, so that
+        the platform never queues.
+    :param extra_env: more Airflow settings for every component.
+    :param dag_ids: the DAGs to wait for.
+    """
     with ExitStack() as stack_:
         postgres = PostgresServer(free_port(), root / "postgres.log")
         stack_.callback(postgres.stop)
         c.progress("starting PostgreSQL and the embedded platform")
         postgres.start()
         platform = stack_.enter_context(
-            stack.embedded_platform(root, max_concurrency=max(24, n + 8))
+            stack.embedded_platform(root, max_concurrency=max_concurrency or max(24, n + 8))
         )
         starts_file = root / "worker-starts.log"
-        extra_env = {
+        env = {
             # The triggerer imports the 30-s/5-s poll trigger by classpath, as the workers do.
             "PYTHONPATH": str(DAGS),
             "CRAFT_BENCH_STARTS": str(starts_file),
             # N runs of one DAG at once (the defaults, 16, would queue the deferred variants).
             "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": str(max(16, n)),
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(16, n)),
+            **(extra_env or {}),
         }
         c.progress("starting Airflow (migrate, api-server, scheduler, dag-processor, triggerer)")
         deployment, api = stack_.enter_context(
@@ -468,14 +503,23 @@ def deployment_for(root: Path, n: int) -> Iterator[Bench]:
                 root,
                 postgres,
                 platform,
-                extra_env=extra_env,
+                extra_env=env,
                 dag_folders={"side-by-side": DAGS},
-                dag_ids=DAG_IDS.values(),
+                dag_ids=dag_ids,
             )
         )
         platform_api = stack.PlatformAPI(platform)
         stack_.callback(platform_api.close)
         yield Bench(deployment, api, platform_api, starts_file)
+
+
+def run_each(bench: Bench, keys: Sequence[str], run: Callable[[str], R]) -> list[R]:
+    """``run(key)`` for each variant in turn; the processes' logs on stderr when one fails."""
+    try:
+        return [run(key) for key in keys]
+    except BaseException:
+        print(bench.deployment.logs(), file=sys.stderr)
+        raise
 
 
 def main() -> None:
@@ -494,24 +538,22 @@ def main() -> None:
     stack.assert_installed_provider()
     load_before = os.getloadavg()
     cores = os.cpu_count() or 0
-    results: list[Result] = []
     started = time.monotonic()
     with (
         c.temp_root("craft-bench-side-by-side-") as root,
         deployment_for(root, args.n) as bench,
     ):
-        try:
-            for key in keys:
-                c.progress(f"{VARIANTS[key]}: {args.n} runs")
-                result = run_variant(key, args.n, bench, warm_up=not args.no_warm_up)
-                c.progress(
-                    f"  {result.succeeded}/{args.n} succeeded in {result.wall:.1f} s, "
-                    f"{result.starts} worker starts"
-                )
-                results.append(result)
-        except BaseException:
-            print(bench.deployment.logs(), file=sys.stderr)
-            raise
+
+        def run(key: str) -> Result:
+            c.progress(f"{VARIANTS[key]}: {args.n} runs")
+            result = run_variant(key, args.n, bench, warm_up=not args.no_warm_up)
+            c.progress(
+                f"  {result.succeeded}/{args.n} succeeded in {result.wall:.1f} s, "
+                f"{result.starts} worker starts"
+            )
+            return result
+
+        results = run_each(bench, keys, run)
     c.progress(f"benchmark took {time.monotonic() - started:.0f} s")
     report(results, load_before, cores)
 

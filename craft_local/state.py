@@ -12,6 +12,7 @@ from craft_local.auth import TokenIssuer
 from craft_local.config import PlatformConfig
 from craft_local.datastore import DataStore
 from craft_local.faults import FaultInjector
+from craft_local.longpoll import HeldStatuses
 from craft_local.runner import Runner
 from craft_local.store import Store
 
@@ -41,6 +42,11 @@ class Platform:
     stopping: threading.Event = field(default_factory=threading.Event)
     #: Creates the executions of periodic deployments (set by ``create_app``).
     scheduler: ScheduleClock | None = None
+    #: The executions that held requests (long-polls) wait for.
+    held_statuses: HeldStatuses = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.held_statuses = HeldStatuses(self)
 
     def begin_stop(self) -> None:
         """A graceful stop begins (SIGTERM): release held requests, start no new execution."""

@@ -290,6 +290,14 @@ class Store:
         row = self._one("SELECT status FROM executions WHERE id = ?", (execution_id,))
         return row["status"] if row else None
 
+    def get_statuses(self, execution_ids: list[str]) -> dict[str, str]:
+        """id -> status of those of ``execution_ids`` that exist, in one query."""
+        marks = ",".join("?" * len(execution_ids))  # placeholders only: the ids are bound
+        rows = self._all(
+            f"SELECT id, status FROM executions WHERE id IN ({marks})", tuple(execution_ids)
+        )
+        return {r["id"]: r["status"] for r in rows}
+
     def list_executions(self, pipeline_name: str) -> list[dict[str, Any]]:
         """The executions of a pipeline, oldest first."""
         rows = self._all(

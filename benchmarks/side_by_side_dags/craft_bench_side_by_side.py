@@ -9,29 +9,15 @@ file named by ``CRAFT_BENCH_STARTS``. Every task pushes the execution id under `
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, BaseHook
+from airflow.sdk import BaseHook
 from bench_variants import DAG_IDS, INPUTS, PIPELINE
 from fixed_interval_poll import FixedIntervalPollOperator
+from worker_starts import counted_dag
 
 from craft_airflow.operators.pipeline import CraftRunPipelineOperator
-
-
-def count_start(context: Any) -> None:
-    path = os.environ.get("CRAFT_BENCH_STARTS")
-    if not path:
-        return
-    ti = context["ti"]
-    line = f"{ti.dag_id} {ti.run_id} {ti.try_number} {os.getpid()} {time.time():.3f}\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
 
 
 def run_with_sdk(ti: Any = None) -> dict[str, Any]:
@@ -50,23 +36,13 @@ def run_with_sdk(ti: Any = None) -> dict[str, Any]:
     return dict(result["outputs"])
 
 
-def variant_dag(key: str) -> DAG:
-    return DAG(
-        DAG_IDS[key],
-        schedule=None,
-        catchup=False,
-        tags=["craft-ai", "benchmark"],
-        default_args={"retries": 0, "on_execute_callback": count_start},
-    )
-
-
-with variant_dag("a"):
+with counted_dag(DAG_IDS["a"]):
     PythonOperator(task_id="run", python_callable=run_with_sdk)
 
-with variant_dag("b"):
+with counted_dag(DAG_IDS["b"]):
     CraftRunPipelineOperator(task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, deferrable=False)
 
-with variant_dag("c"):
+with counted_dag(DAG_IDS["c"]):
     CraftRunPipelineOperator(
         task_id="run",
         pipeline_name=PIPELINE,
@@ -75,11 +51,11 @@ with variant_dag("c"):
         finish_on_triggerer=False,
     )
 
-with variant_dag("d"):
+with counted_dag(DAG_IDS["d"]):
     CraftRunPipelineOperator(task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, deferrable=True)
 
 for key, interval in (("e30", 30), ("e5", 5)):
-    with variant_dag(key):
+    with counted_dag(DAG_IDS[key]):
         FixedIntervalPollOperator(
             task_id="run", pipeline_name=PIPELINE, inputs=INPUTS, poll_interval=interval
         )

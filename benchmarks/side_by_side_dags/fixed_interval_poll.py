@@ -82,6 +82,8 @@ class FixedIntervalPollOperator(BaseOperator):
     :param craft_conn_id: the ``craftai`` connection.
     """
 
+    template_fields = ("inputs",)
+
     def __init__(
         self,
         *,

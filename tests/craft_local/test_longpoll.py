@@ -45,3 +45,26 @@ def test_long_poll_does_not_block_other_requests(single: EmbeddedPlatform) -> No
     for holder in holders:
         holder.join()
     api.wait_for(execution_id)
+
+
+def test_many_held_requests_each_answer_with_their_own_execution(api: Api) -> None:
+    # Held requests are looked at together (one status query per tick): each still answers
+    # with its own execution's outputs.
+    durations = [0.2, 0.8, 1.4]
+    ids = [api.start("slow", {"seconds": s}) for s in durations]
+    answers: dict[int, list[float]] = {i: [] for i in range(len(ids))}
+
+    def hold(index: int) -> None:
+        client = Api(api.url, api.sdk_token)
+        try:
+            outputs = client.outputs(ids[index])
+        finally:
+            client.http.close()
+        answers[index].append(outputs["outputs"][0]["value"])
+
+    holders = [threading.Thread(target=hold, args=(i % len(ids),)) for i in range(30)]
+    for holder in holders:
+        holder.start()
+    for holder in holders:
+        holder.join(30)
+    assert answers == {i: [s] * 10 for i, s in enumerate(durations)}
