@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import threading
 
 from fastapi import Request
 from fastapi.responses import Response
 
-from craft_local.store import TERMINAL_STATUSES
-
-if TYPE_CHECKING:  # state.py holds a HeldStatuses
-    from craft_local.state import Platform
-
+from craft_local.store import TERMINAL_STATUSES, Store
 
 #: Seconds between two looks at the statuses that held requests wait for.
 TICK_SECONDS = 0.05
@@ -25,11 +21,13 @@ class HeldStatuses:
     for all of them, so that 1,000 held requests cost one query every 50 ms, not 20,000 a
     second.
 
-    :param platform: whose store and stop signal to read.
+    :param store: where the statuses are read.
+    :param stopping: set when the platform stops: every held request is answered then.
     """
 
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
+    def __init__(self, store: Store, stopping: threading.Event) -> None:
+        self.store = store
+        self.stopping = stopping
         self._waiters: dict[str, set[asyncio.Future[str | None]]] = {}
         self._ticker: asyncio.Task[None] | None = None
 
@@ -44,7 +42,7 @@ class HeldStatuses:
         try:
             return await asyncio.wait_for(future, seconds)
         except TimeoutError:
-            return self.platform.store.get_status(execution_id)
+            return self.store.get_status(execution_id)
         finally:
             waiting = self._waiters.get(execution_id)
             if waiting is not None:
@@ -58,8 +56,8 @@ class HeldStatuses:
             ids = list(self._waiters)
             statuses: dict[str, str] = {}
             for start in range(0, len(ids), QUERY_CHUNK):
-                statuses.update(self.platform.store.get_statuses(ids[start : start + QUERY_CHUNK]))
-            stopping = self.platform.stopping.is_set()
+                statuses.update(self.store.get_statuses(ids[start : start + QUERY_CHUNK]))
+            stopping = self.stopping.is_set()
             for execution_id in ids:
                 status = statuses.get(execution_id)
                 if status is not None and status not in TERMINAL_STATUSES and not stopping:
@@ -69,13 +67,13 @@ class HeldStatuses:
                         future.set_result(status)
 
 
-async def wait_terminal(platform: Platform, execution_id: str, seconds: float) -> str | None:
+async def wait_terminal(held: HeldStatuses, execution_id: str, seconds: float) -> str | None:
     """Wait until the status is terminal or ``seconds`` have passed (or the platform is
     stopping); return the last status, ``None`` if the execution is gone."""
-    status = platform.store.get_status(execution_id)
-    if status is None or status in TERMINAL_STATUSES or seconds <= 0 or platform.stopping.is_set():
+    status = held.store.get_status(execution_id)
+    if status is None or status in TERMINAL_STATUSES or seconds <= 0 or held.stopping.is_set():
         return status
-    return await platform.held_statuses.wait(execution_id, seconds)
+    return await held.wait(execution_id, seconds)
 
 
 def redirect_to_self(request: Request) -> Response:

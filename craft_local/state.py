@@ -46,7 +46,7 @@ class Platform:
     held_statuses: HeldStatuses = field(init=False)
 
     def __post_init__(self) -> None:
-        self.held_statuses = HeldStatuses(self)
+        self.held_statuses = HeldStatuses(self.store, self.stopping)
 
     def begin_stop(self) -> None:
         """A graceful stop begins (SIGTERM): release held requests, start no new execution."""

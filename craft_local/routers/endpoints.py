@@ -67,7 +67,9 @@ async def results(
 ) -> Response:
     deployment = _endpoint_auth(platform.store, path, _endpoint_token(request))
     _endpoint_execution(platform.store, deployment, execution_id)
-    status = await wait_terminal(platform, execution_id, platform.config.long_poll_seconds)
+    status = await wait_terminal(
+        platform.held_statuses, execution_id, platform.config.long_poll_seconds
+    )
     if status is None:
         raise not_found("Execution", execution_id)
     if status not in TERMINAL_STATUSES:

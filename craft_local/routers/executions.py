@@ -58,7 +58,9 @@ async def get_outputs(
 ) -> Any:
     execution_or_404(platform.store, execution_id)
     if wait_for_completion.lower() == "true":
-        status = await wait_terminal(platform, execution_id, platform.config.long_poll_seconds)
+        status = await wait_terminal(
+            platform.held_statuses, execution_id, platform.config.long_poll_seconds
+        )
         if status is not None and status not in TERMINAL_STATUSES:
             return redirect_to_self(request)
     execution = execution_or_404(platform.store, execution_id)

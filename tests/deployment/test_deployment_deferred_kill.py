@@ -43,12 +43,24 @@ def test_killing_a_deferred_task_logs_that_its_execution_keeps_running(
         wait_until(lambda: state() == "deferred", timeout=300, what="the task to defer")
     execution_id = api.xcom(DAG_ID, run_id, TASK_ID, "execution_id")
     url = f"{platform.url}/executions/{execution_id}"
+    task_logs = deployment.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
+
+    # A task is `deferred` in the database before the triggerer runs its trigger; a kill before
+    # that has no trigger to call on_kill on. The triggerer opens the trigger's own log file with
+    # "trigger <dag>/<run>/<task>/... starting".
+    def trigger_runs() -> bool:
+        return any(
+            " starting" in f.read_text(errors="replace")
+            for f in task_logs.glob(f"task_id={TASK_ID}/*.log.trigger.*.log")
+        )
+
+    with phase("kill: the trigger runs"):
+        wait_until(trigger_runs, timeout=120, what="the triggerer to start the task's trigger")
 
     with phase("kill: marked failed, on_kill logs"):
         path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK_ID}"
         api.send("PATCH", path, {"new_state": "failed"})
         said = f"execution {execution_id} keeps running; see it at {url}."
-        task_logs = deployment.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
 
         def task_log() -> str:
             # Through Airflow's REST API, or the task's log files it serves from (the trigger's
