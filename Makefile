@@ -150,7 +150,7 @@ test-deployment: deploy-debs deploy-provider
 test-browser: deploy-debs deploy-provider
 	$(DEPLOY_VENV)/bin/pytest -q tests/browser
 
-# The Celery deployment under faults (tests/faults/, docs/faults.md): FAULTS_TASKS Craft tasks
+# The Celery deployment under faults (tests/faults/, docs/running/faults.md): FAULTS_TASKS Craft tasks
 # while triggerer, worker, scheduler, PostgreSQL, Redis and the platform are killed or restarted
 # one after another. The CI-sized run by default; `make test-faults FAULTS_TASKS=200` is the full
 # run (outside CI).
