@@ -277,8 +277,14 @@ def test_what_the_triggerer_s_supervisor_serves_of_an_xcom_pull(monkeypatch, tem
             return comms.XComSequenceSliceResult(root=["ex-9"])
 
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Comms(), raising=False)
+    from airflow.sdk import DAG, BaseOperator
+
+    # Airflow 3.4's xcom_pull looks the producer up in the task's DAG (a loop task's sequence).
+    with DAG("d", schedule=None):
+        BaseOperator(task_id="start")
+        sensor = BaseOperator(task_id="s")
     ti = task_runner.RuntimeTaskInstance.model_construct(
-        dag_id="d", run_id="r", task_id="s", map_index=-1
+        dag_id="d", run_id="r", task_id="s", map_index=-1, task=sensor
     )
     assert jinja2.Environment().from_string(template).render(ti=ti) == "ex-9"
     (msg,) = sent
