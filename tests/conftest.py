@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +79,20 @@ def log_secrets(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(errors, "_LOG_SECRETS", errors._LOG_SECRETS)
     return errors.register_log_secrets
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The chaos test's figures (``tests/chaos``), echoed in the summary (shown without ``-s``).
+
+    The test records them as a report property: reports reach the controlling process also when
+    pytest-xdist runs the test in a worker, and this hook is here, not in ``tests/chaos/``,
+    because that process collects nothing and loads no conftest below this one.
+    """
+    for report in [
+        *terminalreporter.stats.get("passed", []),
+        *terminalreporter.stats.get("failed", []),
+    ]:
+        for name, text in getattr(report, "user_properties", ()):
+            if name == "chaos_figures" and report.when == "call":
+                terminalreporter.write_sep("=", "craft-airflow chaos figures")
+                terminalreporter.write_line(text)
