@@ -156,6 +156,18 @@ class StartPlan:
         )
 
 
+def rendered_id_problem(execution_id: Any) -> str | None:
+    """What is wrong with the sensor's ``execution_id`` once rendered (on a worker or on the
+    triggerer), or ``None`` when it is a usable id."""
+    if isinstance(execution_id, str) and execution_id.strip():
+        return None
+    # A template or XCom gave nothing usable (e.g. an upstream task that returned None).
+    return (
+        f"execution_id is {execution_id!r} once rendered; expected a non-empty execution id, "
+        "e.g. the 'execution_id' XCom of a Craft task that did not wait"
+    )
+
+
 def start_from_trigger_default() -> bool:
     """``[craft_ai] start_from_trigger`` (default ``True``)."""
     return bool(conf.getboolean(CONFIG_SECTION, START_FROM_TRIGGER_OPTION, fallback=True))

@@ -17,7 +17,11 @@ from craft_airflow.operators._base import (
     require_name,
     validate_live_logs_interval,
 )
-from craft_airflow.starting import start_fallback_reason, start_trigger_args
+from craft_airflow.starting import (
+    rendered_id_problem,
+    start_fallback_reason,
+    start_trigger_args,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
@@ -124,12 +128,9 @@ class CraftExecutionSensor(CraftExecutionMixin, BaseSensorOperator):
     # -- execution ---------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
-        if not isinstance(self.execution_id, str) or not self.execution_id.strip():
-            # A template or XCom gave nothing usable (e.g. an upstream task that returned None).
-            raise CraftInputError(
-                f"execution_id is {self.execution_id!r} once rendered; expected a non-empty "
-                "execution id, e.g. the 'execution_id' XCom of a Craft task that did not wait"
-            )
+        problem = rendered_id_problem(self.execution_id)
+        if problem is not None:
+            raise CraftInputError(problem)
         if self.deferrable and self.start_fallback is not None:
             self.log.info("The task started on a worker: %s", self.start_fallback)
         self.announce_execution(context, str(self.execution_id))

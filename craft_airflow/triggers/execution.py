@@ -43,7 +43,7 @@ from craft_airflow.protocol.outcomes import (
     timeout_outcome,
 )
 from craft_airflow.routes import CraftRoute, LiveLogs, RouteKind, route_for, route_from_kwargs
-from craft_airflow.starting import StartPlan
+from craft_airflow.starting import StartPlan, rendered_id_problem
 
 if TYPE_CHECKING:
     from airflow.sdk.types import Logger
@@ -171,12 +171,9 @@ class CraftExecutionTrigger(BaseTrigger):
         started on the triggerer; a failed end event when it cannot start (the task fails, as
         it would on a worker)."""
         execution_id = self.execution_id
-        if not isinstance(execution_id, str) or not execution_id.strip():
-            self.log.error(
-                "Task failed: execution_id is %r once rendered; expected a non-empty execution "
-                "id, e.g. the 'execution_id' XCom of a Craft task that did not wait",
-                execution_id,
-            )
+        problem = rendered_id_problem(execution_id)
+        if problem is not None:
+            self.log.error("Task failed: %s", problem)
             return TaskFailedEvent(xcoms=None)
         await load_async_hook()
         hook = self._hook()
