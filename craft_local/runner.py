@@ -180,6 +180,11 @@ class Runner:
             self._conclude(execution_id, execution, outcome, launch.result_path, launch.work)
         finally:
             shutil.rmtree(launch.work, ignore_errors=True)
+            with self._lock:
+                deleted = execution_id in self._cancelled
+            if deleted:
+                # The delete call removed the folder while the code could still write in it.
+                shutil.rmtree(exec_dir, ignore_errors=True)
 
     def _conclude(
         self,
