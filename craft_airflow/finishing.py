@@ -53,7 +53,10 @@ class FinishPlan:
 
     :param output_dir: URI of the execution's output folder (file outputs go under it).
     :param output_conn_id: the connection of that storage, if any.
-    :param xcoms: XComs pushed again at the end (``execution_id``, the extra link's URL).
+    :param xcoms: the XComs of the execution's announcement (``execution_id``, the extra link's
+        URL), pushed before the wait by the worker, or by the trigger that started the task. A
+        deferral keeps them (Airflow clears a task's XComs only when a try starts), so the end
+        does not push them again.
     :param push_return_value: push the outputs as ``return_value`` (``do_xcom_push``).
     :param multiple_outputs: also push one XCom per output name.
     """
@@ -74,10 +77,11 @@ class FinishPlan:
     def end_xcoms(
         self, outputs: dict[str, Any] | None, metrics: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The XComs of the task's end: :attr:`xcoms`, the execution's ``metrics`` when read,
-        and for a success (``outputs``) what a worker pushes of a return value
-        (``return_value``, one per output name with ``multiple_outputs``)."""
-        xcoms: dict[str, Any] = dict(self.xcoms)
+        """The XComs the task's end adds: the execution's ``metrics`` when read, and for a
+        success (``outputs``) what a worker pushes of a return value (``return_value``, one per
+        output name with ``multiple_outputs``). Each is one request through the triggerer's
+        supervisor, which all the triggerer's ends share."""
+        xcoms: dict[str, Any] = {}
         if metrics is not None:
             xcoms[METRICS_XCOM_KEY] = metrics
         if outputs is not None and self.push_return_value:

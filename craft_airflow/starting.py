@@ -130,7 +130,7 @@ class StartPlan:
     ) -> FinishPlan:
         """The :class:`~craft_airflow.finishing.FinishPlan` a worker would have given the
         trigger: the output folder of ``ti`` (``dag_id``, ``run_id``, ``task_id``,
-        ``map_index``) for ``execution_id``, and the XComs pushed again at the end."""
+        ``map_index``) for ``execution_id``, and the XComs that announce the execution."""
         from airflow.sdk import ObjectStoragePath
 
         from craft_airflow.finishing import FinishPlan

@@ -109,13 +109,16 @@ async def on_the_triggerer(task: Any, outcome: WaitOutcome) -> Ended:
     context: Any = {"ti": TaskInstance()}
     plan = finish_plan(task, context, outcome.execution_id, output_base=task.output_base())
     assert plan is not None, "the task would resume on a worker"
+    # Pushed before the deferral, which keeps them; the end event adds the rest.
+    announced = dict(plan.xcoms)
     log = RecordingLog()
     hook = CraftAIAsyncHook()
     try:
         event = await finish_event(hook, plan, outcome, task.route, log)  # type: ignore[arg-type]
     finally:
         await hook.aclose()
-    ended = Ended(xcoms=dict(event.xcoms or {}), lines=log.lines)
+    assert not set(announced) & set(event.xcoms or {}), "the end pushes an announced XCom again"
+    ended = Ended(xcoms={**announced, **(event.xcoms or {})}, lines=log.lines)
     level, last = log.lines.pop()  # the end event's own line, instead of a raise or a return
     if isinstance(event, TaskSuccessEvent):
         assert last == "Task ended on the triggerer: success"
