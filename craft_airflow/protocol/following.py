@@ -9,6 +9,8 @@ of ``limit`` lines at a time (§5.7), each shown with the ``[craft]`` prefix as 
 shows them. The cursor moves line by line, after the line is shown: wherever the transport stops
 the follower, :attr:`Following.cursor` is what was shown, and the end copies only the lines after
 it. A failed read is said once and tried again at the next tick: following never fails a wait.
+A tick that comes :data:`LATE_AFTER` seconds late (the process shares its loop with more
+followers than it can serve) is said once too.
 
 The follower asks the transport to save the cursor (:class:`SaveCursor`) at most every
 ``save_every`` seconds when it moved, so that a triggerer restart or a retry resumes near where
@@ -39,6 +41,9 @@ LIVE_PAGE_LINES = 500
 MAX_TICK_PAGES = 20
 #: Seconds between two saves of a moved cursor.
 SAVE_EVERY = 30.0
+#: Seconds a tick may come later than its interval before the task log says live logs are
+#: behind: the promise is a line within 5 s (one interval plus one logs call).
+LATE_AFTER = 5.0
 #: The ``[craft]`` line of one log line, as the end's copy writes it (``ending.copy_logs_steps``).
 LINE_FORMAT = "[craft] %s %s"
 
@@ -163,9 +168,10 @@ def follow_steps(
     :param save_every: seconds between two :class:`SaveCursor` steps of a moved cursor
         (``None``: never saved).
     """
-    failing = False
+    failing = late_said = False
     saved, saved_at = state.cursor, ctx.clock()
     while True:
+        began = ctx.clock()
         try:
             yield from tick_steps(ctx, state, page_lines=page_lines)
             failing = False
@@ -182,6 +188,17 @@ def follow_steps(
             yield SaveCursor(state.cursor)
             saved, saved_at = state.cursor, now
         yield Sleep(interval)
+        late = ctx.clock() - began - interval
+        if late >= LATE_AFTER and not late_said:
+            # Said once: the lines still come, later; every follower of a loaded process says it.
+            yield Show(
+                logging.WARNING,
+                "Live logs of Craft AI execution %s are %.0f s behind: this process follows more"
+                " than it can keep up with (raise live_logs_interval, or set live_logs=False"
+                " for large fan-outs)",
+                (state.execution_id, late),
+            )
+            late_said = True
 
 
 def _status_text(execution: Mapping[str, Any]) -> str | None:

@@ -127,6 +127,26 @@ def test_a_failing_read_is_said_once_and_following_goes_on():
     assert shown == [f"[craft] {stamp(1_000)} back"]
 
 
+def test_a_late_tick_is_said_once_with_what_to_do():
+    ctx, clock, platform, state = setup()
+    platform.status = "Running"
+    gen = follow_steps(ctx, state, interval=3, save_every=None)
+    shown, _ = run(gen, platform, clock, ticks=2)  # ends in a sleep, on time
+    clock.now += 4.9  # the loop stalled during that sleep: not yet behind
+    shown, _ = run(gen, platform, clock, ticks=1)
+    assert not [s for s in shown if "behind" in s]
+    said = []
+    for _ in range(2):  # then stalled 7 s during each of the next two sleeps
+        clock.now += 7
+        shown, _ = run(gen, platform, clock, ticks=1)
+        said += [s for s in shown if "behind" in s]
+    assert said == [
+        "Live logs of Craft AI execution e are 7 s behind: this process follows more"
+        " than it can keep up with (raise live_logs_interval, or set live_logs=False"
+        " for large fan-outs)"
+    ]
+
+
 def test_a_moved_cursor_is_saved_at_most_every_save_every_seconds():
     ctx, clock, platform, state = setup()
     platform.status = "Running"
