@@ -261,9 +261,7 @@ class CraftExecutionMixin(_AirflowTask):
         except Exception as err:  # only more repeats: never a reason to fail
             self.log.debug("Cannot read the live log cursor: %s", err)
             return LogCursor()
-        if not isinstance(kept, Mapping) or kept.get("execution_id") != execution_id:
-            return LogCursor()
-        return LogCursor.from_kwargs(kept) or LogCursor()
+        return LogCursor.from_kept(kept, execution_id) or LogCursor()
 
     def after_kept_log_cursor(self, context: Context, outcome: WaitOutcome) -> WaitOutcome:
         """``outcome`` (an execution found ended at the first check) with the cursor an earlier
@@ -281,7 +279,7 @@ class CraftExecutionMixin(_AirflowTask):
         if store is None or cursor.since_ms is None:
             return
         try:
-            store.set(LOG_CURSOR_KEY, {"execution_id": execution_id, **cursor.to_kwargs()})
+            store.set(LOG_CURSOR_KEY, cursor.kept(execution_id))
         except Exception as err:
             self.log.debug("Cannot keep the live log cursor: %s", err)
 
@@ -340,6 +338,10 @@ class CraftExecutionMixin(_AirflowTask):
             if live is None
             else {"interval": live.interval, "cursor": live.state.cursor.to_kwargs()},
         )
+        if live is not None:
+            # Where a triggerer restart reads it back: one cheap push here spares the triggerer
+            # Airflow's "XCom not found" error line for every deferred task.
+            context["ti"].xcom_push(key=LOG_CURSOR_KEY, value=live.state.cursor.kept(execution_id))
         self.log.info("Deferring until Craft AI execution %s ends", execution_id)
         self.defer(trigger=trigger, method_name="execute_complete")
 

@@ -13,6 +13,7 @@ first line says what was left out.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,24 @@ class LogCursor:
         if since is not None and (not isinstance(since, int) or isinstance(since, bool)):
             return None
         return cls(since, max(0, seen), max(0, shown))
+
+    def kept(self, execution_id: str) -> dict[str, Any]:
+        """The value kept between tries and triggerer restarts (XCom ``craft_log_cursor``, the
+        task state): the cursor and the execution it reads."""
+        return {"execution_id": execution_id, **self.to_kwargs()}
+
+    @classmethod
+    def from_kept(cls, value: Any, execution_id: str) -> LogCursor | None:
+        """The cursor :meth:`kept` gave for ``execution_id``; ``None`` for another execution's
+        (an earlier try that started its own) or anything else."""
+        if isinstance(value, str):  # an XCom read back as its JSON text
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+        if not isinstance(value, Mapping) or value.get("execution_id") != execution_id:
+            return None
+        return cls.from_kwargs(value)
 
     def later(self, other: LogCursor | None) -> LogCursor:
         """The cursor further on of the two (a saved one may be behind the carried one)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -271,17 +270,13 @@ class CraftExecutionTrigger(BaseTrigger):
         except Exception as err:  # only more repeats: never a reason to fail the wait
             self.log.debug("Cannot read the kept live log cursor: %s", err)
             return None
-        if isinstance(kept, str):
-            kept = json.loads(kept)
-        if not isinstance(kept, Mapping) or kept.get("execution_id") != self.execution_id:
-            return None
-        return LogCursor.from_kwargs(kept)
+        return LogCursor.from_kept(kept, self.execution_id)
 
     async def _keep_cursor(self, cursor: LogCursor) -> None:
         where = self._xcom_where()
         if where is None:
             return
-        value = {"execution_id": self.execution_id, **cursor.to_kwargs()}
+        value = cursor.kept(self.execution_id)
         serialized = BaseXCom.serialize_value(value, key=LOG_CURSOR_KEY, **where)
         await task_runner.SUPERVISOR_COMMS.asend(
             SetXCom(key=LOG_CURSOR_KEY, value=serialized, **where)

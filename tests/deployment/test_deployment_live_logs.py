@@ -14,6 +14,8 @@ from deployment.airflow_deployment import AirflowAPI, AirflowDeployment
 from deployment.stack import PlatformAPI
 from deployment.timings import phase
 
+from craft_airflow.names import LOG_CURSOR_KEY
+from craft_airflow.protocol.logs import LogCursor
 from craft_local.server import EmbeddedPlatform
 
 DAG_ID = "craft_deployment_live_logs"
@@ -64,7 +66,12 @@ def live_run(
                 )
         with phase("live logs: the run ends"):
             state = api.wait_run(DAG_ID, run_id, timeout=300)
+        deployment, _ = local_deployment
         return {
+            "run_id": run_id,
+            "triggerer_log": deployment.service("triggerer").log_text(),
+            "cursor": api.xcom(DAG_ID, run_id, "deferred", LOG_CURSOR_KEY),
+            "execution_id": api.xcom(DAG_ID, run_id, "deferred", "execution_id"),
             "state": state,
             "live": seen_live,
             "final": {t: api.task_log(DAG_ID, run_id, t) for t in TASKS},
@@ -72,6 +79,18 @@ def live_run(
         }
     finally:
         platform_api.close()
+
+
+def test_the_deferred_task_s_cursor_is_kept_from_its_deferral(live_run):
+    """The worker keeps the cursor as it defers: the trigger reads it back at its start (where
+    a triggerer restart resumes), and the triggerer logs no "XCom not found" for it."""
+    assert LogCursor.from_kept(live_run["cursor"], live_run["execution_id"]) is not None
+    missing = [
+        line
+        for line in live_run["triggerer_log"].splitlines()
+        if "XCom not found" in line and live_run["run_id"] in line
+    ]
+    assert not missing, missing
 
 
 @pytest.mark.parametrize("task_id", TASKS)
