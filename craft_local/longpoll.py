@@ -32,8 +32,11 @@ class HeldStatuses:
         self._ticker: asyncio.Task[None] | None = None
 
     async def wait(self, execution_id: str, seconds: float) -> str | None:
-        """The status once terminal, gone (``None``) or the platform stopping; else after
-        ``seconds``, the status then."""
+        """Wait until the status is terminal, the execution gone (``None``) or the platform
+        stopping, at most ``seconds``; return the status then."""
+        status = self.store.get_status(execution_id)
+        if status is None or status in TERMINAL_STATUSES or seconds <= 0 or self.stopping.is_set():
+            return status
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str | None] = loop.create_future()
         self._waiters.setdefault(execution_id, set()).add(future)
@@ -65,15 +68,6 @@ class HeldStatuses:
                 for future in self._waiters.get(execution_id, ()):
                     if not future.done():
                         future.set_result(status)
-
-
-async def wait_terminal(held: HeldStatuses, execution_id: str, seconds: float) -> str | None:
-    """Wait until the status is terminal or ``seconds`` have passed (or the platform is
-    stopping); return the last status, ``None`` if the execution is gone."""
-    status = held.store.get_status(execution_id)
-    if status is None or status in TERMINAL_STATUSES or seconds <= 0 or held.stopping.is_set():
-        return status
-    return await held.wait(execution_id, seconds)
 
 
 def redirect_to_self(request: Request) -> Response:

@@ -14,7 +14,7 @@ from craft_local.downloads import file_response
 from craft_local.errors import PlatformError, not_found, unauthorized
 from craft_local.executions import endpoint_outputs
 from craft_local.launch import trigger_deployment
-from craft_local.longpoll import redirect_to_self, wait_terminal
+from craft_local.longpoll import redirect_to_self
 from craft_local.lookups import execution_or_404
 from craft_local.state import PlatformDep
 from craft_local.store import TERMINAL_STATUSES, Store
@@ -67,9 +67,7 @@ async def results(
 ) -> Response:
     deployment = _endpoint_auth(platform.store, path, _endpoint_token(request))
     _endpoint_execution(platform.store, deployment, execution_id)
-    status = await wait_terminal(
-        platform.held_statuses, execution_id, platform.config.long_poll_seconds
-    )
+    status = await platform.held_statuses.wait(execution_id, platform.config.long_poll_seconds)
     if status is None:
         raise not_found("Execution", execution_id)
     if status not in TERMINAL_STATUSES:

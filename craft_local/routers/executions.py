@@ -13,7 +13,7 @@ from craft_local.bodies import documented_body, read_body
 from craft_local.downloads import file_response
 from craft_local.errors import PlatformError, bad_request
 from craft_local.executions import execution_view, outputs_view
-from craft_local.longpoll import redirect_to_self, wait_terminal
+from craft_local.longpoll import redirect_to_self
 from craft_local.lookups import execution_or_404
 from craft_local.routers.auth import require_bearer
 from craft_local.state import PlatformDep
@@ -58,9 +58,7 @@ async def get_outputs(
 ) -> Any:
     execution_or_404(platform.store, execution_id)
     if wait_for_completion.lower() == "true":
-        status = await wait_terminal(
-            platform.held_statuses, execution_id, platform.config.long_poll_seconds
-        )
+        status = await platform.held_statuses.wait(execution_id, platform.config.long_poll_seconds)
         if status is not None and status not in TERMINAL_STATUSES:
             return redirect_to_self(request)
     execution = execution_or_404(platform.store, execution_id)
